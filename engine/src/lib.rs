@@ -1,0 +1,1 @@
+//! Strata: an embedded vector database.

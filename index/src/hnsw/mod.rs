@@ -1,0 +1,1 @@
+//! HNSW graph index (being built; see the HNSW issue).
