@@ -60,7 +60,11 @@ impl Metric {
     /// (never a match) rather than reading out of bounds or panicking.
     #[inline]
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
-        debug_assert_eq!(a.len(), b.len(), "distance over vectors of different lengths");
+        debug_assert_eq!(
+            a.len(),
+            b.len(),
+            "distance over vectors of different lengths"
+        );
         let value = match self {
             Metric::Cosine => <f32 as SpatialSimilarity>::cos(a, b),
             Metric::L2 => f32::l2sq(a, b),
@@ -97,7 +101,11 @@ mod tests {
     fn reference(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
         let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
         match metric {
-            Metric::L2 => a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum(),
+            Metric::L2 => a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                .sum(),
             Metric::InnerProduct => 1.0 - dot,
             Metric::Cosine => {
                 let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();

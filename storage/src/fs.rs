@@ -1,0 +1,163 @@
+//! The file-system seam.
+//!
+//! All file I/O of the storage layer goes through [`FileSystem`], so that tests can
+//! swap in a backend that fails on demand or forgets everything not yet fsynced (a
+//! simulated power cut). [`StdFileSystem`] is the real one.
+//!
+//! The trait is deliberately small: the operations a log-structured store needs
+//! (append, sync, truncate, whole-file write, rename, directory sync), and nothing that
+//! would let a caller bypass the durability rules.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+
+/// A file opened for appending, as the WAL uses it. Shared between the writer and the
+/// background syncer, hence `&self` everywhere.
+pub trait WalFile: Send + Sync + fmt::Debug {
+    /// Appends `data` at the end of the file.
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable (`fdatasync`).
+    fn sync(&self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes, so that a failed append leaves no partial record.
+    fn truncate(&self, len: u64) -> io::Result<()>;
+}
+
+/// Guard of an exclusive directory lock; dropping it releases the lock.
+pub trait LockGuard: Send + Sync + fmt::Debug {}
+
+/// The file operations Strata's storage performs. Paths are absolute or relative to
+/// the process's working directory, exactly as the engine built them.
+pub trait FileSystem: Send + Sync + fmt::Debug {
+    /// Creates `path` and any missing parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Names of the entries of directory `path`, in no particular order.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Opens `path` for appending; it must exist.
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
+    /// Opens `path` for sequential reading, with its length.
+    fn open_read(&self, path: &Path) -> io::Result<(Box<dyn Read + Send>, u64)>;
+    /// Creates (or replaces) `path` with `data` and fsyncs it. Not atomic on its own:
+    /// publish with [`FileSystem::rename`] and [`FileSystem::sync_dir`].
+    fn write_file(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to` atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file at `path`.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Fsyncs the directory `path`, making renames, creations and removals in it durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Takes an exclusive lock on the directory `dir`, or fails with [`Error::Locked`].
+    fn lock_dir(&self, dir: &Path) -> Result<Box<dyn LockGuard>>;
+}
+
+/// The operating system's file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdFileSystem;
+
+#[derive(Debug)]
+struct StdWalFile {
+    // The mutex orders appends against truncation; `sync` needs no lock.
+    file: Mutex<File>,
+    sync_handle: File,
+}
+
+impl WalFile for StdWalFile {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        self.file.lock().write_all(data)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.sync_handle.sync_data()
+    }
+
+    fn truncate(&self, len: u64) -> io::Result<()> {
+        let file = self.file.lock();
+        file.set_len(len)?;
+        file.sync_all()
+    }
+}
+
+impl FileSystem for StdFileSystem {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        let sync_handle = file.try_clone()?;
+        Ok(Arc::new(StdWalFile {
+            file: Mutex::new(file),
+            sync_handle,
+        }))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<(Box<dyn Read + Send>, u64)> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok((Box::new(io::BufReader::with_capacity(1 << 20, file)), len))
+    }
+
+    fn write_file(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let mut file = File::create(path)?;
+        file.write_all(data)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+
+    fn lock_dir(&self, dir: &Path) -> Result<Box<dyn LockGuard>> {
+        Ok(Box::new(crate::lock::DirectoryLock::acquire(dir)?))
+    }
+}
+
+/// Writes `data` to `dir/name` so that a crash leaves either the old file or the new
+/// one, never a mix: write a temporary, fsync it, rename over, fsync the directory.
+pub fn write_atomic(fs: &dyn FileSystem, dir: &Path, name: &str, data: &[u8]) -> Result<()> {
+    let target = dir.join(name);
+    let temporary = dir.join(format!("{name}.tmp"));
+    fs.write_file(&temporary, data)
+        .map_err(|e| Error::io("write", &temporary, e))?;
+    fs.rename(&temporary, &target)
+        .map_err(|e| Error::io("rename into place", &target, e))?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// Reads the whole file at `path`.
+pub fn read_all(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
+    let (mut reader, len) = fs.open_read(path).map_err(|e| Error::io("open", path, e))?;
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 30));
+    reader
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(data)
+}
+
+/// `dir/name` as an owned path.
+pub fn child(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

@@ -1,0 +1,255 @@
+//! The write-ahead log: every mutation is framed here before it is acknowledged.
+//!
+//! ```text
+//! Wal::open ── list wal-*.log ── replay each in order ── cut a torn tail ── writer
+//!                                  (replay.rs)                               │
+//! append(payloads) ── frame (format.rs) ── one write ── fsync per SyncPolicy ┘
+//!                                                       └─ EverySec: syncer thread
+//! ```
+//!
+//! The WAL never interprets payloads; the engine encodes and decodes them.
+
+pub mod format;
+mod replay;
+mod syncer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use replay::{Damage, DamageKind, RecoveryMode};
+
+use crate::error::{Error, Result};
+use crate::fs::{write_atomic, FileSystem, WalFile};
+use format::{
+    encode_header, encode_record, file_name, parse_file_name, MAX_PAYLOAD_LEN, RECORD_HEADER_LEN,
+};
+use syncer::{Poison, Syncer};
+
+/// When appended records are made durable, with the meaning of Redis's `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// fsync before an append returns; a batch of records costs one fsync.
+    Always,
+    /// fsync from a background thread once a second: a crash of the machine loses at
+    /// most about a second of acknowledged writes; a crash of the process loses none.
+    #[default]
+    EverySecond,
+    /// Never fsync; the OS writes back when it likes.
+    Never,
+}
+
+/// Options for opening the WAL.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WalOptions {
+    pub sync: SyncPolicy,
+    pub recovery: RecoveryMode,
+}
+
+/// What replay found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Records handed to the caller.
+    pub records: u64,
+    /// Sequence number of the last record replayed, 0 for an empty log.
+    pub last_seq: u64,
+    /// Damage that was cut away (a torn tail, or corruption under truncating recovery),
+    /// with the file it was in.
+    pub damage: Option<(PathBuf, Damage)>,
+    /// WAL files removed because they followed cut-away corruption.
+    pub dropped_files: Vec<PathBuf>,
+}
+
+/// An open write-ahead log, positioned after its last intact record.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    file: Arc<dyn WalFile>,
+    file_path: PathBuf,
+    /// Bytes of the current file that hold intact records; a failed append is cut back
+    /// to this length.
+    file_len: u64,
+    next_seq: u64,
+    policy: SyncPolicy,
+    poison: Arc<Poison>,
+    syncer: Option<Syncer>,
+    frame: Vec<u8>,
+}
+
+impl Wal {
+    /// Opens the WAL in `dir`, replaying every record through `apply`, and returns the
+    /// log ready to append after the last intact record.
+    ///
+    /// `apply` receives `(seq, payload)` in sequence order. An error from `apply` stops
+    /// the replay and is returned as is.
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        options: WalOptions,
+        mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<(Wal, ReplayReport)> {
+        let mut files: Vec<(u64, PathBuf)> = fs
+            .list_dir(dir)
+            .map_err(|e| Error::io("list", dir, e))?
+            .into_iter()
+            .filter_map(|name| parse_file_name(&name).map(|seq| (seq, dir.join(name))))
+            .collect();
+        files.sort();
+
+        let mut report = ReplayReport::default();
+        let mut current: Option<(PathBuf, u64)> = None;
+        let mut next_seq = 1u64;
+        for (index, (first_seq, path)) in files.iter().enumerate() {
+            if report.damage.is_some() {
+                // Everything after cut-away corruption goes with it.
+                fs.remove_file(path)
+                    .map_err(|e| Error::io("remove", path, e))?;
+                report.dropped_files.push(path.clone());
+                continue;
+            }
+            if index > 0 && *first_seq != next_seq {
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    offset: 0,
+                    reason: format!(
+                        "WAL files skip from sequence {} to {first_seq}",
+                        next_seq - 1
+                    ),
+                });
+            }
+            let replayed =
+                replay::replay_file(fs.as_ref(), path, *first_seq, options.recovery, &mut apply)?;
+            report.records += replayed.records;
+            next_seq = replayed.last_seq.map_or(*first_seq, |seq| seq + 1);
+            let is_last = index + 1 == files.len();
+            if let Some(damage) = replayed.damage {
+                if !is_last && options.recovery == RecoveryMode::Strict {
+                    return Err(Error::Corrupt {
+                        path: path.clone(),
+                        offset: damage.offset,
+                        reason: "damaged record in a WAL file that later files follow".to_string(),
+                    });
+                }
+                report.damage = Some((path.clone(), damage));
+            }
+            current = Some((path.clone(), replayed.valid_len));
+        }
+        report.last_seq = next_seq - 1;
+
+        let (file_path, file_len) = match current {
+            Some(found) => found,
+            None => {
+                let name = file_name(next_seq);
+                write_atomic(fs.as_ref(), dir, &name, &encode_header(next_seq))?;
+                (dir.join(name), format::HEADER_LEN as u64)
+            }
+        };
+        let file = fs
+            .open_append(&file_path)
+            .map_err(|e| Error::io("open for append", &file_path, e))?;
+        if report.damage.is_some() {
+            file.truncate(file_len)
+                .map_err(|e| Error::io("cut the damaged tail of", &file_path, e))?;
+        }
+
+        let poison = Arc::new(Poison::default());
+        let syncer = match options.sync {
+            SyncPolicy::EverySecond => Some(Syncer::start(
+                Arc::clone(&file),
+                file_path.clone(),
+                Arc::clone(&poison),
+            )?),
+            SyncPolicy::Always | SyncPolicy::Never => None,
+        };
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            file,
+            file_path,
+            file_len,
+            next_seq,
+            policy: options.sync,
+            poison,
+            syncer,
+            frame: Vec::new(),
+        };
+        Ok((wal, report))
+    }
+
+    /// Appends `payloads` as consecutive records with one write and, under
+    /// [`SyncPolicy::Always`], one fsync. Returns the sequence number of the last one.
+    ///
+    /// Either every payload is appended or none is: a failed write is cut back off the
+    /// file before the error returns, so the log stays appendable (for example once a
+    /// full disk has space again). A failed fsync poisons the log, because the OS may
+    /// have dropped the unsynced pages and nothing tells which.
+    pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64> {
+        self.poison.check()?;
+        let mut total = 0usize;
+        for payload in payloads {
+            if payload.len() > MAX_PAYLOAD_LEN {
+                return Err(Error::RecordTooLarge {
+                    size: payload.len(),
+                    limit: MAX_PAYLOAD_LEN,
+                });
+            }
+            total += RECORD_HEADER_LEN + payload.len();
+        }
+        self.frame.clear();
+        self.frame.reserve(total);
+        let mut seq = self.next_seq;
+        for payload in payloads {
+            encode_record(&mut self.frame, seq, payload);
+            seq += 1;
+        }
+        if let Err(error) = self.file.append(&self.frame) {
+            if let Err(cut) = self.file.truncate(self.file_len) {
+                self.poison
+                    .set(format!("cutting a failed append failed: {cut}"));
+            }
+            return Err(Error::io("append to", &self.file_path, error));
+        }
+        self.file_len += self.frame.len() as u64;
+        self.next_seq = seq;
+        match self.policy {
+            SyncPolicy::Always => self.sync()?,
+            SyncPolicy::EverySecond => self.poison.mark_dirty(),
+            SyncPolicy::Never => {}
+        }
+        Ok(seq - 1)
+    }
+
+    /// Makes every appended record durable now, whatever the policy.
+    pub fn sync(&self) -> Result<()> {
+        self.poison.check()?;
+        self.file.sync().map_err(|error| {
+            self.poison.set(format!(
+                "fsync of {} failed: {error}",
+                self.file_path.display()
+            ));
+            Error::io("fsync", &self.file_path, error)
+        })
+    }
+
+    /// Sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The directory holding the WAL files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
+        }
+        // A clean close leaves nothing for the OS to lose; an error here has no one to
+        // report to, and every acknowledged write was already framed.
+        let _ = self.file.sync();
+    }
+}
+
+#[cfg(test)]
+mod tests;
