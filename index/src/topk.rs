@@ -52,7 +52,10 @@ pub struct TopK {
 impl TopK {
     /// An empty selection of at most `k` neighbours.
     pub fn new(k: usize) -> TopK {
-        TopK { k, heap: BinaryHeap::with_capacity(k.saturating_add(1).min(1 << 16)) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.saturating_add(1).min(1 << 16)),
+        }
     }
 
     /// The distance a candidate must beat to enter, or `INFINITY` while not full.
@@ -115,7 +118,10 @@ mod tests {
     #[test]
     fn zero_k_keeps_nothing() {
         let mut top = TopK::new(0);
-        top.push(Neighbor { id: 1, distance: 0.0 });
+        top.push(Neighbor {
+            id: 1,
+            distance: 0.0,
+        });
         assert!(top.is_empty());
     }
 }
