@@ -5,10 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use crate::fs::{LockGuard, StdFileSystem};
 
-fn open_collecting(
-    dir: &Path,
-    recovery: RecoveryMode,
-) -> Result<(Wal, ReplayReport, Vec<(u64, Vec<u8>)>)> {
+type Replayed = (Wal, ReplayReport, Vec<(u64, Vec<u8>)>);
+
+fn open_collecting(dir: &Path, recovery: RecoveryMode) -> Result<Replayed> {
     let mut seen = Vec::new();
     let options = WalOptions {
         sync: SyncPolicy::Always,
