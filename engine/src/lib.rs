@@ -1,1 +1,55 @@
-//! Strata: an embedded vector database.
+//! Strata: an embedded vector database. Open it from a path, like SQLite; store
+//! documents with vector, tag, numeric and text fields; search them by vector.
+//!
+//! ```
+//! use strata::{Database, Doc, Metric, Schema, Search, VectorIndex};
+//!
+//! # fn main() -> strata::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path().join("app.strata"))?;
+//! let docs = db.create_collection(
+//!     "docs",
+//!     Schema::builder()
+//!         .text("content")
+//!         .tag("category")
+//!         .numeric("price")
+//!         .vector("embedding", 3, Metric::Cosine, VectorIndex::flat())
+//!         .build()?,
+//! )?;
+//! docs.upsert("doc:1", Doc::new().text("content", "red shoes").tag("category", "fashion")
+//!     .numeric("price", 29.99).vector("embedding", vec![1.0, 0.0, 0.0]))?;
+//! docs.upsert("doc:2", Doc::new().text("content", "blue boat").tag("category", "sport")
+//!     .numeric("price", 900.0).vector("embedding", vec![0.0, 1.0, 0.0]))?;
+//!
+//! let hits = docs.search(&Search::knn("embedding", &[0.9, 0.1, 0.0], 1))?;
+//! assert_eq!(hits[0].key, "doc:1");
+//! assert_eq!(hits[0].doc.get_text("content"), Some("red shoes"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Distances follow Redis: COSINE is `1 - cosine similarity`, IP is `1 - dot product`,
+//! L2 is the squared Euclidean distance. Smaller is nearer.
+//!
+//! Durability follows Redis's `appendfsync` ([`Durability`]): every write is framed in
+//! a write-ahead log before it is acknowledged, and the log is replayed on open.
+
+mod codec;
+mod collection;
+mod database;
+mod doc;
+mod error;
+mod memtable;
+mod options;
+mod schema;
+mod search;
+
+pub use collection::{Collection, MAX_KEY_BYTES};
+pub use database::{Database, RecoveryReport, WalCut};
+pub use doc::{Doc, Value};
+pub use error::{Error, Result};
+pub use options::{Durability, Limits, Options, Recovery};
+pub use schema::{
+    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions, MAX_DIMENSION,
+};
+pub use search::{Hit, Search};

@@ -1,0 +1,250 @@
+//! Collection handles: the document operations and search.
+
+use std::sync::Arc;
+
+use crate::codec::{Op, Record};
+use crate::database::{CollectionState, Shared};
+use crate::doc::{Doc, Value};
+use crate::error::{Error, Result};
+use crate::schema::{FieldKind, Schema};
+use crate::search::{Hit, Search};
+
+/// Longest document key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A handle to one collection. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Collection {
+    shared: Arc<Shared>,
+    state: Arc<CollectionState>,
+}
+
+impl Collection {
+    pub(crate) fn new(shared: Arc<Shared>, state: Arc<CollectionState>) -> Collection {
+        Collection { shared, state }
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// The collection's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.state.schema
+    }
+
+    /// Stores `doc` under `key`, replacing any document there (like `DEL` + `HSET`).
+    /// Acknowledged, under the database's durability, when it returns `Ok`.
+    pub fn upsert(&self, key: impl Into<String>, doc: Doc) -> Result<()> {
+        let key = key.into();
+        let record = self.validate(&key, doc)?;
+        self.write_upsert(vec![(key, record)])
+    }
+
+    /// Stores every document of `batch`, all or nothing, as one WAL record with one
+    /// fsync. If any document is invalid, none is written. Later entries win when a key
+    /// repeats.
+    pub fn upsert_many<K: Into<String>>(&self, batch: impl IntoIterator<Item = (K, Doc)>) -> Result<()> {
+        let docs = batch
+            .into_iter()
+            .map(|(key, doc)| {
+                let key = key.into();
+                let record = self.validate(&key, doc)?;
+                Ok((key, record))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        self.write_upsert(docs)
+    }
+
+    fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
+        self.shared.write(|catalog| {
+            catalog.check_live(&self.state)?;
+            Ok(Some(Op::Upsert { collection: self.state.id, docs }))
+        })?;
+        Ok(())
+    }
+
+    /// The document stored under `key`, or `None`.
+    pub fn get(&self, key: &str) -> Result<Option<Doc>> {
+        self.check_not_dropped()?;
+        Ok(self.state.memtable.read().get(key, &self.state.schema))
+    }
+
+    /// Removes the document under `key`; returns whether there was one. Deleting a
+    /// missing key writes nothing.
+    pub fn delete(&self, key: &str) -> Result<bool> {
+        validate_key(key)?;
+        self.shared.write(|catalog| {
+            catalog.check_live(&self.state)?;
+            if !self.state.memtable.read().contains(key) {
+                return Ok(None);
+            }
+            Ok(Some(Op::Delete { collection: self.state.id, key: key.to_string() }))
+        })
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> Result<usize> {
+        self.check_not_dropped()?;
+        Ok(self.state.memtable.read().len())
+    }
+
+    /// Whether the collection holds no documents.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Runs a k-nearest-neighbour search. Results are nearest first; documents without
+    /// the searched vector field are never returned.
+    pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
+        self.check_not_dropped()?;
+        let schema = &self.state.schema;
+        let (position, dim) = match schema.field(&request.field) {
+            Some((position, field)) => match field.kind {
+                FieldKind::Vector(vector) => (position, vector.dim),
+                other => {
+                    return Err(Error::FieldType {
+                        field: request.field.clone(),
+                        expected: "VECTOR",
+                        found: other.name(),
+                    })
+                }
+            },
+            None => return Err(self.unknown_field(&request.field)),
+        };
+        check_vector(&request.field, &request.vector, dim)?;
+        let max_k = self.shared.options.limits.max_k;
+        if request.k == 0 || request.k > max_k {
+            return Err(Error::InvalidArgument { reason: format!("k is {}; it must be 1..={max_k}", request.k) });
+        }
+        let projection = match &request.return_fields {
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|name| schema.field(name).map(|(position, _)| position).ok_or_else(|| self.unknown_field(name)))
+                    .collect::<Result<Vec<usize>>>()?,
+            ),
+            None => Some(
+                schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, field)| !matches!(field.kind, FieldKind::Vector(_)))
+                    .map(|(position, _)| position)
+                    .collect(),
+            ),
+        };
+        let memtable = self.state.memtable.read();
+        let neighbors = memtable.knn(position, &request.vector, request.k);
+        Ok(neighbors
+            .into_iter()
+            .filter_map(|neighbor| {
+                let key = memtable.key(neighbor.id)?.to_string();
+                let doc = memtable.document(neighbor.id, schema, projection.as_deref());
+                Some(Hit { key, distance: neighbor.distance, doc })
+            })
+            .collect())
+    }
+
+    fn check_not_dropped(&self) -> Result<()> {
+        if self.state.dropped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::CollectionNotFound { name: self.state.name.clone() });
+        }
+        Ok(())
+    }
+
+    fn unknown_field(&self, field: &str) -> Error {
+        Error::UnknownField { collection: self.state.name.clone(), field: field.to_string() }
+    }
+
+    /// Checks `doc` against the schema and limits and turns it into a record.
+    fn validate(&self, key: &str, doc: Doc) -> Result<Record> {
+        validate_key(key)?;
+        let schema = &self.state.schema;
+        let mut values: Vec<(u16, Value)> = Vec::with_capacity(doc.len());
+        let mut size = key.len();
+        for (name, value) in doc.into_fields() {
+            let Some((position, field)) = schema.field(&name) else {
+                return Err(self.unknown_field(&name));
+            };
+            if values.iter().any(|(existing, _)| *existing as usize == position) {
+                return Err(Error::DuplicateField { field: name });
+            }
+            check_value(&field.name, field.kind, &value)?;
+            size += value.stored_bytes();
+            values.push((position as u16, value));
+        }
+        let limit = self.shared.options.limits.max_document_bytes;
+        if size > limit {
+            return Err(Error::TooLarge { what: format!("the document `{}`", truncate_for_message(key)), size, limit });
+        }
+        values.sort_by_key(|(position, _)| *position);
+        Ok(Record { values })
+    }
+}
+
+fn truncate_for_message(key: &str) -> &str {
+    match key.char_indices().nth(64) {
+        Some((end, _)) => &key[..end],
+        None => key,
+    }
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey { reason: "a key must not be empty".to_string() });
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::InvalidKey {
+            reason: format!("the key is {} bytes; keys are at most {MAX_KEY_BYTES} bytes", key.len()),
+        });
+    }
+    Ok(())
+}
+
+fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
+    if vector.len() != dim {
+        return Err(Error::DimensionMismatch { field: field.to_string(), expected: dim, found: vector.len() });
+    }
+    if let Some((index, value)) = vector.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite { field: field.to_string(), index, value: *value as f64 });
+    }
+    Ok(())
+}
+
+fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
+    let mismatch = || Error::FieldType { field: field.to_string(), expected: kind.name(), found: value.kind_name() };
+    match (kind, value) {
+        (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
+        (FieldKind::Numeric, Value::Numeric(number)) => {
+            if number.is_nan() {
+                return Err(Error::NonFinite { field: field.to_string(), index: 0, value: *number });
+            }
+            Ok(())
+        }
+        (FieldKind::Vector(vector), Value::Vector(components)) => check_vector(field, components, vector.dim),
+        _ => Err(mismatch()),
+    }
+}
+
+/// Checks a record read back from the WAL against its schema; the error describes the
+/// mismatch (which means the log was not written by these rules).
+pub(crate) fn check_logged_record(schema: &Schema, record: &Record) -> std::result::Result<(), String> {
+    let mut previous: Option<u16> = None;
+    for (position, value) in &record.values {
+        if previous.is_some_and(|p| p >= *position) {
+            return Err("record fields out of order".to_string());
+        }
+        previous = Some(*position);
+        let field = schema
+            .fields()
+            .get(*position as usize)
+            .ok_or_else(|| format!("field position {position} outside the schema"))?;
+        check_value(&field.name, field.kind, value).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! How a database is opened: durability, recovery and limits.
+
+use strata_storage::wal::{RecoveryMode, SyncPolicy};
+
+/// When an acknowledged write is on disk, with the meaning of Redis's `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync before each write returns (a batch is one fsync): an acknowledged write
+    /// survives power loss.
+    Always,
+    /// fsync once a second in the background (the default): a process crash loses
+    /// nothing acknowledged; a power loss may lose the last second.
+    #[default]
+    EverySec,
+    /// Leave writeback to the OS: a process crash loses nothing acknowledged; a power
+    /// loss may lose whatever the OS had not written.
+    Never,
+}
+
+impl Durability {
+    pub(crate) fn sync_policy(self) -> SyncPolicy {
+        match self {
+            Durability::Always => SyncPolicy::Always,
+            Durability::EverySec => SyncPolicy::EverySecond,
+            Durability::Never => SyncPolicy::Never,
+        }
+    }
+}
+
+/// What opening does with a damaged write-ahead log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// A torn last record (an interrupted write) is cut off and reported; damage with
+    /// intact records after it is `Error::Corrupt`. The default.
+    #[default]
+    Strict,
+    /// Like Redis's `aof-load-truncated`: cut the log at the first damaged record,
+    /// dropping everything after it, and open. Reported in [`crate::RecoveryReport`].
+    TruncateAtCorruption,
+}
+
+impl Recovery {
+    pub(crate) fn mode(self) -> RecoveryMode {
+        match self {
+            Recovery::Strict => RecoveryMode::Strict,
+            Recovery::TruncateAtCorruption => RecoveryMode::TruncateAtCorruption,
+        }
+    }
+}
+
+/// Bounds on input, so that no single call can exhaust memory or disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest encoded document (all its fields), default 16 MiB.
+    pub max_document_bytes: usize,
+    /// Largest `upsert_many` batch, encoded, default 256 MiB (at most 512 MiB, the
+    /// WAL's record limit).
+    pub max_batch_bytes: usize,
+    /// Largest `k` a search may ask for, default 10,000.
+    pub max_k: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_document_bytes: 16 << 20,
+            max_batch_bytes: 256 << 20,
+            max_k: 10_000,
+        }
+    }
+}
+
+/// Options for [`crate::Database::open_with`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// When writes are fsynced; default [`Durability::EverySec`].
+    pub durability: Durability,
+    /// What to do with a damaged WAL; default [`Recovery::Strict`].
+    pub recovery: Recovery,
+    /// Input bounds.
+    pub limits: Limits,
+}
