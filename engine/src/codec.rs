@@ -17,12 +17,24 @@ pub(crate) struct Record {
 /// One logged operation.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Op {
-    CreateCollection { id: u64, name: String, schema: Schema },
-    DropCollection { id: u64 },
+    CreateCollection {
+        id: u64,
+        name: String,
+        schema: Schema,
+    },
+    DropCollection {
+        id: u64,
+    },
     /// Replaces each key's whole document; a batch is applied whole or not at all,
     /// because it is one WAL record.
-    Upsert { collection: u64, docs: Vec<(String, Record)> },
-    Delete { collection: u64, key: String },
+    Upsert {
+        collection: u64,
+        docs: Vec<(String, Record)>,
+    },
+    Delete {
+        collection: u64,
+        key: String,
+    },
 }
 
 const OP_CREATE_COLLECTION: u8 = 1;
@@ -82,7 +94,10 @@ pub(crate) fn encode(op: &Op) -> Vec<u8> {
 
 /// Decodes a WAL payload; the error says what was malformed.
 pub(crate) fn decode(payload: &[u8]) -> Result<Op, String> {
-    let mut reader = Reader { bytes: payload, position: 0 };
+    let mut reader = Reader {
+        bytes: payload,
+        position: 0,
+    };
     let op = match reader.u8()? {
         OP_CREATE_COLLECTION => Op::CreateCollection {
             id: reader.u64()?,
@@ -102,11 +117,17 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Op, String> {
             }
             Op::Upsert { collection, docs }
         }
-        OP_DELETE => Op::Delete { collection: reader.u64()?, key: reader.string()? },
+        OP_DELETE => Op::Delete {
+            collection: reader.u64()?,
+            key: reader.string()?,
+        },
         other => return Err(format!("unknown operation code {other}")),
     };
     if reader.remaining() != 0 {
-        return Err(format!("{} trailing bytes after the operation", reader.remaining()));
+        return Err(format!(
+            "{} trailing bytes after the operation",
+            reader.remaining()
+        ));
     }
     Ok(op)
 }
@@ -138,7 +159,10 @@ fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
                         put_u32(out, m as u32);
                         put_u32(out, ef_construction as u32);
                     }
-                    VectorIndex::IvfPq { lists, subquantizers } => {
+                    VectorIndex::IvfPq {
+                        lists,
+                        subquantizers,
+                    } => {
                         out.push(INDEX_IVF_PQ);
                         put_u32(out, lists as u32);
                         put_u32(out, subquantizers as u32);
@@ -158,7 +182,10 @@ fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
             KIND_TEXT => FieldKind::Text,
             KIND_TAG => {
                 let separator = char::from_u32(reader.u32()?).ok_or("invalid tag separator")?;
-                FieldKind::Tag(TagOptions { separator, case_sensitive: reader.u8()? != 0 })
+                FieldKind::Tag(TagOptions {
+                    separator,
+                    case_sensitive: reader.u8()? != 0,
+                })
             }
             KIND_NUMERIC => FieldKind::Numeric,
             KIND_VECTOR => {
@@ -322,7 +349,13 @@ mod tests {
     fn sample_schema() -> Schema {
         Schema::builder()
             .text("content")
-            .tag_with("tags", TagOptions { separator: ';', case_sensitive: true })
+            .tag_with(
+                "tags",
+                TagOptions {
+                    separator: ';',
+                    case_sensitive: true,
+                },
+            )
             .numeric("price")
             .vector("embedding", 3, Metric::Cosine, VectorIndex::flat())
             .build()
@@ -340,10 +373,20 @@ mod tests {
             ],
         };
         let ops = [
-            Op::CreateCollection { id: 7, name: "docs".into(), schema: sample_schema() },
+            Op::CreateCollection {
+                id: 7,
+                name: "docs".into(),
+                schema: sample_schema(),
+            },
             Op::DropCollection { id: 7 },
-            Op::Upsert { collection: 7, docs: vec![("k1".into(), record.clone()), ("k2".into(), record)] },
-            Op::Delete { collection: 7, key: "k1".into() },
+            Op::Upsert {
+                collection: 7,
+                docs: vec![("k1".into(), record.clone()), ("k2".into(), record)],
+            },
+            Op::Delete {
+                collection: 7,
+                key: "k1".into(),
+            },
         ];
         for op in ops {
             assert_eq!(decode(&encode(&op)).unwrap(), op);
@@ -352,10 +395,17 @@ mod tests {
 
     #[test]
     fn truncated_payloads_are_errors() {
-        let op = Op::CreateCollection { id: 1, name: "docs".into(), schema: sample_schema() };
+        let op = Op::CreateCollection {
+            id: 1,
+            name: "docs".into(),
+            schema: sample_schema(),
+        };
         let bytes = encode(&op);
         for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len]).is_err(), "prefix of {len} bytes decoded");
+            assert!(
+                decode(&bytes[..len]).is_err(),
+                "prefix of {len} bytes decoded"
+            );
         }
     }
 

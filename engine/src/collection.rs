@@ -45,7 +45,10 @@ impl Collection {
     /// Stores every document of `batch`, all or nothing, as one WAL record with one
     /// fsync. If any document is invalid, none is written. Later entries win when a key
     /// repeats.
-    pub fn upsert_many<K: Into<String>>(&self, batch: impl IntoIterator<Item = (K, Doc)>) -> Result<()> {
+    pub fn upsert_many<K: Into<String>>(
+        &self,
+        batch: impl IntoIterator<Item = (K, Doc)>,
+    ) -> Result<()> {
         let docs = batch
             .into_iter()
             .map(|(key, doc)| {
@@ -63,7 +66,10 @@ impl Collection {
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared.write(|catalog| {
             catalog.check_live(&self.state)?;
-            Ok(Some(Op::Upsert { collection: self.state.id, docs }))
+            Ok(Some(Op::Upsert {
+                collection: self.state.id,
+                docs,
+            }))
         })?;
         Ok(())
     }
@@ -83,7 +89,10 @@ impl Collection {
             if !self.state.memtable.read().contains(key) {
                 return Ok(None);
             }
-            Ok(Some(Op::Delete { collection: self.state.id, key: key.to_string() }))
+            Ok(Some(Op::Delete {
+                collection: self.state.id,
+                key: key.to_string(),
+            }))
         })
     }
 
@@ -119,13 +128,20 @@ impl Collection {
         check_vector(&request.field, &request.vector, dim)?;
         let max_k = self.shared.options.limits.max_k;
         if request.k == 0 || request.k > max_k {
-            return Err(Error::InvalidArgument { reason: format!("k is {}; it must be 1..={max_k}", request.k) });
+            return Err(Error::InvalidArgument {
+                reason: format!("k is {}; it must be 1..={max_k}", request.k),
+            });
         }
         let projection = match &request.return_fields {
             Some(names) => Some(
                 names
                     .iter()
-                    .map(|name| schema.field(name).map(|(position, _)| position).ok_or_else(|| self.unknown_field(name)))
+                    .map(|name| {
+                        schema
+                            .field(name)
+                            .map(|(position, _)| position)
+                            .ok_or_else(|| self.unknown_field(name))
+                    })
                     .collect::<Result<Vec<usize>>>()?,
             ),
             None => Some(
@@ -145,20 +161,33 @@ impl Collection {
             .filter_map(|neighbor| {
                 let key = memtable.key(neighbor.id)?.to_string();
                 let doc = memtable.document(neighbor.id, schema, projection.as_deref());
-                Some(Hit { key, distance: neighbor.distance, doc })
+                Some(Hit {
+                    key,
+                    distance: neighbor.distance,
+                    doc,
+                })
             })
             .collect())
     }
 
     fn check_not_dropped(&self) -> Result<()> {
-        if self.state.dropped.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::CollectionNotFound { name: self.state.name.clone() });
+        if self
+            .state
+            .dropped
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(Error::CollectionNotFound {
+                name: self.state.name.clone(),
+            });
         }
         Ok(())
     }
 
     fn unknown_field(&self, field: &str) -> Error {
-        Error::UnknownField { collection: self.state.name.clone(), field: field.to_string() }
+        Error::UnknownField {
+            collection: self.state.name.clone(),
+            field: field.to_string(),
+        }
     }
 
     /// Checks `doc` against the schema and limits and turns it into a record.
@@ -171,7 +200,10 @@ impl Collection {
             let Some((position, field)) = schema.field(&name) else {
                 return Err(self.unknown_field(&name));
             };
-            if values.iter().any(|(existing, _)| *existing as usize == position) {
+            if values
+                .iter()
+                .any(|(existing, _)| *existing as usize == position)
+            {
                 return Err(Error::DuplicateField { field: name });
             }
             check_value(&field.name, field.kind, &value)?;
@@ -180,7 +212,11 @@ impl Collection {
         }
         let limit = self.shared.options.limits.max_document_bytes;
         if size > limit {
-            return Err(Error::TooLarge { what: format!("the document `{}`", truncate_for_message(key)), size, limit });
+            return Err(Error::TooLarge {
+                what: format!("the document `{}`", truncate_for_message(key)),
+                size,
+                limit,
+            });
         }
         values.sort_by_key(|(position, _)| *position);
         Ok(Record { values })
@@ -196,11 +232,16 @@ fn truncate_for_message(key: &str) -> &str {
 
 fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidKey { reason: "a key must not be empty".to_string() });
+        return Err(Error::InvalidKey {
+            reason: "a key must not be empty".to_string(),
+        });
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(Error::InvalidKey {
-            reason: format!("the key is {} bytes; keys are at most {MAX_KEY_BYTES} bytes", key.len()),
+            reason: format!(
+                "the key is {} bytes; keys are at most {MAX_KEY_BYTES} bytes",
+                key.len()
+            ),
         });
     }
     Ok(())
@@ -208,32 +249,53 @@ fn validate_key(key: &str) -> Result<()> {
 
 fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
-        return Err(Error::DimensionMismatch { field: field.to_string(), expected: dim, found: vector.len() });
+        return Err(Error::DimensionMismatch {
+            field: field.to_string(),
+            expected: dim,
+            found: vector.len(),
+        });
     }
     if let Some((index, value)) = vector.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFinite { field: field.to_string(), index, value: *value as f64 });
+        return Err(Error::NonFinite {
+            field: field.to_string(),
+            index,
+            value: *value as f64,
+        });
     }
     Ok(())
 }
 
 fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
-    let mismatch = || Error::FieldType { field: field.to_string(), expected: kind.name(), found: value.kind_name() };
+    let mismatch = || Error::FieldType {
+        field: field.to_string(),
+        expected: kind.name(),
+        found: value.kind_name(),
+    };
     match (kind, value) {
         (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
         (FieldKind::Numeric, Value::Numeric(number)) => {
             if number.is_nan() {
-                return Err(Error::NonFinite { field: field.to_string(), index: 0, value: *number });
+                return Err(Error::NonFinite {
+                    field: field.to_string(),
+                    index: 0,
+                    value: *number,
+                });
             }
             Ok(())
         }
-        (FieldKind::Vector(vector), Value::Vector(components)) => check_vector(field, components, vector.dim),
+        (FieldKind::Vector(vector), Value::Vector(components)) => {
+            check_vector(field, components, vector.dim)
+        }
         _ => Err(mismatch()),
     }
 }
 
 /// Checks a record read back from the WAL against its schema; the error describes the
 /// mismatch (which means the log was not written by these rules).
-pub(crate) fn check_logged_record(schema: &Schema, record: &Record) -> std::result::Result<(), String> {
+pub(crate) fn check_logged_record(
+    schema: &Schema,
+    record: &Record,
+) -> std::result::Result<(), String> {
     let mut previous: Option<u16> = None;
     for (position, value) in &record.values {
         if previous.is_some_and(|p| p >= *position) {

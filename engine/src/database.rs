@@ -70,13 +70,19 @@ impl Catalog {
                 self.by_name.insert(name, Arc::new(state));
             }
             Op::DropCollection { id } => {
-                let name = self.by_id(id).ok_or(format!("drop of unknown collection {id}"))?.name.clone();
+                let name = self
+                    .by_id(id)
+                    .ok_or(format!("drop of unknown collection {id}"))?
+                    .name
+                    .clone();
                 if let Some(state) = self.by_name.remove(&name) {
                     state.dropped.store(true, Ordering::Release);
                 }
             }
             Op::Upsert { collection, docs } => {
-                let state = self.by_id(collection).ok_or(format!("upsert into unknown collection {collection}"))?;
+                let state = self
+                    .by_id(collection)
+                    .ok_or(format!("upsert into unknown collection {collection}"))?;
                 for (_, record) in &docs {
                     crate::collection::check_logged_record(&state.schema, record)?;
                 }
@@ -86,7 +92,9 @@ impl Catalog {
                 }
             }
             Op::Delete { collection, key } => {
-                let state = self.by_id(collection).ok_or(format!("delete in unknown collection {collection}"))?;
+                let state = self
+                    .by_id(collection)
+                    .ok_or(format!("delete in unknown collection {collection}"))?;
                 state.memtable.write().delete(&key);
             }
         }
@@ -143,14 +151,22 @@ impl Shared {
         if let Op::Upsert { docs, .. } = &op {
             let limit = self.options.limits.max_batch_bytes;
             if docs.len() > 1 && payload.len() > limit {
-                return Err(Error::TooLarge { what: "the batch".to_string(), size: payload.len(), limit });
+                return Err(Error::TooLarge {
+                    what: "the batch".to_string(),
+                    size: payload.len(),
+                    limit,
+                });
             }
         }
         wal.append(&[&payload])?;
         self.catalog
             .write()
             .apply(op)
-            .map_err(|reason| Error::Corrupt { file: self.path.clone(), offset: 0, reason })?;
+            .map_err(|reason| Error::Corrupt {
+                file: self.path.clone(),
+                offset: 0,
+                reason,
+            })?;
         Ok(true)
     }
 }
@@ -161,7 +177,9 @@ impl Catalog {
     pub(crate) fn check_live(&self, state: &CollectionState) -> Result<()> {
         match self.by_name.get(&state.name) {
             Some(current) if current.id == state.id => Ok(()),
-            _ => Err(Error::CollectionNotFound { name: state.name.clone() }),
+            _ => Err(Error::CollectionNotFound {
+                name: state.name.clone(),
+            }),
         }
     }
 }
@@ -191,12 +209,18 @@ impl Database {
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Database> {
         let path = path.as_ref().to_path_buf();
         let fs: Arc<dyn FileSystem> = Arc::new(StdFileSystem);
-        fs.create_dir_all(&path)
-            .map_err(|e| Error::Io { op: "create the database directory", path: path.clone(), source: e })?;
+        fs.create_dir_all(&path).map_err(|e| Error::Io {
+            op: "create the database directory",
+            path: path.clone(),
+            source: e,
+        })?;
         let lock = fs.lock_dir(&path)?;
 
         let mut catalog = Catalog::default();
-        let wal_options = WalOptions { sync: options.durability.sync_policy(), recovery: options.recovery.mode() };
+        let wal_options = WalOptions {
+            sync: options.durability.sync_policy(),
+            recovery: options.recovery.mode(),
+        };
         let (wal, replay) = Wal::open(Arc::clone(&fs), &path, wal_options, |seq, payload| {
             let corrupt = |reason: String| strata_storage::Error::Corrupt {
                 path: path.clone(),
@@ -226,7 +250,9 @@ impl Database {
             recovery,
             _lock: lock,
         };
-        Ok(Database { shared: Arc::new(shared) })
+        Ok(Database {
+            shared: Arc::new(shared),
+        })
     }
 
     /// The database directory.
@@ -245,9 +271,15 @@ impl Database {
         validate_name("collection", name)?;
         self.shared.write(|catalog| {
             if catalog.by_name.contains_key(name) {
-                return Err(Error::CollectionExists { name: name.to_string() });
+                return Err(Error::CollectionExists {
+                    name: name.to_string(),
+                });
             }
-            Ok(Some(Op::CreateCollection { id: catalog.next_id, name: name.to_string(), schema }))
+            Ok(Some(Op::CreateCollection {
+                id: catalog.next_id,
+                name: name.to_string(),
+                schema,
+            }))
         })?;
         self.collection(name)
     }
@@ -258,7 +290,9 @@ impl Database {
         let state = catalog
             .by_name
             .get(name)
-            .ok_or_else(|| Error::CollectionNotFound { name: name.to_string() })?;
+            .ok_or_else(|| Error::CollectionNotFound {
+                name: name.to_string(),
+            })?;
         Ok(Collection::new(Arc::clone(&self.shared), Arc::clone(state)))
     }
 
@@ -269,7 +303,9 @@ impl Database {
             let state = catalog
                 .by_name
                 .get(name)
-                .ok_or_else(|| Error::CollectionNotFound { name: name.to_string() })?;
+                .ok_or_else(|| Error::CollectionNotFound {
+                    name: name.to_string(),
+                })?;
             Ok(Some(Op::DropCollection { id: state.id }))
         })?;
         Ok(())

@@ -90,7 +90,10 @@ impl Doc {
 
     /// The value of `field`, if present.
     pub fn get(&self, field: &str) -> Option<&Value> {
-        self.fields.iter().find(|(name, _)| name == field).map(|(_, value)| value)
+        self.fields
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, value)| value)
     }
 
     /// The text of a TEXT field.
@@ -127,7 +130,9 @@ impl Doc {
 
     /// All fields, in the order they were given (schema order for stored documents).
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(name, value)| (name.as_str(), value))
+        self.fields
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
     }
 
     /// Number of fields.

@@ -110,10 +110,24 @@ impl From<strata_storage::Error> for Error {
         use strata_storage::Error as Storage;
         match error {
             Storage::Io { op, path, source } => Error::Io { op, path, source },
-            Storage::Corrupt { path, offset, reason } => Error::Corrupt { file: path, offset, reason },
-            Storage::UnsupportedVersion { path, found, supported } => {
-                Error::UnsupportedVersion { file: path, found, supported }
-            }
+            Storage::Corrupt {
+                path,
+                offset,
+                reason,
+            } => Error::Corrupt {
+                file: path,
+                offset,
+                reason,
+            },
+            Storage::UnsupportedVersion {
+                path,
+                found,
+                supported,
+            } => Error::UnsupportedVersion {
+                file: path,
+                found,
+                supported,
+            },
             Storage::Locked { path, holder } => Error::Locked { path, holder },
             Storage::Poisoned { reason } => Error::Poisoned { reason },
             Storage::RecordTooLarge { size, limit } => Error::TooLarge {

@@ -50,6 +50,7 @@ pub use doc::{Doc, Value};
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
-    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions, MAX_DIMENSION,
+    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
+    MAX_DIMENSION,
 };
 pub use search::{Hit, Search};

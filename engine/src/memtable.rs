@@ -56,7 +56,12 @@ impl Memtable {
                 _ => None,
             })
             .collect();
-        Memtable { keys: HashMap::new(), rows: Vec::new(), free: Vec::new(), columns }
+        Memtable {
+            keys: HashMap::new(),
+            rows: Vec::new(),
+            free: Vec::new(),
+            columns,
+        }
     }
 
     /// Live documents.
@@ -124,7 +129,10 @@ impl Memtable {
 
     /// The key of an occupied slot.
     pub fn key(&self, slot: u32) -> Option<&str> {
-        self.rows.get(slot as usize)?.as_ref().map(|row| row.key.as_str())
+        self.rows
+            .get(slot as usize)?
+            .as_ref()
+            .map(|row| row.key.as_str())
     }
 
     /// The document in `slot`, restricted to the fields whose positions `projection`

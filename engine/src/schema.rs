@@ -34,7 +34,10 @@ impl VectorIndex {
 
     /// IVF-PQ with `lists` coarse clusters and `subquantizers` codes per vector.
     pub fn ivf_pq(lists: usize, subquantizers: usize) -> VectorIndex {
-        VectorIndex::IvfPq { lists, subquantizers }
+        VectorIndex::IvfPq {
+            lists,
+            subquantizers,
+        }
     }
 
     fn check_supported(self) -> Result<()> {
@@ -61,7 +64,10 @@ pub struct TagOptions {
 
 impl Default for TagOptions {
     fn default() -> TagOptions {
-        TagOptions { separator: ',', case_sensitive: false }
+        TagOptions {
+            separator: ',',
+            case_sensitive: false,
+        }
     }
 }
 
@@ -124,13 +130,18 @@ impl Schema {
 
     /// Position and declaration of the field called `name`.
     pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
-        self.fields.iter().enumerate().find(|(_, field)| field.name == name)
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, field)| field.name == name)
     }
 
     /// Validates a schema decoded from disk or assembled by the builder.
     pub(crate) fn from_fields(fields: Vec<Field>) -> Result<Schema> {
         if fields.is_empty() {
-            return Err(Error::InvalidSchema { reason: "a schema needs at least one field".to_string() });
+            return Err(Error::InvalidSchema {
+                reason: "a schema needs at least one field".to_string(),
+            });
         }
         if fields.len() > MAX_FIELDS {
             return Err(Error::InvalidSchema {
@@ -139,8 +150,13 @@ impl Schema {
         }
         for (index, field) in fields.iter().enumerate() {
             validate_name("field", &field.name)?;
-            if fields[..index].iter().any(|earlier| earlier.name == field.name) {
-                return Err(Error::DuplicateField { field: field.name.clone() });
+            if fields[..index]
+                .iter()
+                .any(|earlier| earlier.name == field.name)
+            {
+                return Err(Error::DuplicateField {
+                    field: field.name.clone(),
+                });
             }
             match field.kind {
                 FieldKind::Vector(vector) => {
@@ -155,7 +171,10 @@ impl Schema {
                     vector.index.check_supported()?;
                 }
                 FieldKind::Tag(tag) => {
-                    if tag.separator.is_whitespace() || tag.separator.is_control() || tag.separator.len_utf8() != 1 {
+                    if tag.separator.is_whitespace()
+                        || tag.separator.is_control()
+                        || tag.separator.len_utf8() != 1
+                    {
                         return Err(Error::InvalidSchema {
                             reason: format!(
                                 "tag field `{}` has separator {:?}; use a printable ASCII character",
@@ -200,13 +219,25 @@ impl SchemaBuilder {
     }
 
     /// A FLOAT32 VECTOR field of `dim` components.
-    pub fn vector(self, name: &str, dim: usize, metric: Metric, index: VectorIndex) -> SchemaBuilder {
-        self.field(name, FieldKind::Vector(VectorOptions { dim, metric, index }))
+    pub fn vector(
+        self,
+        name: &str,
+        dim: usize,
+        metric: Metric,
+        index: VectorIndex,
+    ) -> SchemaBuilder {
+        self.field(
+            name,
+            FieldKind::Vector(VectorOptions { dim, metric, index }),
+        )
     }
 
     /// A field of any kind.
     pub fn field(mut self, name: &str, kind: FieldKind) -> SchemaBuilder {
-        self.fields.push(Field { name: name.to_string(), kind });
+        self.fields.push(Field {
+            name: name.to_string(),
+            kind,
+        });
         self
     }
 
@@ -222,7 +253,13 @@ impl SchemaBuilder {
 /// letter, digit or `_`. A collection name becomes part of file paths, so nothing that
 /// could climb out of the database directory (`/`, `\`, `..`, a leading `.`) passes.
 pub(crate) fn validate_name(kind: &'static str, name: &str) -> Result<()> {
-    let invalid = |reason| Err(Error::InvalidName { kind, name: name.to_string(), reason });
+    let invalid = |reason| {
+        Err(Error::InvalidName {
+            kind,
+            name: name.to_string(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return invalid("it is empty");
     }
@@ -232,7 +269,10 @@ pub(crate) fn validate_name(kind: &'static str, name: &str) -> Result<()> {
     if name.starts_with('-') {
         return invalid("it must start with a letter, digit or `_`");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return invalid("only ASCII letters, digits, `_` and `-` are allowed");
     }
     Ok(())
@@ -244,9 +284,22 @@ mod tests {
 
     #[test]
     fn names_that_could_escape_the_directory_are_refused() {
-        for name in ["", "../x", "a/b", "a\\b", ".hidden", "-flag", "a b", "é", &"x".repeat(129)] {
+        for name in [
+            "",
+            "../x",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "-flag",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
             assert!(
-                matches!(validate_name("collection", name), Err(Error::InvalidName { .. })),
+                matches!(
+                    validate_name("collection", name),
+                    Err(Error::InvalidName { .. })
+                ),
                 "{name:?} accepted"
             );
         }
@@ -258,7 +311,10 @@ mod tests {
     #[test]
     fn bad_schemas_are_refused_with_a_reason() {
         let flat = VectorIndex::flat();
-        assert!(matches!(Schema::builder().build(), Err(Error::InvalidSchema { .. })));
+        assert!(matches!(
+            Schema::builder().build(),
+            Err(Error::InvalidSchema { .. })
+        ));
         assert!(matches!(
             Schema::builder().text("a").tag("a").build(),
             Err(Error::DuplicateField { field }) if field == "a"
@@ -269,16 +325,29 @@ mod tests {
                 Err(Error::InvalidSchema { .. })
             ));
         }
-        Schema::builder().vector("v", MAX_DIMENSION, Metric::L2, flat).build().unwrap();
+        Schema::builder()
+            .vector("v", MAX_DIMENSION, Metric::L2, flat)
+            .build()
+            .unwrap();
         assert!(matches!(
-            Schema::builder().vector("v", 4, Metric::L2, VectorIndex::hnsw(16, 200)).build(),
+            Schema::builder()
+                .vector("v", 4, Metric::L2, VectorIndex::hnsw(16, 200))
+                .build(),
             Err(Error::Unsupported { .. })
         ));
         assert!(matches!(
-            Schema::builder().vector("v", 4, Metric::L2, VectorIndex::ivf_pq(16, 4)).build(),
+            Schema::builder()
+                .vector("v", 4, Metric::L2, VectorIndex::ivf_pq(16, 4))
+                .build(),
             Err(Error::Unsupported { .. })
         ));
-        let spaced = TagOptions { separator: ' ', case_sensitive: false };
-        assert!(matches!(Schema::builder().tag_with("t", spaced).build(), Err(Error::InvalidSchema { .. })));
+        let spaced = TagOptions {
+            separator: ' ',
+            case_sensitive: false,
+        };
+        assert!(matches!(
+            Schema::builder().tag_with("t", spaced).build(),
+            Err(Error::InvalidSchema { .. })
+        ));
     }
 }

@@ -21,7 +21,12 @@ pub struct Search {
 impl Search {
     /// The `k` documents whose `field` vectors are nearest to `vector`.
     pub fn knn(field: &str, vector: &[f32], k: usize) -> Search {
-        Search { field: field.to_string(), vector: vector.to_vec(), k, return_fields: None }
+        Search {
+            field: field.to_string(),
+            vector: vector.to_vec(),
+            k,
+            return_fields: None,
+        }
     }
 
     /// Returns only these fields with each hit, like RediSearch's `RETURN`. Vector
