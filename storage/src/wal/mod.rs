@@ -87,9 +87,18 @@ impl Wal {
         options: WalOptions,
         mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<(Wal, ReplayReport)> {
-        let mut files: Vec<(u64, PathBuf)> = fs
-            .list_dir(dir)
-            .map_err(|e| Error::io("list", dir, e))?
+        let names = fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
+        for stale in names.iter().filter(|name| {
+            name.strip_suffix(".tmp")
+                .is_some_and(|n| parse_file_name(n).is_some())
+        }) {
+            // A WAL file whose creation was interrupted before its rename; it never held
+            // a record.
+            let path = dir.join(stale);
+            fs.remove_file(&path)
+                .map_err(|e| Error::io("remove", &path, e))?;
+        }
+        let mut files: Vec<(u64, PathBuf)> = names
             .into_iter()
             .filter_map(|name| parse_file_name(&name).map(|seq| (seq, dir.join(name))))
             .collect();

@@ -303,3 +303,14 @@ fn every_second_policy_syncs_in_the_background_and_reports_failure() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_interrupted_file_creation_is_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 2);
+    let stale = dir.path().join(format!("{}.tmp", format::file_name(3)));
+    std::fs::write(&stale, b"half a hea").unwrap();
+    let (_, report, seen) = open_collecting(dir.path(), RecoveryMode::Strict).unwrap();
+    assert_eq!((report.records, seen.len()), (2, 2));
+    assert!(!stale.exists());
+}
