@@ -1,0 +1,242 @@
+//! The typed query tree the parser produces and the printer writes back.
+
+/// A value written in the query either literally or as a `$name` parameter that
+/// [`Query::bind`](crate::Query::bind) fills in later.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<T> {
+    /// Written out in the query.
+    Literal(T),
+    /// A `$name` reference; holds the name without the `$`.
+    Param(String),
+}
+
+impl<T> Value<T> {
+    /// The literal, or `None` while the value is still an unbound parameter.
+    pub fn literal(&self) -> Option<&T> {
+        match self {
+            Value::Literal(value) => Some(value),
+            Value::Param(_) => None,
+        }
+    }
+
+    /// The parameter name (without `$`), or `None` for a literal.
+    pub fn param_name(&self) -> Option<&str> {
+        match self {
+            Value::Literal(_) => None,
+            Value::Param(name) => Some(name),
+        }
+    }
+}
+
+/// One end of a numeric range. `value` may be `-inf` / `+inf` for an open end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeBound {
+    /// The bound; never NaN when it comes from the parser or from `bind`.
+    pub value: Value<f64>,
+    /// `false` when the bound was written with a leading `(`.
+    pub inclusive: bool,
+}
+
+impl RangeBound {
+    /// An inclusive literal bound.
+    pub fn inclusive(value: f64) -> RangeBound {
+        RangeBound {
+            value: Value::Literal(value),
+            inclusive: true,
+        }
+    }
+
+    /// An exclusive literal bound (written `(value`).
+    pub fn exclusive(value: f64) -> RangeBound {
+        RangeBound {
+            value: Value::Literal(value),
+            inclusive: false,
+        }
+    }
+}
+
+/// What a text predicate matches. Field modifiers live on [`Filter::Text`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextTerm {
+    /// A bare word such as `hello`, or a `$param` standing for one.
+    Word(Value<String>),
+    /// A quoted phrase `"hello world"`: the words, in order and adjacent. A quoted
+    /// single word is a one-word phrase (RediSearch matches it verbatim, unstemmed).
+    Phrase(Vec<String>),
+    /// A prefix match `hel*`; holds the part before the `*`.
+    Prefix(String),
+}
+
+/// The boolean filter part of a query (everything before `=>[KNN ...]`).
+///
+/// Trees from the parser keep two invariants the printer relies on for an exact
+/// round trip: `And` and `Or` hold at least two children, and every string is
+/// non-empty. Parentheses never create nodes of their own, so `(a b) c` is
+/// `And([And([a, b]), c])` while `a b c` is `And([a, b, c])`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// `*`: every document.
+    All,
+    /// `@field:{a | b}`: the tag field holds any of the values.
+    Tag {
+        /// Field name, unescaped.
+        field: String,
+        /// Values, unescaped, as written (case folding is the index's business).
+        values: Vec<Value<String>>,
+    },
+    /// `@field:[low high]`; also what `@f:[v]`, `@f==v`, `@f>v` and friends parse to.
+    Range {
+        /// Field name, unescaped.
+        field: String,
+        /// Lower bound.
+        low: RangeBound,
+        /// Upper bound.
+        high: RangeBound,
+    },
+    /// A full-text predicate: `hello`, `"hello world"`, `hel*`, `@title:hello`.
+    /// `@title:(a b)` distributes the field over its words: `And` of two `Text`.
+    Text {
+        /// `None` searches every text field.
+        field: Option<String>,
+        /// The word, phrase or prefix.
+        term: TextTerm,
+    },
+    /// `@field:[VECTOR_RANGE radius $vec]=>{$YIELD_DISTANCE_AS: d; $EPSILON: e}`.
+    VectorRange {
+        /// Vector field name.
+        field: String,
+        /// Maximum distance, non-negative.
+        radius: Value<f64>,
+        /// Name of the parameter holding the query vector (without `$`).
+        vector_param: String,
+        /// Name under which each hit's distance is returned.
+        yield_distance_as: Option<String>,
+        /// HNSW range-search slack, non-negative.
+        epsilon: Option<Value<f64>>,
+    },
+    /// Juxtaposition: every child matches.
+    And(Vec<Filter>),
+    /// `a | b`: any child matches.
+    Or(Vec<Filter>),
+    /// `-a`: the child does not match.
+    Not(Box<Filter>),
+}
+
+/// `HYBRID_POLICY` inside a KNN clause: how a filtered KNN runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HybridPolicy {
+    /// `ADHOC_BF`: brute force over the documents the filter admits.
+    AdhocBruteForce,
+    /// `BATCHES`: pull batches from the vector index and filter them.
+    Batches,
+}
+
+impl HybridPolicy {
+    /// The keyword as written in a query.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            HybridPolicy::AdhocBruteForce => "ADHOC_BF",
+            HybridPolicy::Batches => "BATCHES",
+        }
+    }
+}
+
+/// `=>[KNN k @field $vec EF_RUNTIME n HYBRID_POLICY p BATCH_SIZE b AS alias]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorClause {
+    /// Number of neighbours, at least 1.
+    pub k: Value<u64>,
+    /// Vector field name.
+    pub field: String,
+    /// Name of the parameter holding the query vector (without `$`).
+    pub vector_param: String,
+    /// HNSW search breadth for this query.
+    pub ef_runtime: Option<Value<u64>>,
+    /// Planner hint for filtered KNN.
+    pub hybrid_policy: Option<HybridPolicy>,
+    /// Batch size hint for the `BATCHES` policy.
+    pub batch_size: Option<Value<u64>>,
+    /// `AS alias` (or `=>{$YIELD_DISTANCE_AS: alias}`): name of the distance field.
+    pub alias: Option<String>,
+}
+
+impl VectorClause {
+    /// A clause with only the required parts.
+    pub fn new(k: u64, field: impl Into<String>, vector_param: impl Into<String>) -> VectorClause {
+        VectorClause {
+            k: Value::Literal(k),
+            field: field.into(),
+            vector_param: vector_param.into(),
+            ef_runtime: None,
+            hybrid_policy: None,
+            batch_size: None,
+            alias: None,
+        }
+    }
+}
+
+/// `RETURN` entry: a field and an optional `AS` alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnField {
+    /// Field name or JSON path, as given.
+    pub name: String,
+    /// Name to return it under.
+    pub alias: Option<String>,
+}
+
+/// Direction of `SORTBY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// `ASC`, the default.
+    #[default]
+    Ascending,
+    /// `DESC`.
+    Descending,
+}
+
+/// `SORTBY field [ASC|DESC]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortBy {
+    /// Field to sort on, as given.
+    pub field: String,
+    /// Direction.
+    pub order: SortOrder,
+}
+
+/// `LIMIT offset count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Hits to skip.
+    pub offset: u64,
+    /// Hits to return (0 asks for the count only).
+    pub count: u64,
+}
+
+/// The FT.SEARCH arguments that follow the query string.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryOptions {
+    /// `RETURN n f1 [AS a1] ...`; `None` returns every field, `Some(empty)` none.
+    pub return_fields: Option<Vec<ReturnField>>,
+    /// `SORTBY`.
+    pub sort_by: Option<SortBy>,
+    /// `LIMIT`; `None` means the engine's default page (RediSearch: `0 10`).
+    pub limit: Option<Page>,
+    /// `PARAMS n name value ...`, in the order given.
+    pub params: Vec<(String, String)>,
+    /// `NOCONTENT`: ids only.
+    pub no_content: bool,
+    /// `DIALECT n` if given; only 2 is ever accepted, and 2 is also what an absent
+    /// `DIALECT` means here (Strata speaks no other dialect).
+    pub dialect: Option<u32>,
+}
+
+/// A parsed query: filter, optional KNN clause and the trailing options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The filter; `Filter::All` for `*`.
+    pub filter: Filter,
+    /// `=>[KNN ...]`, if present.
+    pub vector: Option<VectorClause>,
+    /// FT.SEARCH options; defaults when parsed with [`parse_query`](crate::parse_query).
+    pub options: QueryOptions,
+}

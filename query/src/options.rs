@@ -1,0 +1,377 @@
+//! The FT.SEARCH arguments after the query string, in both directions.
+
+use crate::ast::{Page, Query, QueryOptions, ReturnField, SortBy, SortOrder};
+use crate::error::{excerpt, QueryError};
+use crate::limits::{widen, Limits};
+use crate::number::parse_count;
+use crate::parser::parse_query;
+
+/// FT.SEARCH options RediSearch has and Strata does not (yet); named so the error
+/// says "not supported" rather than "unknown".
+const UNSUPPORTED: [&str; 20] = [
+    "VERBATIM",
+    "NOSTOPWORDS",
+    "WITHSCORES",
+    "WITHPAYLOADS",
+    "WITHSORTKEYS",
+    "FILTER",
+    "GEOFILTER",
+    "INKEYS",
+    "INFIELDS",
+    "SUMMARIZE",
+    "HIGHLIGHT",
+    "SLOP",
+    "TIMEOUT",
+    "INORDER",
+    "LANGUAGE",
+    "EXPANDER",
+    "SCORER",
+    "EXPLAINSCORE",
+    "PAYLOAD",
+    "ADDSCORES",
+];
+
+/// Parses the FT.SEARCH arguments that follow the query string, such as
+/// `["RETURN", "1", "title", "LIMIT", "0", "5", "DIALECT", "2"]`. Keywords are
+/// case-insensitive; each option may appear once, in any order.
+///
+/// # Errors
+/// [`QueryError::InvalidArgument`], [`QueryError::UnknownOption`],
+/// [`QueryError::UnsupportedOption`], [`QueryError::DuplicateOption`],
+/// [`QueryError::DuplicateParam`], [`QueryError::UnsupportedDialect`] (anything but
+/// `DIALECT 2`) and [`QueryError::LimitExceeded`], with `index` into `args`.
+pub fn parse_options<S: AsRef<str>>(
+    args: &[S],
+    limits: &Limits,
+) -> Result<QueryOptions, QueryError> {
+    if args.len() > limits.max_args {
+        return Err(QueryError::LimitExceeded {
+            what: "number of arguments",
+            limit: widen(limits.max_args),
+            found: widen(args.len()),
+        });
+    }
+    let total_bytes = args.iter().fold(0usize, |total, arg| {
+        total.saturating_add(arg.as_ref().len())
+    });
+    if total_bytes > limits.max_args_bytes {
+        return Err(QueryError::LimitExceeded {
+            what: "argument length in bytes",
+            limit: widen(limits.max_args_bytes),
+            found: widen(total_bytes),
+        });
+    }
+    let mut reader = Args { args, next: 0 };
+    let mut options = QueryOptions::default();
+    let mut seen: Vec<&'static str> = Vec::new();
+    while let Some((index, arg)) = reader.next() {
+        let keyword = arg.to_ascii_uppercase();
+        let option = match keyword.as_str() {
+            "RETURN" => "RETURN",
+            "SORTBY" => "SORTBY",
+            "LIMIT" => "LIMIT",
+            "PARAMS" => "PARAMS",
+            "NOCONTENT" => "NOCONTENT",
+            "DIALECT" => "DIALECT",
+            name if UNSUPPORTED.contains(&name) => {
+                return Err(QueryError::UnsupportedOption {
+                    index,
+                    name: keyword,
+                })
+            }
+            "EF_RUNTIME" | "HYBRID_POLICY" | "BATCH_SIZE" | "EPSILON" => {
+                return Err(QueryError::InvalidArgument {
+                    index,
+                    expected: "an FT.SEARCH option (EF_RUNTIME, HYBRID_POLICY, BATCH_SIZE and \
+                               EPSILON go inside the query's KNN or VECTOR_RANGE clause)"
+                        .to_string(),
+                    found: excerpt(arg),
+                })
+            }
+            _ => {
+                return Err(QueryError::UnknownOption {
+                    index,
+                    name: arg.chars().take(64).collect(),
+                })
+            }
+        };
+        if seen.contains(&option) {
+            return Err(QueryError::DuplicateOption {
+                index,
+                name: option.to_string(),
+            });
+        }
+        seen.push(option);
+        match option {
+            "RETURN" => options.return_fields = Some(parse_return(&mut reader)?),
+            "SORTBY" => options.sort_by = Some(parse_sort_by(&mut reader)?),
+            "LIMIT" => options.limit = Some(parse_limit(&mut reader, limits)?),
+            "PARAMS" => options.params = parse_params(&mut reader, limits)?,
+            "NOCONTENT" => options.no_content = true,
+            _ => options.dialect = Some(parse_dialect(&mut reader)?),
+        }
+    }
+    Ok(options)
+}
+
+/// Parses a query string and its trailing FT.SEARCH arguments into one [`Query`];
+/// the inverse of [`Query::to_args`] (`to_args()[0]` is the query string).
+///
+/// # Errors
+/// Those of [`parse_query`], then those of [`parse_options`].
+pub fn parse_search<S: AsRef<str>>(
+    query: &str,
+    args: &[S],
+    limits: &Limits,
+) -> Result<Query, QueryError> {
+    let mut parsed = parse_query(query, limits)?;
+    parsed.options = parse_options(args, limits)?;
+    Ok(parsed)
+}
+
+struct Args<'a, S> {
+    args: &'a [S],
+    next: usize,
+}
+
+impl<'a, S: AsRef<str>> Args<'a, S> {
+    fn remaining(&self) -> usize {
+        self.args.len().saturating_sub(self.next)
+    }
+
+    fn peek(&self) -> Option<&'a str> {
+        self.args.get(self.next).map(AsRef::as_ref)
+    }
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        let arg = self.peek()?;
+        self.next += 1;
+        Some((self.next - 1, arg))
+    }
+
+    fn expect(&mut self, expected: &str) -> Result<(usize, &'a str), QueryError> {
+        let index = self.next;
+        self.next().ok_or_else(|| QueryError::InvalidArgument {
+            index,
+            expected: expected.to_string(),
+            found: "end of arguments".to_string(),
+        })
+    }
+
+    fn expect_name(&mut self, expected: &str) -> Result<&'a str, QueryError> {
+        let (index, arg) = self.expect(expected)?;
+        if arg.is_empty() {
+            return Err(QueryError::InvalidArgument {
+                index,
+                expected: expected.to_string(),
+                found: "an empty string".to_string(),
+            });
+        }
+        Ok(arg)
+    }
+
+    fn expect_count(&mut self, expected: &str) -> Result<(usize, u64), QueryError> {
+        let (index, arg) = self.expect(expected)?;
+        let count = parse_count(arg).ok_or_else(|| QueryError::InvalidArgument {
+            index,
+            expected: expected.to_string(),
+            found: excerpt(arg),
+        })?;
+        Ok((index, count))
+    }
+
+    /// A count of following arguments, checked against what is actually left.
+    fn expect_span(&mut self, expected: &str) -> Result<(usize, usize), QueryError> {
+        let (index, count) = self.expect_count(expected)?;
+        match usize::try_from(count) {
+            Ok(span) if span <= self.remaining() => Ok((index, span)),
+            _ => Err(QueryError::InvalidArgument {
+                index,
+                expected: format!("{expected} no larger than the {} left", self.remaining()),
+                found: format!("`{count}`"),
+            }),
+        }
+    }
+}
+
+/// `RETURN n field [AS alias] ...`: `n` counts every argument, `AS` included.
+fn parse_return<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<Vec<ReturnField>, QueryError> {
+    let (_, span) = reader.expect_span("the number of RETURN arguments")?;
+    let end = reader.next + span;
+    let mut fields = Vec::new();
+    while reader.next < end {
+        let name = reader.expect_name("a field name to return")?;
+        let mut alias = None;
+        if reader.next < end
+            && reader
+                .peek()
+                .is_some_and(|arg| arg.eq_ignore_ascii_case("AS"))
+        {
+            reader.next();
+            if reader.next >= end {
+                return Err(QueryError::InvalidArgument {
+                    index: reader.next,
+                    expected: "an alias after AS, counted in RETURN's number".to_string(),
+                    found: reader
+                        .peek()
+                        .map_or("end of arguments".to_string(), excerpt),
+                });
+            }
+            alias = Some(reader.expect_name("an alias after AS")?.to_string());
+        }
+        fields.push(ReturnField {
+            name: name.to_string(),
+            alias,
+        });
+    }
+    Ok(fields)
+}
+
+fn parse_sort_by<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<SortBy, QueryError> {
+    let field = reader.expect_name("a field to sort by")?.to_string();
+    let order = match reader.peek() {
+        Some(arg) if arg.eq_ignore_ascii_case("ASC") => SortOrder::Ascending,
+        Some(arg) if arg.eq_ignore_ascii_case("DESC") => SortOrder::Descending,
+        _ => {
+            return Ok(SortBy {
+                field,
+                order: SortOrder::Ascending,
+            })
+        }
+    };
+    reader.next();
+    Ok(SortBy { field, order })
+}
+
+fn parse_limit<S: AsRef<str>>(
+    reader: &mut Args<'_, S>,
+    limits: &Limits,
+) -> Result<Page, QueryError> {
+    let (_, offset) = reader.expect_count("the LIMIT offset: a whole number")?;
+    let (_, count) = reader.expect_count("the LIMIT count: a whole number")?;
+    if offset > limits.max_offset {
+        return Err(QueryError::LimitExceeded {
+            what: "LIMIT offset",
+            limit: limits.max_offset,
+            found: offset,
+        });
+    }
+    if count > limits.max_limit {
+        return Err(QueryError::LimitExceeded {
+            what: "LIMIT count",
+            limit: limits.max_limit,
+            found: count,
+        });
+    }
+    Ok(Page { offset, count })
+}
+
+fn parse_params<S: AsRef<str>>(
+    reader: &mut Args<'_, S>,
+    limits: &Limits,
+) -> Result<Vec<(String, String)>, QueryError> {
+    let (index, span) = reader.expect_span("the number of PARAMS arguments")?;
+    if span % 2 != 0 {
+        return Err(QueryError::InvalidArgument {
+            index,
+            expected: "an even number of PARAMS arguments (name/value pairs)".to_string(),
+            found: format!("`{span}`"),
+        });
+    }
+    if span / 2 > limits.max_params {
+        return Err(QueryError::LimitExceeded {
+            what: "number of PARAMS",
+            limit: widen(limits.max_params),
+            found: widen(span / 2),
+        });
+    }
+    let mut params: Vec<(String, String)> = Vec::with_capacity(span / 2);
+    for _ in 0..span / 2 {
+        let name = reader.expect_name("a parameter name")?;
+        let (_, value) = reader.expect("a parameter value")?;
+        if params.iter().any(|(existing, _)| existing == name) {
+            return Err(QueryError::DuplicateParam {
+                name: name.to_string(),
+            });
+        }
+        params.push((name.to_string(), value.to_string()));
+    }
+    Ok(params)
+}
+
+fn parse_dialect<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<u32, QueryError> {
+    let (index, arg) = reader.expect("a dialect number")?;
+    match parse_count(arg) {
+        Some(2) => Ok(2),
+        Some(_) => Err(QueryError::UnsupportedDialect {
+            found: arg.to_string(),
+        }),
+        None => Err(QueryError::InvalidArgument {
+            index,
+            expected: "a dialect number".to_string(),
+            found: excerpt(arg),
+        }),
+    }
+}
+
+impl QueryOptions {
+    /// The options as FT.SEARCH arguments, which [`parse_options`] reads back to an
+    /// equal value. Empty for default options.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(fields) = &self.return_fields {
+            args.push("RETURN".to_string());
+            let count: usize = fields
+                .iter()
+                .map(|field| if field.alias.is_some() { 3 } else { 1 })
+                .sum();
+            args.push(count.to_string());
+            for field in fields {
+                args.push(field.name.clone());
+                if let Some(alias) = &field.alias {
+                    args.push("AS".to_string());
+                    args.push(alias.clone());
+                }
+            }
+        }
+        if let Some(sort_by) = &self.sort_by {
+            args.push("SORTBY".to_string());
+            args.push(sort_by.field.clone());
+            args.push(match sort_by.order {
+                SortOrder::Ascending => "ASC".to_string(),
+                SortOrder::Descending => "DESC".to_string(),
+            });
+        }
+        if let Some(page) = self.limit {
+            args.push("LIMIT".to_string());
+            args.push(page.offset.to_string());
+            args.push(page.count.to_string());
+        }
+        if self.no_content {
+            args.push("NOCONTENT".to_string());
+        }
+        if !self.params.is_empty() {
+            args.push("PARAMS".to_string());
+            args.push((self.params.len() * 2).to_string());
+            for (name, value) in &self.params {
+                args.push(name.clone());
+                args.push(value.clone());
+            }
+        }
+        if let Some(dialect) = self.dialect {
+            args.push("DIALECT".to_string());
+            args.push(dialect.to_string());
+        }
+        args
+    }
+}
+
+impl Query {
+    /// The query as FT.SEARCH arguments: the query string, then the options.
+    /// `parse_search(&args[0], &args[1..], limits)` gives back an equal query.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![self.to_string()];
+        args.extend(self.options.to_args());
+        args
+    }
+}

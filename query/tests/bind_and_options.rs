@@ -1,0 +1,342 @@
+//! Parameter binding and the FT.SEARCH options after the query.
+
+use strata_query::{
+    parse_options, parse_query, parse_search, Filter, Limits, Page, ParamValue, Params, Query,
+    QueryError, QueryOptions, RangeBound, ReturnField, SortBy, SortOrder, TextTerm, Value,
+};
+
+fn parse(query: &str) -> Query {
+    parse_query(query, &Limits::default()).unwrap()
+}
+
+fn bind(query: &str, params: &Params) -> Result<Query, QueryError> {
+    parse(query).bind(params, &Limits::default())
+}
+
+#[test]
+fn binds_every_kind_of_value() {
+    let params = Params::new()
+        .with_text("lo", "(5")
+        .with_text("hi", "+inf")
+        .with_text("tag", "news")
+        .with_text("word", "hello")
+        .with_text("k", "7")
+        .with_text("ef", "40")
+        .with_text("r", "0.5")
+        .with_text("eps", "0.01")
+        .with_vector("vec", vec![1.0, 2.0]);
+    let bound = bind(
+        "@n:[$lo $hi] @t:{$tag} $word @v:[VECTOR_RANGE $r $vec]=>{$EPSILON: $eps}\
+         =>[KNN $k @v $vec EF_RUNTIME $ef]",
+        &params,
+    )
+    .unwrap();
+    let Filter::And(parts) = &bound.filter else {
+        panic!("{:?}", bound.filter)
+    };
+    assert_eq!(
+        parts[0],
+        Filter::Range {
+            field: "n".to_string(),
+            low: RangeBound::exclusive(5.0),
+            high: RangeBound::inclusive(f64::INFINITY),
+        }
+    );
+    assert_eq!(
+        parts[1],
+        Filter::Tag {
+            field: "t".to_string(),
+            values: vec![Value::Literal("news".to_string())],
+        }
+    );
+    assert_eq!(
+        parts[2],
+        Filter::Text {
+            field: None,
+            term: TextTerm::Word(Value::Literal("hello".to_string())),
+        }
+    );
+    assert_eq!(
+        parts[3],
+        Filter::VectorRange {
+            field: "v".to_string(),
+            radius: Value::Literal(0.5),
+            vector_param: "vec".to_string(),
+            yield_distance_as: None,
+            epsilon: Some(Value::Literal(0.01)),
+        }
+    );
+    let clause = bound.vector.unwrap();
+    assert_eq!(clause.k, Value::Literal(7));
+    assert_eq!(clause.ef_runtime, Some(Value::Literal(40)));
+    // The vector stays a reference for the engine to look up.
+    assert_eq!(clause.vector_param, "vec");
+    assert_eq!(params.vector("vec"), Some(&[1.0, 2.0][..]));
+}
+
+#[test]
+fn exclusive_syntax_and_exclusive_text_combine() {
+    let bound = bind("@n:[($lo 10]", &Params::new().with_text("lo", "1")).unwrap();
+    assert!(matches!(
+        bound.filter,
+        Filter::Range {
+            low: RangeBound {
+                value: Value::Literal(1.0),
+                inclusive: false
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn missing_parameter() {
+    assert_eq!(
+        bind("@n:[$lo 5]", &Params::new()),
+        Err(QueryError::MissingParam {
+            name: "lo".to_string()
+        })
+    );
+    assert_eq!(
+        bind("*=>[KNN 5 @v $vec]", &Params::new()),
+        Err(QueryError::MissingParam {
+            name: "vec".to_string()
+        })
+    );
+}
+
+#[test]
+fn parameter_of_the_wrong_type() {
+    let error = bind(
+        "@price:[$lo $hi]",
+        &Params::new().with_text("lo", "abc").with_text("hi", "5"),
+    )
+    .unwrap_err();
+    assert!(matches!(&error, QueryError::ParamType { name, found, .. }
+        if name == "lo" && found == "text `abc`"));
+    assert_eq!(
+        error.to_string(),
+        "parameter `$lo` must be a number such as `5`, `(5`, `-inf` or `+inf`, found text `abc`"
+    );
+    let vector_as_text = bind(
+        "*=>[KNN 5 @v $vec]",
+        &Params::new().with_text("vec", "blob"),
+    );
+    assert!(matches!(vector_as_text, Err(QueryError::ParamType { .. })));
+    let text_as_vector = bind("@t:{$p}", &Params::new().with_vector("p", vec![1.0]));
+    assert!(
+        matches!(text_as_vector, Err(QueryError::ParamType { found, .. })
+        if found == "a vector of length 1")
+    );
+    for (query, value) in [
+        ("*=>[KNN $k @v $vec]", "0"),
+        ("*=>[KNN $k @v $vec]", "2.5"),
+        ("@v:[VECTOR_RANGE $k $vec]", "-1"),
+        ("@v:[VECTOR_RANGE $k $vec]", "inf"),
+        ("@t:{$k}", ""),
+        ("@n:[$k 1]", "nan"),
+    ] {
+        let params = Params::new()
+            .with_text("k", value)
+            .with_vector("vec", vec![1.0]);
+        assert!(
+            matches!(bind(query, &params), Err(QueryError::ParamType { .. })),
+            "{query} with {value:?}"
+        );
+    }
+}
+
+#[test]
+fn bound_counts_respect_limits() {
+    let params = Params::new()
+        .with_text("k", "10001")
+        .with_vector("v", vec![0.0]);
+    assert_eq!(
+        bind("*=>[KNN $k @f $v]", &params),
+        Err(QueryError::LimitExceeded {
+            what: "KNN k",
+            limit: 10_000,
+            found: 10_001
+        })
+    );
+}
+
+#[test]
+fn params_option_supplies_text_values() {
+    let query = parse_search(
+        "@n:[$lo 10]=>[KNN $k @v $vec]",
+        &["PARAMS", "4", "lo", "3", "k", "2"],
+        &Limits::default(),
+    )
+    .unwrap();
+    let mut params = Params::new().with_vector("vec", vec![0.5]);
+    let bound = query.bind(&params, &Limits::default()).unwrap();
+    assert_eq!(bound.vector.unwrap().k, Value::Literal(2));
+    // Explicit parameters win over the PARAMS option.
+    params.insert("k", ParamValue::Text("4".to_string()));
+    let bound = query.bind(&params, &Limits::default()).unwrap();
+    assert_eq!(bound.vector.unwrap().k, Value::Literal(4));
+}
+
+#[test]
+fn parses_every_option() {
+    let options = parse_options(
+        &[
+            "return",
+            "4",
+            "title",
+            "price",
+            "AS",
+            "cost",
+            "SORTBY",
+            "price",
+            "desc",
+            "LIMIT",
+            "10",
+            "20",
+            "PARAMS",
+            "2",
+            "vec",
+            "blob",
+            "NOCONTENT",
+            "DIALECT",
+            "2",
+        ],
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        options,
+        QueryOptions {
+            return_fields: Some(vec![
+                ReturnField {
+                    name: "title".to_string(),
+                    alias: None
+                },
+                ReturnField {
+                    name: "price".to_string(),
+                    alias: Some("cost".to_string())
+                },
+            ]),
+            sort_by: Some(SortBy {
+                field: "price".to_string(),
+                order: SortOrder::Descending
+            }),
+            limit: Some(Page {
+                offset: 10,
+                count: 20
+            }),
+            params: vec![("vec".to_string(), "blob".to_string())],
+            no_content: true,
+            dialect: Some(2),
+        }
+    );
+    assert_eq!(
+        parse_options(&options.to_args(), &Limits::default()),
+        Ok(options)
+    );
+    assert_eq!(
+        parse_options(&["RETURN", "0"], &Limits::default())
+            .unwrap()
+            .return_fields,
+        Some(vec![])
+    );
+    assert_eq!(
+        parse_options(&["SORTBY", "year"], &Limits::default())
+            .unwrap()
+            .sort_by,
+        Some(SortBy {
+            field: "year".to_string(),
+            order: SortOrder::Ascending
+        })
+    );
+    assert_eq!(
+        parse_options::<&str>(&[], &Limits::default()),
+        Ok(QueryOptions::default())
+    );
+}
+
+#[test]
+fn option_errors() {
+    let limits = Limits::default();
+    let fails = |args: &[&str]| parse_options(args, &limits).unwrap_err();
+    assert_eq!(
+        fails(&["DIALECT", "3"]),
+        QueryError::UnsupportedDialect {
+            found: "3".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["DIALECT", "3"]).to_string(),
+        "DIALECT 3 is not supported: Strata speaks only DIALECT 2"
+    );
+    assert_eq!(
+        fails(&["LIMIT", "0", "10", "FROBNICATE"]),
+        QueryError::UnknownOption {
+            index: 3,
+            name: "FROBNICATE".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["WITHSCORES"]),
+        QueryError::UnsupportedOption {
+            index: 0,
+            name: "WITHSCORES".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["NOCONTENT", "nocontent"]),
+        QueryError::DuplicateOption {
+            index: 1,
+            name: "NOCONTENT".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["PARAMS", "4", "a", "1", "a", "2"]),
+        QueryError::DuplicateParam {
+            name: "a".to_string()
+        }
+    );
+    assert!(matches!(
+        fails(&["PARAMS", "3", "a", "1", "b"]),
+        QueryError::InvalidArgument { index: 1, .. }
+    ));
+    assert!(matches!(
+        fails(&["LIMIT", "0"]),
+        QueryError::InvalidArgument { index: 2, ref found, .. } if found == "end of arguments"
+    ));
+    assert!(matches!(
+        fails(&["LIMIT", "x", "10"]),
+        QueryError::InvalidArgument { index: 1, .. }
+    ));
+    assert!(matches!(
+        fails(&["RETURN", "2", "a", "AS"]),
+        QueryError::InvalidArgument { index: 4, .. }
+    ));
+    assert!(matches!(
+        fails(&["RETURN", "3", "a"]),
+        QueryError::InvalidArgument { index: 1, .. }
+    ));
+    assert!(matches!(
+        fails(&["EF_RUNTIME", "10"]),
+        QueryError::InvalidArgument { index: 0, ref expected, .. } if expected.contains("KNN")
+    ));
+    assert!(matches!(
+        fails(&["DIALECT", "two"]),
+        QueryError::InvalidArgument { index: 1, .. }
+    ));
+}
+
+#[test]
+fn search_combines_query_and_options() {
+    let query = parse_search("@t:{x}", &["LIMIT", "0", "5"], &Limits::default()).unwrap();
+    assert_eq!(query.filter, parse("@t:{x}").filter);
+    assert_eq!(
+        query.options.limit,
+        Some(Page {
+            offset: 0,
+            count: 5
+        })
+    );
+    assert_eq!(query.to_args(), ["@t:{x}", "LIMIT", "0", "5"]);
+}
