@@ -15,5 +15,5 @@ pub mod lock;
 pub mod wal;
 
 pub use error::{Error, Result};
-pub use fs::{FileSystem, StdFileSystem, WalFile};
+pub use fs::{FileSystem, MappedFile, NewFile, StdFileSystem, WalFile};
 pub use lock::DirectoryLock;

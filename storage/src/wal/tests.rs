@@ -237,6 +237,18 @@ impl FileSystem for Failing {
     fn lock_dir(&self, dir: &Path) -> Result<Box<dyn LockGuard>> {
         StdFileSystem.lock_dir(dir)
     }
+    fn create(&self, path: &Path) -> io::Result<Box<dyn crate::fs::NewFile>> {
+        StdFileSystem.create(path)
+    }
+    fn map(&self, path: &Path) -> io::Result<Arc<dyn crate::fs::MappedFile>> {
+        StdFileSystem.map(path)
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdFileSystem.hard_link(from, to)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        StdFileSystem.remove_dir_all(path)
+    }
 }
 
 #[test]

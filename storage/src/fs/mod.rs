@@ -8,15 +8,16 @@
 //! (append, sync, truncate, whole-file write, rename, directory sync), and nothing that
 //! would let a caller bypass the durability rules.
 
+mod std_fs;
+
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::error::{Error, Result};
+
+pub use std_fs::StdFileSystem;
 
 /// A file opened for appending, as the WAL uses it. Shared between the writer and the
 /// background syncer, hence `&self` everywhere.
@@ -32,6 +33,19 @@ pub trait WalFile: Send + Sync + fmt::Debug {
 /// Guard of an exclusive directory lock; dropping it releases the lock.
 pub trait LockGuard: Send + Sync + fmt::Debug {}
 
+/// A new file being written start to finish, as a segment file is.
+pub trait NewFile: Write + Send + fmt::Debug {
+    /// Makes everything written durable (`fsync`). Until then a power cut may lose it.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+/// The bytes of a sealed file, read-only: an mmap for the real file system, a copy for
+/// a simulated one. The file behind it must never change while it is mapped.
+pub trait MappedFile: Send + Sync + fmt::Debug {
+    /// The whole file.
+    fn bytes(&self) -> &[u8];
+}
+
 /// The file operations Strata's storage performs. Paths are absolute or relative to
 /// the process's working directory, exactly as the engine built them.
 pub trait FileSystem: Send + Sync + fmt::Debug {
@@ -43,6 +57,15 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
     /// Opens `path` for sequential reading, with its length.
     fn open_read(&self, path: &Path) -> io::Result<(Box<dyn Read + Send>, u64)>;
+    /// Creates `path` (replacing any file there) for writing start to finish.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn NewFile>>;
+    /// Maps the sealed file at `path` read-only.
+    fn map(&self, path: &Path) -> io::Result<Arc<dyn MappedFile>>;
+    /// Makes `to` a second name of the file `from` (a hard link), for backups of
+    /// immutable files. Fails where the file system has no hard links.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the directory `path` and everything in it.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Creates (or replaces) `path` with `data` and fsyncs it. Not atomic on its own:
     /// publish with [`FileSystem::rename`] and [`FileSystem::sync_dir`].
     fn write_file(&self, path: &Path, data: &[u8]) -> io::Result<()>;
@@ -54,84 +77,6 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Takes an exclusive lock on the directory `dir`, or fails with [`Error::Locked`].
     fn lock_dir(&self, dir: &Path) -> Result<Box<dyn LockGuard>>;
-}
-
-/// The operating system's file system.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StdFileSystem;
-
-#[derive(Debug)]
-struct StdWalFile {
-    // The mutex orders appends against truncation; `sync` needs no lock.
-    file: Mutex<File>,
-    sync_handle: File,
-}
-
-impl WalFile for StdWalFile {
-    fn append(&self, data: &[u8]) -> io::Result<()> {
-        self.file.lock().write_all(data)
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        self.sync_handle.sync_data()
-    }
-
-    fn truncate(&self, len: u64) -> io::Result<()> {
-        let file = self.file.lock();
-        file.set_len(len)?;
-        file.sync_all()
-    }
-}
-
-impl FileSystem for StdFileSystem {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        fs::create_dir_all(path)
-    }
-
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in fs::read_dir(path)? {
-            names.push(entry?.file_name().to_string_lossy().into_owned());
-        }
-        Ok(names)
-    }
-
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
-        let file = OpenOptions::new().append(true).open(path)?;
-        let sync_handle = file.try_clone()?;
-        Ok(Arc::new(StdWalFile {
-            file: Mutex::new(file),
-            sync_handle,
-        }))
-    }
-
-    fn open_read(&self, path: &Path) -> io::Result<(Box<dyn Read + Send>, u64)> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        Ok((Box::new(io::BufReader::with_capacity(1 << 20, file)), len))
-    }
-
-    fn write_file(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let mut file = File::create(path)?;
-        file.write_all(data)?;
-        file.sync_all()
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
-    }
-
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        fs::remove_file(path)
-    }
-
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        File::open(path)?.sync_all()
-    }
-
-    fn lock_dir(&self, dir: &Path) -> Result<Box<dyn LockGuard>> {
-        Ok(Box::new(crate::lock::DirectoryLock::acquire(dir)?))
-    }
 }
 
 /// Writes `data` to `dir/name` so that a crash leaves either the old file or the new
@@ -155,9 +100,4 @@ pub fn read_all(fs: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut data)
         .map_err(|e| Error::io("read", path, e))?;
     Ok(data)
-}
-
-/// `dir/name` as an owned path.
-pub fn child(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
