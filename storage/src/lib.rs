@@ -12,6 +12,8 @@
 pub mod error;
 pub mod fs;
 pub mod lock;
+pub mod manifest;
+pub mod sealed;
 pub mod wal;
 
 pub use error::{Error, Result};
