@@ -39,10 +39,23 @@ pub enum SyncPolicy {
 }
 
 /// Options for opening the WAL.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct WalOptions {
     pub sync: SyncPolicy,
     pub recovery: RecoveryMode,
+    /// Sequence number the next record must get at least: one past the last record
+    /// that a published manifest covers. Records below it may have been trimmed.
+    pub next_seq_floor: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> WalOptions {
+        WalOptions {
+            sync: SyncPolicy::default(),
+            recovery: RecoveryMode::default(),
+            next_seq_floor: 1,
+        }
+    }
 }
 
 /// What replay found.
@@ -62,7 +75,10 @@ pub struct ReplayReport {
 /// An open write-ahead log, positioned after its last intact record.
 #[derive(Debug)]
 pub struct Wal {
+    fs: Arc<dyn FileSystem>,
     dir: PathBuf,
+    /// Every WAL file, oldest first, the current one last.
+    files: Vec<PathBuf>,
     file: Arc<dyn WalFile>,
     file_path: PathBuf,
     /// Bytes of the current file that hold intact records; a failed append is cut back
@@ -115,6 +131,16 @@ impl Wal {
                 report.dropped_files.push(path.clone());
                 continue;
             }
+            if index == 0 && *first_seq > options.next_seq_floor {
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    offset: 0,
+                    reason: format!(
+                        "the WAL starts at sequence {first_seq}, but records from {} on are not in any segment",
+                        options.next_seq_floor
+                    ),
+                });
+            }
             if index > 0 && *first_seq != next_seq {
                 return Err(Error::Corrupt {
                     path: path.clone(),
@@ -143,12 +169,28 @@ impl Wal {
             current = Some((path.clone(), replayed.valid_len));
         }
         report.last_seq = next_seq - 1;
+        let mut kept: Vec<PathBuf> = files
+            .iter()
+            .map(|(_, path)| path.clone())
+            .filter(|path| !report.dropped_files.contains(path))
+            .collect();
 
+        // With no WAL yet, or with every record already in segments (a crash between
+        // publishing a manifest and trimming the WAL, or a cut below it), appends must
+        // continue above the floor, in a file of their own.
         let (file_path, file_len) = match current {
-            Some(found) => found,
-            None => {
+            Some(found) if next_seq >= options.next_seq_floor => found,
+            _ => {
+                next_seq = next_seq.max(options.next_seq_floor);
                 let name = file_name(next_seq);
                 write_atomic(fs.as_ref(), dir, &name, &encode_header(next_seq))?;
+                // Older files hold only covered records now; left behind they would look
+                // like a gap in the sequence.
+                for covered in kept.drain(..) {
+                    fs.remove_file(&covered).map_err(|e| Error::io("remove", &covered, e))?;
+                }
+                fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+                kept.push(dir.join(&name));
                 (dir.join(name), format::HEADER_LEN as u64)
             }
         };
@@ -170,7 +212,9 @@ impl Wal {
             SyncPolicy::Always | SyncPolicy::Never => None,
         };
         let wal = Wal {
+            fs,
             dir: dir.to_path_buf(),
+            files: kept,
             file,
             file_path,
             file_len,
@@ -236,6 +280,58 @@ impl Wal {
             ));
             Error::io("fsync", &self.file_path, error)
         })
+    }
+
+    /// Starts a new WAL file at the next sequence number and removes every older one.
+    ///
+    /// Call only after publishing a manifest that covers every record appended so far:
+    /// the removed files hold nothing else.
+    pub fn rotate(&mut self) -> Result<()> {
+        self.poison.check()?;
+        let current_first = self
+            .files
+            .last()
+            .and_then(|path| path.file_name()?.to_str().and_then(parse_file_name));
+        if current_first != Some(self.next_seq) {
+            let name = file_name(self.next_seq);
+            write_atomic(
+                self.fs.as_ref(),
+                &self.dir,
+                &name,
+                &encode_header(self.next_seq),
+            )?;
+            let path = self.dir.join(&name);
+            let file = self
+                .fs
+                .open_append(&path)
+                .map_err(|e| Error::io("open for append", &path, e))?;
+            if let Some(syncer) = self.syncer.take() {
+                syncer.stop();
+                self.syncer = Some(Syncer::start(
+                    Arc::clone(&file),
+                    path.clone(),
+                    Arc::clone(&self.poison),
+                )?);
+            }
+            self.file = file;
+            self.file_path = path.clone();
+            self.file_len = format::HEADER_LEN as u64;
+            self.files.push(path);
+        }
+        let current = self.files.len() - 1;
+        for path in self.files.drain(..current) {
+            self.fs
+                .remove_file(&path)
+                .map_err(|e| Error::io("remove", &path, e))?;
+        }
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))
+    }
+
+    /// The WAL files, oldest first; the last one takes appends.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     /// Sequence number the next record will get.

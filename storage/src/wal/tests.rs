@@ -12,6 +12,7 @@ fn open_collecting(dir: &Path, recovery: RecoveryMode) -> Result<Replayed> {
     let options = WalOptions {
         sync: SyncPolicy::Always,
         recovery,
+        next_seq_floor: 1,
     };
     let (wal, report) = Wal::open(Arc::new(StdFileSystem), dir, options, |seq, payload| {
         seen.push((seq, payload.to_vec()));
@@ -258,6 +259,7 @@ fn a_failed_append_leaves_the_log_clean_and_usable() {
     let options = WalOptions {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
+        next_seq_floor: 1,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     wal.append(&[b"one"]).unwrap();
@@ -283,6 +285,7 @@ fn a_failed_fsync_poisons_the_log() {
     let options = WalOptions {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
+        next_seq_floor: 1,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     fs.fail_sync.store(true, Ordering::SeqCst);
@@ -298,6 +301,7 @@ fn every_second_policy_syncs_in_the_background_and_reports_failure() {
     let options = WalOptions {
         sync: SyncPolicy::EverySecond,
         recovery: RecoveryMode::Strict,
+        next_seq_floor: 1,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     fs.fail_sync.store(true, Ordering::SeqCst);
@@ -325,4 +329,77 @@ fn an_interrupted_file_creation_is_cleaned_up() {
     let (_, report, seen) = open_collecting(dir.path(), RecoveryMode::Strict).unwrap();
     assert_eq!((report.records, seen.len()), (2, 2));
     assert!(!stale.exists());
+}
+
+#[test]
+fn rotation_trims_covered_files_and_the_floor_is_respected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collecting(dir.path(), RecoveryMode::Strict).unwrap();
+    wal.append(&[b"one", b"two"]).unwrap();
+    wal.rotate().unwrap();
+    assert_eq!(wal.files().len(), 1);
+    wal.append(&[b"three"]).unwrap();
+    drop(wal);
+    // The engine opens with the floor its manifest gives: here, records 1 and 2 are
+    // covered, so the WAL must hold everything from 3 on.
+    let floor = |next_seq_floor| WalOptions {
+        sync: SyncPolicy::Always,
+        recovery: RecoveryMode::Strict,
+        next_seq_floor,
+    };
+    let mut seen = Vec::new();
+    let (_, report) = Wal::open(
+        Arc::new(StdFileSystem),
+        dir.path(),
+        floor(3),
+        |seq, payload| {
+            seen.push((seq, payload.to_vec()));
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, vec![(3, b"three".to_vec())]);
+    assert_eq!(report.last_seq, 3);
+    assert!(
+        matches!(
+            Wal::open(Arc::new(StdFileSystem), dir.path(), floor(1), |_, _| Ok(())),
+            Err(Error::Corrupt { .. })
+        ),
+        "records 1 and 2 are gone, so a floor of 1 cannot be met"
+    );
+
+    // A manifest covering up to 9 means the WAL must continue at 10 or later.
+    let options = WalOptions {
+        sync: SyncPolicy::Always,
+        recovery: RecoveryMode::Strict,
+        next_seq_floor: 10,
+    };
+    let (mut wal, _) =
+        Wal::open(Arc::new(StdFileSystem), dir.path(), options, |_, _| Ok(())).unwrap();
+    assert_eq!(wal.append(&[b"ten"]).unwrap(), 10);
+    drop(wal);
+    let mut last = 0;
+    let (_, report) = Wal::open(Arc::new(StdFileSystem), dir.path(), floor(10), |seq, _| {
+        last = seq;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!((report.last_seq, last), (10, 10));
+
+    // A WAL that starts above the floor has lost records.
+    let options = WalOptions {
+        sync: SyncPolicy::Always,
+        recovery: RecoveryMode::Strict,
+        next_seq_floor: 2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(format::file_name(5)),
+        format::encode_header(5),
+    )
+    .unwrap();
+    assert!(matches!(
+        Wal::open(Arc::new(StdFileSystem), dir.path(), options, |_, _| Ok(())),
+        Err(Error::Corrupt { .. })
+    ));
 }
