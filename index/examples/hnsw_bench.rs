@@ -1,0 +1,198 @@
+//! HNSW recall / QPS / build-time bench on a TexMex data set (`.fvecs` / `.ivecs`).
+//!
+//! ```text
+//! cargo run --release -p strata-index --example hnsw_bench -- \
+//!     --data ../shared/data/real-pypi-50k --threads 2 --m 16 --efc 200 \
+//!     --efs 10,20,40,80,160,320 --metric cosine --repeat 3
+//! ```
+//!
+//! Reads `base.fvecs`, `query.fvecs` and `gt.ivecs` from `--data`, builds with the
+//! given threads, serialises the graph and searches the serialised bytes through
+//! `HnswView` (the engine's path), one thread, all queries per `ef`. QPS is the best
+//! of `--repeat` passes (the least disturbed by other work on the machine).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use strata_index::hnsw::{HnswGraph, HnswParams, HnswView};
+use strata_index::Metric;
+
+struct Args {
+    data: PathBuf,
+    threads: usize,
+    m: usize,
+    efc: usize,
+    efs: Vec<usize>,
+    metric: Metric,
+    repeat: usize,
+    k: usize,
+    graph: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        data: PathBuf::from("../shared/data/real-pypi-50k"),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        m: 16,
+        efc: 200,
+        efs: vec![10, 20, 40, 80, 160, 320],
+        metric: Metric::Cosine,
+        repeat: 3,
+        k: 10,
+        graph: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let num = || value.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--data" => args.data = PathBuf::from(&value),
+            "--threads" => args.threads = num()?,
+            "--m" => args.m = num()?,
+            "--efc" => args.efc = num()?,
+            "--repeat" => args.repeat = num()?.max(1),
+            "--k" => args.k = num()?,
+            "--graph" => args.graph = Some(PathBuf::from(&value)),
+            "--efs" => {
+                args.efs = value
+                    .split(',')
+                    .map(|s| s.trim().parse().map_err(|e| format!("--efs: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--metric" => {
+                args.metric =
+                    Metric::from_redis_name(&value).ok_or(format!("unknown metric {value}"))?
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Reads a TexMex file: rows of an i32 count `d`, then `d` 4-byte values.
+fn read_vecs(path: &Path) -> Result<(Vec<[u8; 4]>, usize), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let word = |at: usize| -> [u8; 4] { [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]] };
+    if bytes.len() < 4 {
+        return Err(format!("{}: empty", path.display()));
+    }
+    let dim = i32::from_le_bytes(word(0)) as usize;
+    let row = 4 * (dim + 1);
+    if dim == 0 || bytes.len() % row != 0 {
+        return Err(format!(
+            "{}: not a .fvecs/.ivecs file (dim {dim})",
+            path.display()
+        ));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    for start in (0..bytes.len()).step_by(row) {
+        if i32::from_le_bytes(word(start)) as usize != dim {
+            return Err(format!("{}: rows of different dims", path.display()));
+        }
+        out.extend((1..=dim).map(|i| word(start + 4 * i)));
+    }
+    Ok((out, dim))
+}
+
+fn read_fvecs(path: &Path) -> Result<(Vec<f32>, usize), String> {
+    let (words, dim) = read_vecs(path)?;
+    Ok((words.into_iter().map(f32::from_le_bytes).collect(), dim))
+}
+
+fn read_ivecs(path: &Path) -> Result<(Vec<u32>, usize), String> {
+    let (words, dim) = read_vecs(path)?;
+    Ok((
+        words
+            .into_iter()
+            .map(|w| i32::from_le_bytes(w) as u32)
+            .collect(),
+        dim,
+    ))
+}
+
+fn main() -> Result<(), String> {
+    let args = parse_args()?;
+    let (base, dim) = read_fvecs(&args.data.join("base.fvecs"))?;
+    let (queries, qdim) = read_fvecs(&args.data.join("query.fvecs"))?;
+    let (gt, gt_k) = read_ivecs(&args.data.join("gt.ivecs"))?;
+    if qdim != dim || gt_k < args.k || gt.len() / gt_k != queries.len() / dim {
+        return Err("base / query / gt do not fit together".into());
+    }
+    let (n, nq, k) = (base.len() / dim, queries.len() / dim, args.k);
+    println!(
+        "data {} n={n} nq={nq} dim={dim} metric={} M={} EF_CONSTRUCTION={} threads={}",
+        args.data.display(),
+        args.metric.redis_name(),
+        args.m,
+        args.efc,
+        args.threads
+    );
+
+    let params = HnswParams {
+        m: args.m,
+        ef_construction: args.efc,
+        ..Default::default()
+    };
+    // --graph PATH: reuse a graph saved by an earlier run (search experiments), or
+    // build and save it there.
+    let bytes = match args.graph.as_deref().map(std::fs::read) {
+        Some(Ok(bytes)) => {
+            println!(
+                "strata graph loaded from {}",
+                args.graph.as_deref().unwrap_or(Path::new("")).display()
+            );
+            bytes
+        }
+        _ => {
+            let started = Instant::now();
+            let graph = HnswGraph::build(&base, dim, args.metric, &params, args.threads)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "strata build_s={:.2} (threads={})",
+                started.elapsed().as_secs_f64(),
+                args.threads
+            );
+            let bytes = graph.to_bytes();
+            if let Some(path) = &args.graph {
+                std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            bytes
+        }
+    };
+    let started = Instant::now();
+    let view = HnswView::open(&bytes).map_err(|e| e.to_string())?;
+    let open_us = started.elapsed().as_secs_f64() * 1e6;
+    let started = Instant::now();
+    view.verify().map_err(|e| e.to_string())?;
+    println!(
+        "strata file_bytes={} open_us={open_us:.1} verify_ms={:.1}",
+        bytes.len(),
+        started.elapsed().as_secs_f64() * 1e3,
+    );
+
+    for &ef in &args.efs {
+        let mut best = f64::INFINITY;
+        let mut hits = 0usize;
+        for pass in 0..args.repeat {
+            let started = Instant::now();
+            let mut found = 0usize;
+            for (qi, q) in queries.chunks_exact(dim).enumerate() {
+                let result = view
+                    .search(&base, q, k, ef, None)
+                    .map_err(|e| e.to_string())?;
+                let truth = &gt[qi * gt_k..qi * gt_k + k];
+                found += result.iter().filter(|h| truth.contains(&h.id)).count();
+            }
+            best = best.min(started.elapsed().as_secs_f64());
+            if pass == 0 {
+                hits = found;
+            }
+        }
+        println!(
+            "strata ef={ef} recall@{k}={:.4} qps={:.0}",
+            hits as f64 / (nq * k) as f64,
+            nq as f64 / best
+        );
+    }
+    Ok(())
+}

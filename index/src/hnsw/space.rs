@@ -1,0 +1,182 @@
+//! Distances as the graph computes them: a query (or a row, during the build)
+//! against rows addressed by id.
+//!
+//! Each metric is a zero-sized [`Kernel`] type so that the search loop is compiled
+//! once per metric with the kernel inlined, instead of matching on the metric for
+//! every one of the thousands of distances of a query.
+
+use std::marker::PhantomData;
+
+use simsimd::SpatialSimilarity;
+
+use super::kernels::{self, Isa};
+use super::prefetch::prefetch_lines;
+
+/// One metric's distance, from the raw kernel value (a dot product, or the squared
+/// L2 distance when `L2`). `qinv` and `rinv` are inverse norms, used by COSINE only.
+pub(crate) trait Kernel: Copy + Send + Sync + 'static {
+    /// Whether the kernel needs the stored inverse row norms.
+    const NORMS: bool;
+    /// Whether the raw value is a squared L2 distance (else a dot product).
+    const L2: bool;
+    fn finish(raw: f32, qinv: f32, rinv: f32) -> f32;
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct L2Kernel;
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IpKernel;
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CosKernel;
+
+impl Kernel for L2Kernel {
+    const NORMS: bool = false;
+    const L2: bool = true;
+    #[inline(always)]
+    fn finish(raw: f32, _: f32, _: f32) -> f32 {
+        raw
+    }
+}
+
+impl Kernel for IpKernel {
+    const NORMS: bool = false;
+    const L2: bool = false;
+    #[inline(always)]
+    fn finish(raw: f32, _: f32, _: f32) -> f32 {
+        1.0 - raw
+    }
+}
+
+impl Kernel for CosKernel {
+    const NORMS: bool = true;
+    const L2: bool = false;
+    #[inline(always)]
+    fn finish(raw: f32, qinv: f32, rinv: f32) -> f32 {
+        // A dot product is a third of the work of a cosine kernel (which also sums
+        // both squared norms); the norms are known in advance.
+        1.0 - raw * qinv * rinv
+    }
+}
+
+/// `1/|v|`, or 0 for a zero (or non-finite) vector: a zero vector then has cosine
+/// distance 1 to everything, as [`crate::distance`] documents.
+pub(crate) fn inverse_norm(v: &[f32]) -> f32 {
+    let sq = f32::dot(v, v).unwrap_or(0.0);
+    if sq > 0.0 && sq.is_finite() {
+        (1.0 / sq.sqrt()) as f32
+    } else {
+        0.0
+    }
+}
+
+/// A query vector and its inverse norm.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Query<'q> {
+    pub v: &'q [f32],
+    pub inv: f32,
+}
+
+/// The rows a graph indexes, with what the kernel needs to compare against them.
+///
+/// Invariant (checked by every constructor's caller): `vectors.len() == n * dim`, so
+/// any id below `n` addresses a whole row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a, K> {
+    vectors: &'a [f32],
+    dim: usize,
+    inv_norms: &'a [f32],
+    /// Cache lines of a row worth prefetching (the whole row, capped).
+    lines: usize,
+    isa: Isa,
+    _kernel: PhantomData<K>,
+}
+
+impl<'a, K: Kernel> Rows<'a, K> {
+    pub fn new(vectors: &'a [f32], dim: usize, inv_norms: &'a [f32]) -> Self {
+        let lines = (dim * 4).div_ceil(64).min(64);
+        Rows {
+            vectors,
+            dim,
+            inv_norms,
+            lines,
+            isa: Isa::detect(),
+            _kernel: PhantomData,
+        }
+    }
+
+    /// Row `id`; the caller has checked `id < n`.
+    #[inline(always)]
+    pub fn row(&self, id: u32) -> &'a [f32] {
+        let start = id as usize * self.dim;
+        &self.vectors[start..start + self.dim]
+    }
+
+    #[inline(always)]
+    fn inv(&self, id: u32) -> f32 {
+        if K::NORMS {
+            // A missing norm (damaged file) degrades to "orthogonal", never a panic.
+            self.inv_norms.get(id as usize).copied().unwrap_or(0.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// The query form of row `id` (for the build, which inserts rows as queries).
+    #[inline]
+    pub fn row_query(&self, id: u32) -> Query<'a> {
+        Query {
+            v: self.row(id),
+            inv: self.inv(id),
+        }
+    }
+
+    #[inline(always)]
+    fn raw(&self, q: &[f32], r: &[f32]) -> f32 {
+        if K::L2 {
+            kernels::one::<true>(self.isa, q, r)
+        } else {
+            kernels::one::<false>(self.isa, q, r)
+        }
+    }
+
+    #[inline(always)]
+    pub fn dist(&self, q: &Query<'_>, id: u32) -> f32 {
+        K::finish(self.raw(q.v, self.row(id)), q.inv, self.inv(id))
+    }
+
+    /// [`Self::dist`] to four rows at once (four independent accumulator chains).
+    #[inline(always)]
+    pub fn dist4(&self, q: &Query<'_>, ids: [u32; 4]) -> [f32; 4] {
+        let rows = ids.map(|id| self.row(id));
+        let raw = if K::L2 {
+            kernels::four::<true>(self.isa, q.v, rows)
+        } else {
+            kernels::four::<false>(self.isa, q.v, rows)
+        };
+        std::array::from_fn(|j| K::finish(raw[j], q.inv, self.inv(ids[j])))
+    }
+
+    /// Starts loading the first two cache lines of row `id`: cheap enough to issue
+    /// for every neighbour of a hop at once.
+    #[inline(always)]
+    pub fn prefetch_head(&self, id: u32) {
+        let start = id as usize * self.dim;
+        if let Some(row) = self.vectors.get(start..start + self.dim) {
+            prefetch_lines(row, 2);
+        }
+    }
+
+    /// Starts loading row `id` (and its norm) into the cache.
+    #[inline(always)]
+    pub fn prefetch(&self, id: u32) {
+        let start = id as usize * self.dim;
+        if let Some(row) = self.vectors.get(start..start + self.dim) {
+            prefetch_lines(row, self.lines);
+        }
+        if K::NORMS {
+            if let Some(norm) = self.inv_norms.get(id as usize..id as usize + 1) {
+                prefetch_lines(norm, 1);
+            }
+        }
+    }
+}
