@@ -12,6 +12,8 @@ use crate::schema::{Field, FieldKind, Metric, Schema, TagOptions, VectorIndex, V
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Record {
     pub values: Vec<(u16, Value)>,
+    /// Expiry in milliseconds since the Unix epoch (wall clock).
+    pub deadline: Option<u64>,
 }
 
 /// One logged operation.
@@ -35,12 +37,19 @@ pub(crate) enum Op {
         collection: u64,
         key: String,
     },
+    /// Sets (`Some`) or clears (`None`, PERSIST) a key's expiry.
+    Expire {
+        collection: u64,
+        key: String,
+        deadline: Option<u64>,
+    },
 }
 
 const OP_CREATE_COLLECTION: u8 = 1;
 const OP_DROP_COLLECTION: u8 = 2;
 const OP_UPSERT: u8 = 3;
 const OP_DELETE: u8 = 4;
+const OP_EXPIRE: u8 = 5;
 
 const VALUE_TEXT: u8 = 0;
 const VALUE_TAG: u8 = 1;
@@ -88,6 +97,16 @@ pub(crate) fn encode(op: &Op) -> Vec<u8> {
             put_u64(&mut out, *collection);
             put_str(&mut out, key);
         }
+        Op::Expire {
+            collection,
+            key,
+            deadline,
+        } => {
+            out.push(OP_EXPIRE);
+            put_u64(&mut out, *collection);
+            put_str(&mut out, key);
+            put_deadline(&mut out, *deadline);
+        }
     }
     out
 }
@@ -132,7 +151,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Op, String> {
     Ok(op)
 }
 
-fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
+pub(crate) fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
     put_u32(out, schema.fields().len() as u32);
     for field in schema.fields() {
         put_str(out, &field.name);
@@ -173,7 +192,7 @@ fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
     }
 }
 
-fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
+pub(crate) fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
     let count = reader.u32()? as usize;
     let mut fields = Vec::with_capacity(count.min(reader.remaining()));
     for _ in 0..count {
@@ -217,7 +236,23 @@ fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
     Schema::from_fields(fields).map_err(|e| format!("logged schema is invalid: {e}"))
 }
 
+fn put_deadline(out: &mut Vec<u8>, deadline: Option<u64>) {
+    out.push(deadline.is_some() as u8);
+    put_u64(out, deadline.unwrap_or(0));
+}
+
+fn read_deadline(reader: &mut Reader) -> Result<Option<u64>, String> {
+    let has = reader.u8()?;
+    let deadline = reader.u64()?;
+    match has {
+        0 => Ok(None),
+        1 => Ok(Some(deadline)),
+        other => Err(format!("bad deadline flag {other}")),
+    }
+}
+
 fn encode_record(out: &mut Vec<u8>, record: &Record) {
+    put_deadline(out, record.deadline);
     put_u16(out, record.values.len() as u16);
     for (field, value) in &record.values {
         put_u16(out, *field);
@@ -247,6 +282,7 @@ fn encode_record(out: &mut Vec<u8>, record: &Record) {
 }
 
 fn decode_record(reader: &mut Reader) -> Result<Record, String> {
+    let deadline = read_deadline(reader)?;
     let count = reader.u16()? as usize;
     let mut values = Vec::with_capacity(count);
     for _ in 0..count {
@@ -269,37 +305,41 @@ fn decode_record(reader: &mut Reader) -> Result<Record, String> {
         };
         values.push((field, value));
     }
-    Ok(Record { values })
+    Ok(Record { values, deadline })
 }
 
-fn put_u16(out: &mut Vec<u8>, value: u16) {
+pub(crate) fn put_u16(out: &mut Vec<u8>, value: u16) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-fn put_u32(out: &mut Vec<u8>, value: u32) {
+pub(crate) fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-fn put_u64(out: &mut Vec<u8>, value: u64) {
+pub(crate) fn put_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-fn put_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
     put_u32(out, text.len() as u32);
     out.extend_from_slice(text.as_bytes());
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     position: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, position: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
         self.bytes.len() - self.position
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+    pub fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
         if len > self.remaining() {
             return Err(format!(
                 "needs {len} bytes at offset {}, only {} remain",
@@ -312,29 +352,29 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    pub fn u8(&mut self) -> Result<u8, String> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, String> {
+    pub fn u16(&mut self) -> Result<u16, String> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub fn u32(&mut self) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, String> {
+    pub fn u64(&mut self) -> Result<u64, String> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    pub fn string(&mut self) -> Result<String, String> {
         let len = self.u32()? as usize;
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| "string is not UTF-8".to_string())
@@ -371,6 +411,7 @@ mod tests {
                 (2, Value::Numeric(-1.5)),
                 (3, Value::Vector(vec![0.25, -0.5, 1.0])),
             ],
+            deadline: Some(1_700_000_000_000),
         };
         let ops = [
             Op::CreateCollection {

@@ -1,13 +1,15 @@
 //! Collection handles: the document operations and search.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::codec::{Op, Record};
-use crate::database::{CollectionState, Shared};
+use crate::database::DatabaseInner;
 use crate::doc::{Doc, Value};
 use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema};
 use crate::search::{Hit, Search};
+use crate::store::{now_ms, CollectionState, Shared};
 
 /// Longest document key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -15,13 +17,28 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// A handle to one collection. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Collection {
-    shared: Arc<Shared>,
+    database: Arc<DatabaseInner>,
     state: Arc<CollectionState>,
 }
 
+/// The expiry of a key, as Redis's `TTL` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyTtl {
+    /// No such key (or it has expired): Redis's `-2`.
+    Missing,
+    /// The key never expires: Redis's `-1`.
+    Persistent,
+    /// The key expires after this long.
+    ExpiresIn(Duration),
+}
+
 impl Collection {
-    pub(crate) fn new(shared: Arc<Shared>, state: Arc<CollectionState>) -> Collection {
-        Collection { shared, state }
+    pub(crate) fn new(database: Arc<DatabaseInner>, state: Arc<CollectionState>) -> Collection {
+        Collection { database, state }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.database.shared
     }
 
     /// The collection's name.
@@ -38,7 +55,15 @@ impl Collection {
     /// Acknowledged, under the database's durability, when it returns `Ok`.
     pub fn upsert(&self, key: impl Into<String>, doc: Doc) -> Result<()> {
         let key = key.into();
-        let record = self.validate(&key, doc)?;
+        let record = self.validate(&key, doc, None)?;
+        self.write_upsert(vec![(key, record)])
+    }
+
+    /// Like [`Collection::upsert`], with the document expiring after `ttl` (Redis's
+    /// `SET ... EX`). Deadlines are wall-clock times.
+    pub fn upsert_with_ttl(&self, key: impl Into<String>, doc: Doc, ttl: Duration) -> Result<()> {
+        let key = key.into();
+        let record = self.validate(&key, doc, Some(deadline_after(ttl)?))?;
         self.write_upsert(vec![(key, record)])
     }
 
@@ -53,7 +78,7 @@ impl Collection {
             .into_iter()
             .map(|(key, doc)| {
                 let key = key.into();
-                let record = self.validate(&key, doc)?;
+                let record = self.validate(&key, doc, None)?;
                 Ok((key, record))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -64,7 +89,7 @@ impl Collection {
     }
 
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
-        self.shared.write(|catalog| {
+        self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
             Ok(Some(Op::Upsert {
                 collection: self.state.id,
@@ -77,16 +102,25 @@ impl Collection {
     /// The document stored under `key`, or `None`.
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
-        Ok(self.state.memtable.read().get(key, &self.state.schema))
+        self.state
+            .tables
+            .read()
+            .get(key, &self.state.schema, now_ms())
     }
 
     /// Removes the document under `key`; returns whether there was one. Deleting a
     /// missing key writes nothing.
     pub fn delete(&self, key: &str) -> Result<bool> {
         validate_key(key)?;
-        self.shared.write(|catalog| {
+        self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
-            if !self.state.memtable.read().contains(key) {
+            if self
+                .state
+                .tables
+                .read()
+                .locate_live(key, now_ms())?
+                .is_none()
+            {
                 return Ok(None);
             }
             Ok(Some(Op::Delete {
@@ -96,10 +130,66 @@ impl Collection {
         })
     }
 
+    /// Makes `key` expire after `ttl` (Redis's `EXPIRE`). Returns false, writing
+    /// nothing, if there is no such key.
+    pub fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        self.set_deadline(key, Some(deadline_after(ttl)?))
+    }
+
+    /// Makes `key` expire at `when` (Redis's `EXPIREAT`); a time in the past expires
+    /// it at once. Returns false if there is no such key.
+    pub fn expire_at(&self, key: &str, when: SystemTime) -> Result<bool> {
+        let millis = when
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.set_deadline(key, Some(millis))
+    }
+
+    /// Removes the expiry of `key` (Redis's `PERSIST`). Returns false if there is no
+    /// such key or it had no expiry.
+    pub fn persist(&self, key: &str) -> Result<bool> {
+        self.set_deadline(key, None)
+    }
+
+    /// The remaining time to live of `key` (Redis's `TTL`, to the millisecond).
+    pub fn ttl(&self, key: &str) -> Result<KeyTtl> {
+        self.check_not_dropped()?;
+        let now = now_ms();
+        let tables = self.state.tables.read();
+        Ok(match tables.locate_live(key, now)? {
+            None => KeyTtl::Missing,
+            Some(location) => match tables.deadline(location) {
+                None => KeyTtl::Persistent,
+                Some(deadline) => {
+                    KeyTtl::ExpiresIn(Duration::from_millis(deadline.saturating_sub(now)))
+                }
+            },
+        })
+    }
+
+    fn set_deadline(&self, key: &str, deadline: Option<u64>) -> Result<bool> {
+        validate_key(key)?;
+        self.shared().write(|catalog| {
+            catalog.check_live(&self.state)?;
+            let tables = self.state.tables.read();
+            let Some(location) = tables.locate_live(key, now_ms())? else {
+                return Ok(None);
+            };
+            if deadline.is_none() && tables.deadline(location).is_none() {
+                return Ok(None);
+            }
+            Ok(Some(Op::Expire {
+                collection: self.state.id,
+                key: key.to_string(),
+                deadline,
+            }))
+        })
+    }
+
     /// Number of documents.
     pub fn len(&self) -> Result<usize> {
         self.check_not_dropped()?;
-        Ok(self.state.memtable.read().len())
+        Ok(self.state.tables.read().len(now_ms()))
     }
 
     /// Whether the collection holds no documents.
@@ -126,7 +216,7 @@ impl Collection {
             None => return Err(self.unknown_field(&request.field)),
         };
         check_vector(&request.field, &request.vector, dim)?;
-        let max_k = self.shared.options.limits.max_k;
+        let max_k = self.shared().options.limits.max_k;
         if request.k == 0 || request.k > max_k {
             return Err(Error::InvalidArgument {
                 reason: format!("k is {}; it must be 1..={max_k}", request.k),
@@ -154,20 +244,14 @@ impl Collection {
                     .collect(),
             ),
         };
-        let memtable = self.state.memtable.read();
-        let neighbors = memtable.knn(position, &request.vector, request.k);
-        Ok(neighbors
-            .into_iter()
-            .filter_map(|neighbor| {
-                let key = memtable.key(neighbor.id)?.to_string();
-                let doc = memtable.document(neighbor.id, schema, projection.as_deref());
-                Some(Hit {
-                    key,
-                    distance: neighbor.distance,
-                    doc,
-                })
-            })
-            .collect())
+        self.state.tables.read().knn(
+            schema,
+            position,
+            &request.vector,
+            request.k,
+            now_ms(),
+            projection.as_deref(),
+        )
     }
 
     fn check_not_dropped(&self) -> Result<()> {
@@ -191,7 +275,7 @@ impl Collection {
     }
 
     /// Checks `doc` against the schema and limits and turns it into a record.
-    fn validate(&self, key: &str, doc: Doc) -> Result<Record> {
+    fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
         validate_key(key)?;
         let schema = &self.state.schema;
         let mut values: Vec<(u16, Value)> = Vec::with_capacity(doc.len());
@@ -210,7 +294,7 @@ impl Collection {
             size += value.stored_bytes();
             values.push((position as u16, value));
         }
-        let limit = self.shared.options.limits.max_document_bytes;
+        let limit = self.shared().options.limits.max_document_bytes;
         if size > limit {
             return Err(Error::TooLarge {
                 what: format!("the document `{}`", truncate_for_message(key)),
@@ -219,7 +303,7 @@ impl Collection {
             });
         }
         values.sort_by_key(|(position, _)| *position);
-        Ok(Record { values })
+        Ok(Record { values, deadline })
     }
 }
 
@@ -228,6 +312,16 @@ fn truncate_for_message(key: &str) -> &str {
         Some((end, _)) => &key[..end],
         None => key,
     }
+}
+
+/// The wall-clock deadline `ttl` from now, in ms since the Unix epoch.
+fn deadline_after(ttl: Duration) -> Result<u64> {
+    let millis = u64::try_from(ttl.as_millis())
+        .ok()
+        .and_then(|ttl| now_ms().checked_add(ttl));
+    millis.ok_or_else(|| Error::InvalidArgument {
+        reason: format!("a TTL of {ttl:?} overflows the clock"),
+    })
 }
 
 fn validate_key(key: &str) -> Result<()> {

@@ -1,111 +1,32 @@
-//! The database handle: the directory, its lock, the WAL and the collections.
-//!
-//! ```text
-//! write:  Collection::upsert ─ validate ─┐
-//!                                        ├─ wal lock ─ WAL append (+fsync) ─ apply
-//!         Database::create_collection ───┘             = acknowledged
-//! read:   Collection::search/get ─ collection's memtable read lock
-//! ```
-//!
-//! Invariant: the catalog and every memtable change only while the WAL mutex is held,
-//! in the order of the WAL records, so replaying the WAL rebuilds exactly the state
-//! that was acknowledged.
+//! The public database handle: open (manifest, segments, WAL replay), collections,
+//! and maintenance (flush, compact, backup, verify).
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use strata_storage::fs::LockGuard;
-use strata_storage::wal::{DamageKind, Wal, WalOptions};
-use strata_storage::{FileSystem, StdFileSystem};
+use strata_storage::sealed::SealedFile;
+use strata_storage::wal::Wal;
+use strata_storage::wal::{DamageKind, WalOptions};
+use strata_storage::{manifest as manifest_file, FileSystem, StdFileSystem};
 
 use crate::codec::{self, Op};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
-use crate::memtable::Memtable;
+use crate::manifest::{Manifest, MANIFEST_VERSION};
 use crate::options::Options;
+use crate::overlay::Overlay;
 use crate::schema::{validate_name, Schema};
-
-/// One collection's state, shared by every handle to it.
-#[derive(Debug)]
-pub(crate) struct CollectionState {
-    pub id: u64,
-    pub name: String,
-    pub schema: Arc<Schema>,
-    pub memtable: RwLock<Memtable>,
-    /// Set when the collection is dropped, so stale handles stop working.
-    pub dropped: AtomicBool,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Catalog {
-    by_name: BTreeMap<String, Arc<CollectionState>>,
-    next_id: u64,
-}
-
-impl Catalog {
-    fn by_id(&self, id: u64) -> Option<&Arc<CollectionState>> {
-        self.by_name.values().find(|state| state.id == id)
-    }
-
-    /// Applies a logged operation. Called for live writes (already validated) and on
-    /// replay, where a violation means the log does not match the rules that wrote it.
-    fn apply(&mut self, op: Op) -> std::result::Result<(), String> {
-        match op {
-            Op::CreateCollection { id, name, schema } => {
-                if self.by_name.contains_key(&name) {
-                    return Err(format!("collection `{name}` created twice"));
-                }
-                self.next_id = self.next_id.max(id + 1);
-                let memtable = RwLock::new(Memtable::new(&schema));
-                let state = CollectionState {
-                    id,
-                    name: name.clone(),
-                    schema: Arc::new(schema),
-                    memtable,
-                    dropped: AtomicBool::new(false),
-                };
-                self.by_name.insert(name, Arc::new(state));
-            }
-            Op::DropCollection { id } => {
-                let name = self
-                    .by_id(id)
-                    .ok_or(format!("drop of unknown collection {id}"))?
-                    .name
-                    .clone();
-                if let Some(state) = self.by_name.remove(&name) {
-                    state.dropped.store(true, Ordering::Release);
-                }
-            }
-            Op::Upsert { collection, docs } => {
-                let state = self
-                    .by_id(collection)
-                    .ok_or(format!("upsert into unknown collection {collection}"))?;
-                for (_, record) in &docs {
-                    crate::collection::check_logged_record(&state.schema, record)?;
-                }
-                let mut memtable = state.memtable.write();
-                for (key, record) in docs {
-                    memtable.upsert(key, record);
-                }
-            }
-            Op::Delete { collection, key } => {
-                let state = self
-                    .by_id(collection)
-                    .ok_or(format!("delete in unknown collection {collection}"))?;
-                state.memtable.write().delete(&key);
-            }
-        }
-        Ok(())
-    }
-}
+use crate::segment::{segment_dir_name, FileKind, Segment, SEGMENTS_DIR};
+use crate::store::{io, Catalog, Shared};
+use crate::tables::SegmentSlot;
+use crate::worker::Worker;
 
 /// What opening found in the write-ahead log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// WAL records replayed.
+    /// WAL records replayed (records already in segments are not counted).
     pub records_replayed: u64,
     /// A cut made to the log, if any.
     pub cut: Option<WalCut>,
@@ -126,60 +47,27 @@ pub struct WalCut {
     pub corruption: Option<String>,
 }
 
+/// What [`Database::verify`] checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segments whose every file, key order and document archive was checked.
+    pub segments: usize,
+    /// Bytes of segment files read and checksummed.
+    pub segment_bytes: u64,
+    /// WAL records read and checksummed.
+    pub wal_records: u64,
+}
+
 #[derive(Debug)]
-pub(crate) struct Shared {
-    path: PathBuf,
-    pub options: Options,
-    wal: Mutex<Wal>,
-    catalog: RwLock<Catalog>,
-    recovery: RecoveryReport,
-    // Released last: declared after everything that writes into the directory.
-    _lock: Box<dyn LockGuard>,
+pub(crate) struct DatabaseInner {
+    pub shared: Arc<Shared>,
+    worker: Mutex<Option<Worker>>,
 }
 
-impl Shared {
-    /// Builds an operation from the catalog, logs it and applies it, all under the WAL
-    /// mutex, so that what `build` checked cannot change before the write lands.
-    /// `build` returns `None` when there is nothing to write; the result says whether
-    /// something was written.
-    pub(crate) fn write(&self, build: impl FnOnce(&Catalog) -> Result<Option<Op>>) -> Result<bool> {
-        let mut wal = self.wal.lock();
-        let Some(op) = build(&self.catalog.read())? else {
-            return Ok(false);
-        };
-        let payload = codec::encode(&op);
-        if let Op::Upsert { docs, .. } = &op {
-            let limit = self.options.limits.max_batch_bytes;
-            if docs.len() > 1 && payload.len() > limit {
-                return Err(Error::TooLarge {
-                    what: "the batch".to_string(),
-                    size: payload.len(),
-                    limit,
-                });
-            }
-        }
-        wal.append(&[&payload])?;
-        self.catalog
-            .write()
-            .apply(op)
-            .map_err(|reason| Error::Corrupt {
-                file: self.path.clone(),
-                offset: 0,
-                reason,
-            })?;
-        Ok(true)
-    }
-}
-
-impl Catalog {
-    /// Checks that a handle's collection has not been dropped (or dropped and
-    /// recreated under the same name).
-    pub(crate) fn check_live(&self, state: &CollectionState) -> Result<()> {
-        match self.by_name.get(&state.name) {
-            Some(current) if current.id == state.id => Ok(()),
-            _ => Err(Error::CollectionNotFound {
-                name: state.name.clone(),
-            }),
+impl Drop for DatabaseInner {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.lock().take() {
+            worker.stop();
         }
     }
 }
@@ -191,7 +79,7 @@ impl Catalog {
 /// is alive.
 #[derive(Clone, Debug)]
 pub struct Database {
-    shared: Arc<Shared>,
+    inner: Arc<DatabaseInner>,
 }
 
 impl Database {
@@ -201,27 +89,48 @@ impl Database {
         Database::open_with(path, Options::default())
     }
 
-    /// Opens the database at `path` with `options`, replaying its write-ahead log.
+    /// Opens the database at `path` with `options`: reads the manifest, maps the
+    /// segments it names (without reading their vectors), and replays the WAL records
+    /// the segments do not hold yet.
     ///
     /// Fails with [`Error::Locked`] while another handle has it open, and with
-    /// [`Error::Corrupt`] if the log is damaged before its last record (see
-    /// [`crate::Recovery`]).
+    /// [`Error::Corrupt`] if a file fails its checks (see [`crate::Recovery`]).
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Database> {
         let path = path.as_ref().to_path_buf();
-        let fs: Arc<dyn FileSystem> = Arc::new(StdFileSystem);
-        fs.create_dir_all(&path).map_err(|e| Error::Io {
-            op: "create the database directory",
-            path: path.clone(),
-            source: e,
-        })?;
+        let fs: Arc<dyn FileSystem> = options
+            .file_system
+            .clone()
+            .unwrap_or_else(|| Arc::new(StdFileSystem));
+        fs.create_dir_all(&path)
+            .map_err(|e| io("create the database directory", &path, e))?;
         let lock = fs.lock_dir(&path)?;
 
-        let mut catalog = Catalog::default();
+        let manifest = match manifest_file::read(fs.as_ref(), &path, MANIFEST_VERSION)? {
+            Some(body) => Manifest::decode(&body).map_err(|reason| Error::Corrupt {
+                file: path.join(manifest_file::MANIFEST_NAME),
+                offset: 0,
+                reason,
+            })?,
+            None => Manifest {
+                next_segment_id: 1,
+                ..Manifest::default()
+            },
+        };
+        let mut catalog = load_catalog(&fs, &path, &manifest)?;
+        remove_orphans(fs.as_ref(), &path, &manifest)?;
+
+        let covered = manifest.wal_seq_covered;
         let wal_options = WalOptions {
             sync: options.durability.sync_policy(),
             recovery: options.recovery.mode(),
+            next_seq_floor: covered + 1,
         };
+        let mut replayed = 0u64;
         let (wal, replay) = Wal::open(Arc::clone(&fs), &path, wal_options, |seq, payload| {
+            if seq <= covered {
+                return Ok(());
+            }
+            replayed += 1;
             let corrupt = |reason: String| strata_storage::Error::Corrupt {
                 path: path.clone(),
                 offset: 0,
@@ -231,7 +140,7 @@ impl Database {
             catalog.apply(op).map_err(corrupt)
         })?;
         let recovery = RecoveryReport {
-            records_replayed: replay.records,
+            records_replayed: replayed,
             cut: replay.damage.map(|(file, damage)| WalCut {
                 file,
                 offset: damage.offset,
@@ -242,41 +151,54 @@ impl Database {
                 },
             }),
         };
-        let shared = Shared {
+        let shared = Arc::new(Shared {
             path,
+            fs,
             options,
             wal: Mutex::new(wal),
             catalog: RwLock::new(catalog),
             recovery,
             _lock: lock,
-        };
+        });
+        let worker = shared
+            .options
+            .background_work
+            .then(|| Worker::start(Arc::clone(&shared)))
+            .transpose()?;
         Ok(Database {
-            shared: Arc::new(shared),
+            inner: Arc::new(DatabaseInner {
+                shared,
+                worker: Mutex::new(worker),
+            }),
         })
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
     }
 
     /// The database directory.
     pub fn path(&self) -> &Path {
-        &self.shared.path
+        &self.shared().path
     }
 
     /// What opening found in the write-ahead log (records replayed, a cut torn tail).
     pub fn recovery_report(&self) -> &RecoveryReport {
-        &self.shared.recovery
+        &self.shared().recovery
     }
 
     /// Creates a collection, as `FT.CREATE`. Fails with [`Error::CollectionExists`] if
     /// the name is taken.
     pub fn create_collection(&self, name: &str, schema: Schema) -> Result<Collection> {
         validate_name("collection", name)?;
-        self.shared.write(|catalog| {
+        self.shared().write(|catalog| {
             if catalog.by_name.contains_key(name) {
                 return Err(Error::CollectionExists {
                     name: name.to_string(),
                 });
             }
             Ok(Some(Op::CreateCollection {
-                id: catalog.next_id,
+                id: catalog.next_collection_id,
                 name: name.to_string(),
                 schema,
             }))
@@ -286,20 +208,21 @@ impl Database {
 
     /// A handle to an existing collection.
     pub fn collection(&self, name: &str) -> Result<Collection> {
-        let catalog = self.shared.catalog.read();
+        let catalog = self.shared().catalog.read();
         let state = catalog
             .by_name
             .get(name)
             .ok_or_else(|| Error::CollectionNotFound {
                 name: name.to_string(),
             })?;
-        Ok(Collection::new(Arc::clone(&self.shared), Arc::clone(state)))
+        Ok(Collection::new(Arc::clone(&self.inner), Arc::clone(state)))
     }
 
     /// Drops a collection and its documents, as `FT.DROPINDEX ... DD`. Existing handles
-    /// to it fail with [`Error::CollectionNotFound`] from then on.
+    /// to it fail with [`Error::CollectionNotFound`] from then on; its files go once
+    /// the next manifest no longer names them and no reader holds them.
     pub fn drop_collection(&self, name: &str) -> Result<()> {
-        self.shared.write(|catalog| {
+        self.shared().write(|catalog| {
             let state = catalog
                 .by_name
                 .get(name)
@@ -313,6 +236,154 @@ impl Database {
 
     /// Names of the collections, sorted.
     pub fn list_collections(&self) -> Vec<String> {
-        self.shared.catalog.read().by_name.keys().cloned().collect()
+        self.shared()
+            .catalog
+            .read()
+            .by_name
+            .keys()
+            .cloned()
+            .collect()
     }
+
+    /// Writes every memtable to an immutable segment and every changed deletion
+    /// bitmap to disk, publishes a new manifest, and trims the WAL. Writers wait while
+    /// it runs; readers do not.
+    pub fn flush(&self) -> Result<()> {
+        let shared = self.shared();
+        let mut wal = shared.lock_wal();
+        shared.flush_locked(&mut wal)
+    }
+
+    /// Seals the memtable and trims the WAL: the same as [`Database::flush`], named
+    /// for what it does to the log (like SQLite's `wal_checkpoint`).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.flush()
+    }
+
+    /// Flushes, then merges each collection's segments into one, dropping deleted and
+    /// expired rows (like SQLite's `VACUUM`). Readers keep the old segments until they
+    /// finish.
+    pub fn compact(&self) -> Result<()> {
+        self.flush()?;
+        let collections: Vec<_> = self
+            .shared()
+            .catalog
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        for state in collections {
+            crate::compaction::compact_collection(
+                self.shared(),
+                &state,
+                crate::compaction::pick_all,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of the database to `destination`, which must not
+    /// exist or be empty. Immutable segment files are hard-linked where the file system
+    /// allows (copied otherwise); the WAL is copied. Writers pause while the files are
+    /// linked and copied; readers do not. The copy opens as a normal database.
+    pub fn backup(&self, destination: impl AsRef<Path>) -> Result<()> {
+        crate::maintenance::backup(self.shared(), destination.as_ref())
+    }
+
+    /// Reads every file and checks every checksum and cross-reference, like SQLite's
+    /// `PRAGMA integrity_check`. Damage is [`Error::Corrupt`] naming the file.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        crate::maintenance::verify(self.shared())
+    }
+}
+
+/// Opens the segments and overlays the manifest names.
+fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> Result<Catalog> {
+    let mut catalog = Catalog {
+        next_collection_id: manifest.next_collection_id,
+        next_segment_id: manifest.next_segment_id.max(1),
+        wal_seq_covered: manifest.wal_seq_covered,
+        ..Catalog::default()
+    };
+    for collection in &manifest.collections {
+        let mut slots = Vec::new();
+        for entry in &collection.segments {
+            let dir = path.join(SEGMENTS_DIR).join(segment_dir_name(entry.id));
+            let segment = Segment::open(
+                Arc::clone(fs),
+                &dir,
+                entry.id,
+                &collection.schema,
+                entry.row_count,
+                entry.files.clone(),
+            )?;
+            let overlay = if entry.state_version == 0 {
+                Overlay::default()
+            } else {
+                let kind = FileKind::State(entry.state_version);
+                let file = SealedFile::open_verified(
+                    fs.as_ref(),
+                    &dir.join(kind.file_name()),
+                    kind.code(),
+                    kind.version(),
+                )?;
+                Overlay::decode(file.body(), segment.row_count())
+                    .map_err(|reason| file.corrupt(0, reason))?
+            };
+            slots.push(SegmentSlot {
+                segment: Arc::new(segment),
+                overlay,
+                state_version: entry.state_version,
+                dirty: false,
+            });
+        }
+        catalog.insert(
+            collection.id,
+            collection.name.clone(),
+            collection.schema.clone(),
+            slots,
+        );
+    }
+    Ok(catalog)
+}
+
+/// Removes what a crash left behind: segment directories and state files that no
+/// published manifest names, and a half-written manifest.
+fn remove_orphans(fs: &dyn FileSystem, path: &Path, manifest: &Manifest) -> Result<()> {
+    let _ = fs.remove_file(&path.join(format!("{}.tmp", manifest_file::MANIFEST_NAME)));
+    let segments_dir = path.join(SEGMENTS_DIR);
+    let Ok(names) = fs.list_dir(&segments_dir) else {
+        return Ok(());
+    };
+    let live: HashSet<String> = manifest
+        .collections
+        .iter()
+        .flat_map(|c| &c.segments)
+        .map(|s| segment_dir_name(s.id))
+        .collect();
+    for name in names {
+        let dir = segments_dir.join(&name);
+        if !live.contains(&name) {
+            fs.remove_dir_all(&dir)
+                .map_err(|e| io("remove the orphaned segment", &dir, e))?;
+            continue;
+        }
+        let entry = manifest
+            .collections
+            .iter()
+            .flat_map(|c| &c.segments)
+            .find(|s| segment_dir_name(s.id) == name);
+        let current_state = entry.map(|s| s.state_version).unwrap_or(0);
+        for file in fs.list_dir(&dir).map_err(|e| io("list", &dir, e))? {
+            if let Some(FileKind::State(version)) = FileKind::from_file_name(&file) {
+                if version != current_state {
+                    let stale = dir.join(&file);
+                    fs.remove_file(&stale)
+                        .map_err(|e| io("remove the stale state file", &stale, e))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -36,16 +36,29 @@
 
 mod codec;
 mod collection;
+mod compaction;
 mod database;
 mod doc;
 mod error;
+mod maintenance;
+mod manifest;
 mod memtable;
 mod options;
+mod overlay;
 mod schema;
 mod search;
+mod segment;
+mod store;
+mod stored;
+mod tables;
+mod worker;
 
-pub use collection::{Collection, MAX_KEY_BYTES};
-pub use database::{Database, RecoveryReport, WalCut};
+/// The file-system seam: pass an implementation in [`Options::file_system`] to run
+/// Strata over something other than the OS (tests use it for faults and power cuts).
+pub use strata_storage::fs;
+
+pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES};
+pub use database::{Database, RecoveryReport, VerifyReport, WalCut};
 pub use doc::{Doc, Value};
 pub use error::{Error, Result};
 pub use options::{Durability, Limits, Options, Recovery};

@@ -1,13 +1,14 @@
-//! The mutable, in-memory rows of one collection.
+//! The mutable, in-memory rows of one collection: everything written since the last
+//! flush.
 //!
 //! Rows live in slots; a key maps to its slot. Non-vector values stay with the row;
 //! each vector field has a column: row-major FLOAT32 with a bitmap of the rows that
 //! have a vector, so exact search scans one contiguous array.
 //!
-//! Invariant: a slot is in `free` exactly when `rows[slot]` is `None`, and a vector
-//! column's `present` bitmap only holds occupied slots.
+//! Invariant: a slot is in `free` exactly when `rows[slot]` is `None`; a vector
+//! column's `present` bitmap and `deadlines` only hold occupied slots.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use roaring::RoaringBitmap;
 use strata_index::{flat, Metric, Neighbor};
@@ -15,6 +16,7 @@ use strata_index::{flat, Metric, Neighbor};
 use crate::codec::Record;
 use crate::doc::{Doc, Value};
 use crate::schema::{FieldKind, Schema};
+use crate::segment::SegmentRow;
 
 #[derive(Debug)]
 struct Row {
@@ -39,6 +41,10 @@ pub(crate) struct Memtable {
     free: Vec<u32>,
     /// One entry per schema field; `Some` for vector fields.
     columns: Vec<Option<VectorColumn>>,
+    /// Expiry of the slots that have one, in ms since the Unix epoch.
+    deadlines: BTreeMap<u32, u64>,
+    /// Bytes written into the memtable since it was created; the flush trigger.
+    bytes_written: usize,
 }
 
 impl Memtable {
@@ -61,17 +67,30 @@ impl Memtable {
             rows: Vec::new(),
             free: Vec::new(),
             columns,
+            deadlines: BTreeMap::new(),
+            bytes_written: 0,
         }
     }
 
-    /// Live documents.
+    /// Documents held, expired or not.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Bytes written since creation.
+    pub fn bytes_written(&self) -> usize {
+        self.bytes_written
+    }
+
     /// Stores `record` under `key`, replacing any earlier document of that key whole.
     /// The record was validated against the schema (or decoded and checked on replay).
-    pub fn upsert(&mut self, key: String, record: Record) {
+    pub fn upsert(&mut self, key: String, record: Record, deadline: Option<u64>) {
+        self.bytes_written += key.len()
+            + record
+                .values
+                .iter()
+                .map(|(_, v)| v.stored_bytes())
+                .sum::<usize>();
         let slot = match self.keys.get(&key) {
             Some(&slot) => slot,
             None => {
@@ -100,6 +119,10 @@ impl Memtable {
                 (value, _) => values.push((field, value)),
             }
         }
+        match deadline {
+            Some(deadline) => self.deadlines.insert(slot, deadline),
+            None => self.deadlines.remove(&slot),
+        };
         self.rows[slot as usize] = Some(Row { key, values });
     }
 
@@ -111,20 +134,48 @@ impl Memtable {
         for column in self.columns.iter_mut().flatten() {
             column.present.remove(slot);
         }
+        self.deadlines.remove(&slot);
         self.rows[slot as usize] = None;
         self.free.push(slot);
         true
     }
 
-    /// Whether `key` holds a document.
-    pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains_key(key)
+    /// The slot holding `key`.
+    pub fn slot(&self, key: &str) -> Option<u32> {
+        self.keys.get(key).copied()
     }
 
-    /// The document stored under `key`, with all its fields in schema order.
-    pub fn get(&self, key: &str, schema: &Schema) -> Option<Doc> {
-        let slot = *self.keys.get(key)?;
-        Some(self.document(slot, schema, None))
+    /// The expiry of the document in `slot`.
+    pub fn deadline(&self, slot: u32) -> Option<u64> {
+        self.deadlines.get(&slot).copied()
+    }
+
+    /// Sets or clears (`None`) the expiry of the document in `slot`.
+    pub fn set_deadline(&mut self, slot: u32, deadline: Option<u64>) {
+        if self.rows.get(slot as usize).is_some_and(Option::is_some) {
+            match deadline {
+                Some(deadline) => self.deadlines.insert(slot, deadline),
+                None => self.deadlines.remove(&slot),
+            };
+        }
+    }
+
+    /// Documents that have expired at `now_ms`.
+    pub fn expired_count(&self, now_ms: u64) -> usize {
+        self.deadlines
+            .values()
+            .filter(|deadline| **deadline <= now_ms)
+            .count()
+    }
+
+    /// Keys of documents expired at `now_ms`, at most `limit` of them.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<String> {
+        self.deadlines
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now_ms)
+            .filter_map(|(slot, _)| self.key(*slot).map(str::to_string))
+            .take(limit)
+            .collect()
     }
 
     /// The key of an occupied slot.
@@ -161,18 +212,58 @@ impl Memtable {
         doc
     }
 
-    /// Exact k nearest rows to `query` by the vector field at `field`.
-    pub fn knn(&self, field: usize, query: &[f32], k: usize) -> Vec<Neighbor> {
-        match self.columns.get(field) {
-            Some(Some(column)) => flat::search(
-                column.metric,
-                query,
-                &column.data,
-                column.dim,
-                column.present.iter(),
-                k,
-            ),
-            _ => Vec::new(),
+    /// Exact k nearest live (unexpired at `now_ms`) rows to `query` by the vector field
+    /// at `field`.
+    pub fn knn(&self, field: usize, query: &[f32], k: usize, now_ms: u64) -> Vec<Neighbor> {
+        let Some(Some(column)) = self.columns.get(field) else {
+            return Vec::new();
+        };
+        let mut candidates = column.present.clone();
+        for (slot, deadline) in &self.deadlines {
+            if *deadline <= now_ms {
+                candidates.remove(*slot);
+            }
         }
+        flat::search(
+            column.metric,
+            query,
+            &column.data,
+            column.dim,
+            candidates.iter(),
+            k,
+        )
+    }
+
+    /// Every document, as rows to write into a segment, in slot order.
+    pub fn segment_rows(&self) -> Vec<SegmentRow<'_>> {
+        let mut rows = Vec::with_capacity(self.keys.len());
+        for (slot, row) in self.rows.iter().enumerate() {
+            let Some(row) = row else { continue };
+            let slot = slot as u32;
+            let vectors = self
+                .columns
+                .iter()
+                .flatten()
+                .map(|column| {
+                    column.present.contains(slot).then(|| {
+                        let start = slot as usize * column.dim;
+                        &column.data[start..start + column.dim]
+                    })
+                })
+                .collect();
+            rows.push(SegmentRow {
+                key: &row.key,
+                values: row
+                    .values
+                    .iter()
+                    .filter_map(|(field, value)| {
+                        Some((*field, crate::segment::stored_value(value)?))
+                    })
+                    .collect(),
+                vectors,
+                deadline: self.deadline(slot),
+            });
+        }
+        rows
     }
 }

@@ -1,6 +1,10 @@
 //! How a database is opened: durability, recovery and limits.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use strata_storage::wal::{RecoveryMode, SyncPolicy};
+use strata_storage::FileSystem;
 
 /// When an acknowledged write is on disk, with the meaning of Redis's `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -71,7 +75,7 @@ impl Default for Limits {
 }
 
 /// Options for [`crate::Database::open_with`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// When writes are fsynced; default [`Durability::EverySec`].
     pub durability: Durability,
@@ -79,4 +83,34 @@ pub struct Options {
     pub recovery: Recovery,
     /// Input bounds.
     pub limits: Limits,
+    /// Flush the memtables to a segment once they hold this many documents (default
+    /// 100,000)...
+    pub memtable_rows_max: usize,
+    /// ...or once this many bytes were written into them (default 64 MiB).
+    pub memtable_bytes_max: usize,
+    /// Run active expiry and compaction on a background thread (default true).
+    pub background_work: bool,
+    /// How often the background thread looks for work (default 1 s).
+    pub background_interval: Duration,
+    /// Segments of one size tier that trigger a merge (default 4).
+    pub compaction_trigger: usize,
+    /// The file system to use; `None` (the default) is the operating system's. Tests
+    /// pass a simulated one to inject faults and power cuts.
+    pub file_system: Option<Arc<dyn FileSystem>>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            durability: Durability::default(),
+            recovery: Recovery::default(),
+            limits: Limits::default(),
+            memtable_rows_max: 100_000,
+            memtable_bytes_max: 64 << 20,
+            background_work: true,
+            background_interval: Duration::from_secs(1),
+            compaction_trigger: 4,
+            file_system: None,
+        }
+    }
 }

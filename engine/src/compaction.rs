@@ -1,0 +1,274 @@
+//! Compaction: merging a collection's segments into one, dropping deleted and expired
+//! rows.
+//!
+//! Policy (size-tiered, chosen so that a steady stream of flushes costs each row
+//! O(log n) rewrites): segments fall into tiers by row count, `tier = log4(rows)`;
+//! when a tier holds `compaction_trigger` segments, they merge. A segment whose rows
+//! are more than half dead is rewritten alone. `Database::compact` merges everything.
+//!
+//! ```text
+//! phase 1, no lock:   snapshot inputs (segments + overlay copies) → write new segment
+//! phase 2, WAL mutex: carry over deletions/TTL changes made since the snapshot
+//!                     → state file → WAL fsync → MANIFEST → swap → inputs obsolete
+//! ```
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::Result;
+use crate::overlay::Overlay;
+use crate::segment::{segment_dir_name, write_file, write_segment, FileKind, Segment, SegmentRow};
+use crate::store::{now_ms, segment_entry, CollectionState, Shared};
+use crate::tables::SegmentSlot;
+
+/// One compaction at a time per process: two merging the same inputs would waste work,
+/// and phase 2 would refuse the second anyway.
+static COMPACTION: Mutex<()> = Mutex::new(());
+
+/// Picks every segment (for `Database::compact`), if there is anything to gain.
+pub(crate) fn pick_all(slots: &[SegmentSlot], now: u64) -> Vec<u64> {
+    let has_dead = slots
+        .iter()
+        .any(|slot| !slot.overlay.dead_rows(&slot.segment, now).is_empty());
+    if slots.len() > 1 || has_dead {
+        slots.iter().map(|slot| slot.segment.id).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The size-tiered policy described in the module docs.
+pub(crate) fn pick_tiered(trigger: usize) -> impl Fn(&[SegmentSlot], u64) -> Vec<u64> {
+    move |slots, now| {
+        for slot in slots {
+            let dead = slot.overlay.dead_rows(&slot.segment, now).len();
+            if dead * 2 > slot.segment.row_count() as u64 {
+                return vec![slot.segment.id];
+            }
+        }
+        let tier = |rows: u32| (rows.max(1).ilog2() / 2) as usize;
+        let mut tiers: Vec<Vec<u64>> = Vec::new();
+        for slot in slots {
+            let t = tier(slot.segment.row_count());
+            if tiers.len() <= t {
+                tiers.resize(t + 1, Vec::new());
+            }
+            tiers[t].push(slot.segment.id);
+        }
+        tiers
+            .into_iter()
+            .find(|ids| ids.len() >= trigger.max(2))
+            .unwrap_or_default()
+    }
+}
+
+/// Merges the segments `pick` chooses. Returns whether anything was merged.
+pub(crate) fn compact_collection(
+    shared: &Shared,
+    state: &Arc<CollectionState>,
+    pick: impl Fn(&[SegmentSlot], u64) -> Vec<u64>,
+) -> Result<bool> {
+    let _one_at_a_time = COMPACTION.lock();
+    let now = now_ms();
+    let inputs: Vec<(Arc<Segment>, Overlay)> = {
+        let tables = state.tables.read();
+        let ids = pick(&tables.segments, now);
+        tables
+            .segments
+            .iter()
+            .filter(|slot| ids.contains(&slot.segment.id))
+            .map(|slot| (Arc::clone(&slot.segment), slot.overlay.clone()))
+            .collect()
+    };
+    if inputs.is_empty() {
+        return Ok(false);
+    }
+
+    // Phase 1: write the merged segment from the snapshot, without blocking anyone.
+    let schema = &state.schema;
+    let vector_positions: Vec<u16> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, field)| matches!(field.kind, crate::schema::FieldKind::Vector(_)))
+        .map(|(position, _)| position as u16)
+        .collect();
+    let mut rows = Vec::new();
+    for (segment, overlay) in &inputs {
+        for row in 0..segment.row_count() {
+            if !overlay.is_live(segment, row, now) {
+                continue;
+            }
+            rows.push(SegmentRow {
+                key: segment.key(row)?,
+                values: segment.stored_row(row)?.values,
+                vectors: vector_positions
+                    .iter()
+                    .map(|position| segment.vector(*position, row))
+                    .collect(),
+                deadline: overlay.deadline(segment, row),
+            });
+        }
+    }
+    let merged = if rows.is_empty() {
+        None
+    } else {
+        let id = shared.next_segment_id();
+        let dir = shared.segments_dir().join(segment_dir_name(id));
+        let written = write_segment(shared.fs.as_ref(), &dir, schema, &rows);
+        let opened = written.and_then(|written| {
+            Segment::open(
+                Arc::clone(&shared.fs),
+                &dir,
+                id,
+                schema,
+                written.row_count,
+                written.files,
+            )
+        });
+        match opened {
+            Ok(segment) => Some(Arc::new(segment)),
+            Err(error) => {
+                let _ = shared.fs.remove_dir_all(&dir);
+                return Err(error);
+            }
+        }
+    };
+    drop(rows);
+
+    // Phase 2: under the WAL mutex nothing else changes the tables.
+    let wal = shared.lock_wal();
+    let abandon = |merged: &Option<Arc<Segment>>| {
+        if let Some(segment) = merged {
+            segment.mark_obsolete();
+        }
+    };
+    let still_there = {
+        let tables = state.tables.read();
+        !state.dropped.load(std::sync::atomic::Ordering::Acquire)
+            && inputs.iter().all(|(segment, _)| {
+                tables
+                    .segments
+                    .iter()
+                    .any(|slot| Arc::ptr_eq(&slot.segment, segment))
+            })
+    };
+    if !still_there {
+        abandon(&merged);
+        return Ok(false);
+    }
+    let carried = match &merged {
+        Some(segment) => carry_over(state, &inputs, segment)?,
+        None => Overlay::default(),
+    };
+    let state_version = if carried != Overlay::default() {
+        let segment = merged
+            .as_ref()
+            .expect("changes are carried only into a merged segment");
+        match write_file(
+            shared.fs.as_ref(),
+            segment.dir(),
+            FileKind::State(1),
+            &carried.encode(),
+        )
+        .and_then(|_| {
+            shared
+                .fs
+                .sync_dir(segment.dir())
+                .map_err(|e| crate::store::io("fsync", segment.dir(), e))
+        }) {
+            Ok(()) => 1,
+            Err(error) => {
+                abandon(&merged);
+                return Err(error);
+            }
+        }
+    } else {
+        0
+    };
+    let publish = (|| -> Result<()> {
+        wal.sync()?;
+        let catalog = shared.catalog.read();
+        let mut manifest = shared.manifest(&catalog, catalog.wal_seq_covered);
+        if let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) {
+            entry
+                .segments
+                .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
+            if let Some(segment) = &merged {
+                entry.segments.push(segment_entry(segment, state_version));
+            }
+        }
+        strata_storage::manifest::publish(
+            shared.fs.as_ref(),
+            &shared.path,
+            crate::manifest::MANIFEST_VERSION,
+            &manifest.encode(),
+        )?;
+        Ok(())
+    })();
+    if let Err(error) = publish {
+        abandon(&merged);
+        return Err(error);
+    }
+    let mut tables = state.tables.write();
+    tables.segments.retain(|slot| {
+        !inputs
+            .iter()
+            .any(|(segment, _)| Arc::ptr_eq(&slot.segment, segment))
+    });
+    if let Some(segment) = merged {
+        tables.segments.push(SegmentSlot {
+            segment,
+            overlay: carried,
+            state_version,
+            dirty: false,
+        });
+    }
+    for (segment, _) in &inputs {
+        segment.mark_obsolete();
+    }
+    drop(tables);
+    drop(wal);
+    Ok(true)
+}
+
+/// Deletions and TTL changes made to the inputs since the snapshot, re-addressed to
+/// the merged segment's rows.
+fn carry_over(
+    state: &CollectionState,
+    inputs: &[(Arc<Segment>, Overlay)],
+    merged: &Segment,
+) -> Result<Overlay> {
+    let tables = state.tables.read();
+    let mut carried = Overlay::default();
+    for (segment, snapshot) in inputs {
+        let Some(current) = tables
+            .segments
+            .iter()
+            .find(|slot| Arc::ptr_eq(&slot.segment, segment))
+        else {
+            continue;
+        };
+        for row in current
+            .overlay
+            .deleted
+            .iter()
+            .filter(|row| !snapshot.deleted.contains(*row))
+        {
+            if let Some(new_row) = merged.find(segment.key(row)?)? {
+                carried.deleted.insert(new_row);
+            }
+        }
+        for (row, deadline) in &current.overlay.deadlines {
+            if snapshot.deadlines.get(row) != Some(deadline)
+                && !current.overlay.deleted.contains(*row)
+            {
+                if let Some(new_row) = merged.find(segment.key(*row)?)? {
+                    carried.deadlines.insert(new_row, *deadline);
+                }
+            }
+        }
+    }
+    Ok(carried)
+}

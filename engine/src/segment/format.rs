@@ -1,0 +1,92 @@
+//! Names, kinds and versions of segment files (FORMAT.md, "Segments").
+
+/// Directory under the database that holds one directory per segment.
+pub(crate) const SEGMENTS_DIR: &str = "segments";
+
+/// Name of the directory of segment `id`.
+pub(crate) fn segment_dir_name(id: u64) -> String {
+    format!("{id:020}")
+}
+
+/// The kinds of segment file, with their sealed-file kind codes. Every file a segment
+/// may hold is listed here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Keys,
+    Docs,
+    Rows,
+    /// The vectors of the field at this schema position.
+    Vectors(u16),
+    /// A version of the segment's deletions and TTL overrides.
+    State(u64),
+}
+
+impl FileKind {
+    /// Sealed-file kind code (the manifest is 1).
+    pub fn code(self) -> u32 {
+        match self {
+            FileKind::Keys => 10,
+            FileKind::Docs => 11,
+            FileKind::Rows => 12,
+            FileKind::Vectors(_) => 13,
+            FileKind::State(_) => 14,
+        }
+    }
+
+    /// Format version this build writes and reads.
+    pub fn version(self) -> u32 {
+        1
+    }
+
+    /// File name inside the segment directory.
+    pub fn file_name(self) -> String {
+        match self {
+            FileKind::Keys => "keys".to_string(),
+            FileKind::Docs => "docs".to_string(),
+            FileKind::Rows => "rows".to_string(),
+            FileKind::Vectors(field) => format!("vectors-{field}"),
+            FileKind::State(version) => format!("state-{version:020}"),
+        }
+    }
+
+    /// The kind a file name denotes, if any.
+    pub fn from_file_name(name: &str) -> Option<FileKind> {
+        match name {
+            "keys" => Some(FileKind::Keys),
+            "docs" => Some(FileKind::Docs),
+            "rows" => Some(FileKind::Rows),
+            _ => {
+                if let Some(field) = name.strip_prefix("vectors-") {
+                    return field.parse().ok().map(FileKind::Vectors);
+                }
+                let version = name.strip_prefix("state-")?;
+                (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?
+            }
+        }
+    }
+}
+
+/// Rounds `offset` up to a multiple of `align` (a power of two).
+pub(crate) fn align_up(offset: usize, align: usize) -> usize {
+    (offset + align - 1) & !(align - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        for kind in [
+            FileKind::Keys,
+            FileKind::Docs,
+            FileKind::Rows,
+            FileKind::Vectors(3),
+            FileKind::State(9),
+        ] {
+            assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
+        }
+        assert_eq!(FileKind::from_file_name("vectors-x"), None);
+        assert_eq!(FileKind::from_file_name("state-1"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! Immutable segments: the sealed, memory-mapped form of a collection's rows.
+//!
+//! ```text
+//! memtable / merged segments ──► writer.rs ──► segments/<id>/{keys, docs, rows, vectors-<f>}
+//!                                                   │ (sealed files, fsynced)
+//! search / get ◄── Segment (reader.rs) ◄── map + footer checks at open
+//! ```
+//!
+//! | file          | owns                                                            |
+//! |---------------|-----------------------------------------------------------------|
+//! | `keys`        | every row's key, and the rows sorted by key for binary search    |
+//! | `docs`        | every row's non-vector values, one rkyv archive per row          |
+//! | `rows`        | per vector field, the bitmap of rows that have one; TTL deadlines |
+//! | `vectors-<f>` | row-major FLOAT32 of the vector field at schema position `f`     |
+//!
+//! A segment never changes once written. Deletions and TTL changes of its rows live in
+//! its [`crate::overlay::Overlay`], persisted as `state-<version>` files.
+//! Invariant: opening a segment reads footers and the small `rows` file only; keys,
+//! documents and vectors are read through the map when a query touches them, and every
+//! offset taken from them is bounds-checked first.
+
+mod format;
+mod reader;
+mod writer;
+
+pub(crate) use format::{segment_dir_name, FileKind, SEGMENTS_DIR};
+pub(crate) use reader::Segment;
+pub(crate) use writer::{stored_value, write_file, write_segment, SegmentRow};
+
+/// A file of a segment as the manifest records it: name, body length and checksum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileRecord {
+    pub name: String,
+    pub body_len: u64,
+    pub body_crc: u32,
+}

@@ -1,0 +1,426 @@
+//! Reading a segment through its maps.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+use strata_storage::sealed::SealedFile;
+use strata_storage::FileSystem;
+
+use super::format::{align_up, FileKind};
+use super::FileRecord;
+use crate::error::{Error, Result};
+use crate::schema::{FieldKind, Schema};
+use crate::stored::{decode_row, StoredRow};
+
+/// A vector column: straight from the map when it is 4-byte aligned (always, for
+/// the real file system, whose maps are page-aligned), else a copy.
+#[derive(Debug)]
+enum Column {
+    Mapped(SealedFile),
+    Copied(Vec<f32>),
+}
+
+#[derive(Debug)]
+struct VectorColumn {
+    position: u16,
+    dim: usize,
+    data: Column,
+    present: RoaringBitmap,
+}
+
+/// An open, immutable segment.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub id: u64,
+    dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    row_count: u32,
+    keys: SealedFile,
+    docs: SealedFile,
+    columns: Vec<VectorColumn>,
+    /// `(row, deadline)` sorted by row, and the same pairs sorted by deadline.
+    deadlines_by_row: Vec<(u32, u64)>,
+    deadlines_by_time: Vec<(u64, u32)>,
+    files: Vec<FileRecord>,
+    /// Set once no manifest names the segment; the last reader to let go removes it.
+    obsolete: AtomicBool,
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl Segment {
+    /// Opens the segment in `dir` that the manifest describes with `files` and
+    /// `row_count`. Checks every file's footer against the manifest's record, the
+    /// layout sizes of keys and docs, and reads the small `rows` file in full.
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        id: u64,
+        schema: &Schema,
+        row_count: u64,
+        files: Vec<FileRecord>,
+    ) -> Result<Segment> {
+        let corrupt = |file: &Path, reason: String| Error::Corrupt {
+            file: file.to_path_buf(),
+            offset: 0,
+            reason,
+        };
+        let row_count = u32::try_from(row_count)
+            .map_err(|_| corrupt(dir, format!("{row_count} rows is over the segment limit")))?;
+        let open = |kind: FileKind| -> Result<SealedFile> {
+            let name = kind.file_name();
+            let path = dir.join(&name);
+            let record = files
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| corrupt(&path, "the manifest does not list this file".into()))?;
+            let file = SealedFile::open(fs.as_ref(), &path, kind.code(), kind.version())?;
+            if file.body().len() as u64 != record.body_len || file.body_crc() != record.body_crc {
+                return Err(corrupt(
+                    &path,
+                    "file does not match the manifest's length and checksum".into(),
+                ));
+            }
+            Ok(file)
+        };
+        let n = row_count as usize;
+
+        let keys = open(FileKind::Keys)?;
+        let keys_bytes_at = align_up(8 + 8 * (n + 1) + 4 * n, 8);
+        let body = keys.body();
+        if read_u64(body, 0) != Some(n as u64) || body.len() < keys_bytes_at {
+            return Err(keys
+                .corrupt(0, "row count or length does not match the layout")
+                .into());
+        }
+        if read_u64(body, 8 + 8 * n) != Some((body.len() - keys_bytes_at) as u64) {
+            return Err(keys
+                .corrupt(8 + 8 * n as u64, "key bytes do not end where the file does")
+                .into());
+        }
+
+        let docs = open(FileKind::Docs)?;
+        let body = docs.body();
+        let archives_at = align_up(8 + 8 * (n + 1), 16);
+        if read_u64(body, 0) != Some(n as u64)
+            || body.len() < archives_at
+            || read_u64(body, 8 + 8 * n) != Some((body.len() - archives_at) as u64)
+        {
+            return Err(docs
+                .corrupt(0, "row count or length does not match the layout")
+                .into());
+        }
+
+        let rows = open(FileKind::Rows)?;
+        rows.verify()?;
+        let (presence, deadlines_by_row) =
+            decode_rows(rows.body(), n).map_err(|reason| rows.corrupt(0, reason))?;
+
+        let mut columns = Vec::new();
+        for (position, field) in schema.fields().iter().enumerate() {
+            let FieldKind::Vector(vector) = field.kind else {
+                continue;
+            };
+            let position = position as u16;
+            let file = open(FileKind::Vectors(position))?;
+            if file.body().len() != n * vector.dim * 4 {
+                return Err(file
+                    .corrupt(
+                        0,
+                        format!("expected {n} vectors of {} dimensions", vector.dim),
+                    )
+                    .into());
+            }
+            let present = presence
+                .iter()
+                .find(|(p, _)| *p == position)
+                .map(|(_, bitmap)| bitmap.clone())
+                .ok_or_else(|| {
+                    rows.corrupt(0, format!("no presence bitmap for field {position}"))
+                })?;
+            let data = match bytemuck::try_cast_slice::<u8, f32>(file.body()) {
+                Ok(_) => Column::Mapped(file),
+                Err(_) => Column::Copied(
+                    file.body()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                ),
+            };
+            columns.push(VectorColumn {
+                position,
+                dim: vector.dim,
+                data,
+                present,
+            });
+        }
+        let mut deadlines_by_time: Vec<(u64, u32)> = deadlines_by_row
+            .iter()
+            .map(|(row, deadline)| (*deadline, *row))
+            .collect();
+        deadlines_by_time.sort_unstable();
+        Ok(Segment {
+            id,
+            dir: dir.to_path_buf(),
+            fs,
+            row_count,
+            keys,
+            docs,
+            columns,
+            deadlines_by_row,
+            deadlines_by_time,
+            files,
+            obsolete: AtomicBool::new(false),
+        })
+    }
+
+    /// Rows in the segment, live or not.
+    pub fn row_count(&self) -> u32 {
+        self.row_count
+    }
+
+    /// The files the manifest records for this segment.
+    pub fn files(&self) -> &[FileRecord] {
+        &self.files
+    }
+
+    /// The segment directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The key of `row`.
+    pub fn key(&self, row: u32) -> Result<&str> {
+        let n = self.row_count as usize;
+        let body = self.keys.body();
+        let bytes_at = align_up(8 + 8 * (n + 1) + 4 * n, 8);
+        let bad = || {
+            Error::from(
+                self.keys
+                    .corrupt(8 + 8 * row as u64, format!("bad key offsets for row {row}")),
+            )
+        };
+        if row >= self.row_count {
+            return Err(bad());
+        }
+        let start = read_u64(body, 8 + 8 * row as usize).ok_or_else(bad)? as usize;
+        let end = read_u64(body, 16 + 8 * row as usize).ok_or_else(bad)? as usize;
+        let bytes = body
+            .get(bytes_at + start..bytes_at + end)
+            .filter(|_| start <= end)
+            .ok_or_else(bad)?;
+        std::str::from_utf8(bytes).map_err(|_| bad())
+    }
+
+    /// The row holding `key`, by binary search over the key-sorted rows.
+    pub fn find(&self, key: &str) -> Result<Option<u32>> {
+        let n = self.row_count as usize;
+        let sorted_at = 8 + 8 * (n + 1);
+        let body = self.keys.body();
+        let (mut low, mut high) = (0usize, n);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let row = read_u32(body, sorted_at + 4 * middle).ok_or_else(|| {
+                Error::from(self.keys.corrupt(sorted_at as u64, "sorted rows cut short"))
+            })?;
+            match self.key(row)?.as_bytes().cmp(key.as_bytes()) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Ok(Some(row)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The non-vector values of `row`.
+    pub fn stored_row(&self, row: u32) -> Result<StoredRow> {
+        let n = self.row_count as usize;
+        let body = self.docs.body();
+        let archives_at = align_up(8 + 8 * (n + 1), 16);
+        let bad = |reason: String| Error::from(self.docs.corrupt(8 + 8 * row as u64, reason));
+        if row >= self.row_count {
+            return Err(bad(format!("row {row} is out of range")));
+        }
+        let start = read_u64(body, 8 + 8 * row as usize)
+            .ok_or_else(|| bad("offsets cut short".into()))? as usize;
+        let end = read_u64(body, 16 + 8 * row as usize)
+            .ok_or_else(|| bad("offsets cut short".into()))? as usize;
+        let bytes = body
+            .get(archives_at + start..archives_at + end)
+            .filter(|_| start <= end)
+            .ok_or_else(|| bad(format!("bad document offsets for row {row}")))?;
+        decode_row(bytes).map_err(bad)
+    }
+
+    /// The vectors of the field at `position` (row-major) and its dimension.
+    pub fn vectors(&self, position: u16) -> Option<(&[f32], usize)> {
+        let column = self.columns.iter().find(|c| c.position == position)?;
+        let data = match &column.data {
+            Column::Mapped(file) => bytemuck::try_cast_slice::<u8, f32>(file.body()).ok()?,
+            Column::Copied(vectors) => vectors.as_slice(),
+        };
+        Some((data, column.dim))
+    }
+
+    /// The rows that have a vector in the field at `position`.
+    pub fn present(&self, position: u16) -> Option<&RoaringBitmap> {
+        self.columns
+            .iter()
+            .find(|c| c.position == position)
+            .map(|c| &c.present)
+    }
+
+    /// The vector of `row` in the field at `position`, if it has one.
+    pub fn vector(&self, position: u16, row: u32) -> Option<&[f32]> {
+        if !self.present(position)?.contains(row) {
+            return None;
+        }
+        let (data, dim) = self.vectors(position)?;
+        data.get(row as usize * dim..(row as usize + 1) * dim)
+    }
+
+    /// The deadline written with `row`, if any.
+    pub fn deadline(&self, row: u32) -> Option<u64> {
+        let index = self
+            .deadlines_by_row
+            .binary_search_by_key(&row, |(r, _)| *r)
+            .ok()?;
+        Some(self.deadlines_by_row[index].1)
+    }
+
+    /// Rows whose written deadline is at or before `now_ms`.
+    pub fn expired_by(&self, now_ms: u64) -> impl Iterator<Item = u32> + '_ {
+        let end = self
+            .deadlines_by_time
+            .partition_point(|(deadline, _)| *deadline <= now_ms);
+        self.deadlines_by_time[..end].iter().map(|(_, row)| *row)
+    }
+
+    /// Reads every byte of every file and checks its checksum, the key order and every
+    /// document archive.
+    pub fn verify(&self) -> Result<u64> {
+        let mut bytes = 0u64;
+        for record in &self.files {
+            let kind = FileKind::from_file_name(&record.name).ok_or_else(|| Error::Corrupt {
+                file: self.dir.join(&record.name),
+                offset: 0,
+                reason: "unknown segment file".into(),
+            })?;
+            let file = SealedFile::open(
+                self.fs.as_ref(),
+                &self.dir.join(&record.name),
+                kind.code(),
+                kind.version(),
+            )?;
+            file.verify()?;
+            bytes += file.body().len() as u64;
+        }
+        let mut previous: Option<&str> = None;
+        let n = self.row_count as usize;
+        let sorted_at = 8 + 8 * (n + 1);
+        for index in 0..n {
+            let row = read_u32(self.keys.body(), sorted_at + 4 * index).unwrap_or(u32::MAX);
+            let key = self.key(row)?;
+            if previous.is_some_and(|p| p >= key) {
+                return Err(self
+                    .keys
+                    .corrupt(sorted_at as u64, "keys are not in strictly ascending order")
+                    .into());
+            }
+            previous = Some(key);
+        }
+        for row in 0..self.row_count {
+            self.stored_row(row)?;
+        }
+        for column in &self.columns {
+            if column
+                .present
+                .max()
+                .is_some_and(|max| max >= self.row_count)
+            {
+                return Err(Error::Corrupt {
+                    file: self.dir.join("rows"),
+                    offset: 0,
+                    reason: "presence bitmap names rows past the end".into(),
+                });
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Marks the segment as no longer named by the manifest: its directory goes when
+    /// the last reader drops it.
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // Unreferenced either way; a failure leaves an orphan that the next open
+            // removes.
+            let _ = self.fs.remove_dir_all(&self.dir);
+        }
+    }
+}
+
+type Presence = Vec<(u16, RoaringBitmap)>;
+
+fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32, u64)>), String> {
+    if read_u64(body, 0) != Some(n as u64) {
+        return Err("row count does not match the manifest".into());
+    }
+    let fields = read_u32(body, 8).ok_or("cut short")? as usize;
+    let mut at = 12;
+    let mut presence = Vec::new();
+    for _ in 0..fields.min(body.len()) {
+        let position = u16::from_le_bytes(
+            body.get(at..at + 2)
+                .ok_or("cut short")?
+                .try_into()
+                .map_err(|_| "cut short")?,
+        );
+        let len = read_u32(body, at + 4).ok_or("cut short")? as usize;
+        let bytes = body
+            .get(at + 8..at + 8 + len)
+            .ok_or("presence bitmap cut short")?;
+        let bitmap = RoaringBitmap::deserialize_from(bytes)
+            .map_err(|e| format!("bad presence bitmap: {e}"))?;
+        if bitmap.max().is_some_and(|max| max as usize >= n) {
+            return Err("presence bitmap names rows past the end".into());
+        }
+        presence.push((position, bitmap));
+        at += 8 + len;
+    }
+    at = align_up(at, 8);
+    let count = read_u64(body, at).ok_or("deadline count cut short")? as usize;
+    if body.len() != at + 8 + count.saturating_mul(16) {
+        return Err("deadline list does not end where the file does".into());
+    }
+    let mut deadlines = Vec::with_capacity(count);
+    for index in 0..count {
+        let entry = at + 8 + 16 * index;
+        let deadline = read_u64(body, entry).ok_or("cut short")?;
+        let row = read_u32(body, entry + 8).ok_or("cut short")?;
+        if row as usize >= n
+            || deadlines
+                .last()
+                .is_some_and(|(previous, _)| *previous >= row)
+        {
+            return Err(format!(
+                "deadline entry {index} names row {row} out of order or range"
+            ));
+        }
+        deadlines.push((row, deadline));
+    }
+    Ok((presence, deadlines))
+}

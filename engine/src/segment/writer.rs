@@ -1,0 +1,220 @@
+//! Writing a segment: from the rows of a memtable, or the surviving rows of merged
+//! segments, to sealed files in a new segment directory.
+
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+use strata_storage::sealed::SealedWriter;
+use strata_storage::FileSystem;
+
+use super::format::{align_up, FileKind};
+use super::FileRecord;
+use crate::doc::Value;
+use crate::error::{Error, Result};
+use crate::schema::{FieldKind, Schema};
+use crate::stored::{StoredRow, StoredValue};
+
+/// One row to write.
+#[derive(Debug)]
+pub(crate) struct SegmentRow<'a> {
+    pub key: &'a str,
+    /// Non-vector values by schema position, ascending.
+    pub values: Vec<(u16, StoredValue)>,
+    /// One entry per vector field of the schema, in schema order.
+    pub vectors: Vec<Option<&'a [f32]>>,
+    /// Expiry, in milliseconds since the Unix epoch.
+    pub deadline: Option<u64>,
+}
+
+/// What was written, for the manifest.
+#[derive(Debug)]
+pub(crate) struct WrittenSegment {
+    pub row_count: u64,
+    pub files: Vec<FileRecord>,
+}
+
+/// Writes `rows` as segment files into `dir` (which must not exist yet), fsyncs them
+/// and the directory. The caller publishes the segment through the manifest.
+pub(crate) fn write_segment(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    schema: &Schema,
+    rows: &[SegmentRow],
+) -> Result<WrittenSegment> {
+    fs.create_dir_all(dir)
+        .map_err(|e| io_error("create the segment directory", dir, e))?;
+    let vector_fields: Vec<(u16, usize)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter_map(|(position, field)| match field.kind {
+            FieldKind::Vector(vector) => Some((position as u16, vector.dim)),
+            _ => None,
+        })
+        .collect();
+    let mut files = vec![
+        write_file(fs, dir, FileKind::Keys, &encode_keys(rows))?,
+        write_file(fs, dir, FileKind::Docs, &encode_docs(rows)?)?,
+        write_file(fs, dir, FileKind::Rows, &encode_rows(rows, &vector_fields))?,
+    ];
+    for (index, (position, dim)) in vector_fields.iter().enumerate() {
+        let kind = FileKind::Vectors(*position);
+        let path = dir.join(kind.file_name());
+        let mut writer = SealedWriter::create(fs, &path, kind.code(), kind.version())?;
+        let zeros = vec![0u8; dim * 4];
+        let mut buffer = Vec::with_capacity(dim * 4);
+        for row in rows {
+            match row.vectors.get(index).copied().flatten() {
+                Some(vector) => {
+                    buffer.clear();
+                    buffer.extend(vector.iter().flat_map(|c| c.to_le_bytes()));
+                    writer.write(&buffer)?;
+                }
+                None => writer.write(&zeros)?,
+            }
+        }
+        let body_len = writer.body_len();
+        let body_crc = writer.finish()?;
+        files.push(FileRecord {
+            name: kind.file_name(),
+            body_len,
+            body_crc,
+        });
+    }
+    fs.sync_dir(dir).map_err(|e| io_error("fsync", dir, e))?;
+    if let Some(parent) = dir.parent() {
+        fs.sync_dir(parent)
+            .map_err(|e| io_error("fsync", parent, e))?;
+    }
+    Ok(WrittenSegment {
+        row_count: rows.len() as u64,
+        files,
+    })
+}
+
+pub(crate) fn write_file(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    kind: FileKind,
+    body: &[u8],
+) -> Result<FileRecord> {
+    let path = dir.join(kind.file_name());
+    let body_crc =
+        strata_storage::sealed::write_sealed(fs, &path, kind.code(), kind.version(), body)?;
+    Ok(FileRecord {
+        name: kind.file_name(),
+        body_len: body.len() as u64,
+        body_crc,
+    })
+}
+
+fn io_error(op: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `u64 n ‖ (n+1) × u64 key offsets ‖ n × u32 rows sorted by key ‖ pad to 8 ‖ key bytes`
+fn encode_keys(rows: &[SegmentRow]) -> Vec<u8> {
+    let count = rows.len();
+    let mut sorted: Vec<u32> = (0..count as u32).collect();
+    sorted.sort_by(|a, b| {
+        rows[*a as usize]
+            .key
+            .as_bytes()
+            .cmp(rows[*b as usize].key.as_bytes())
+    });
+    let mut out = Vec::new();
+    out.extend_from_slice(&(count as u64).to_le_bytes());
+    let mut offset = 0u64;
+    out.extend_from_slice(&offset.to_le_bytes());
+    for row in rows {
+        offset += row.key.len() as u64;
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+    for row in &sorted {
+        out.extend_from_slice(&row.to_le_bytes());
+    }
+    out.resize(align_up(out.len(), 8), 0);
+    for row in rows {
+        out.extend_from_slice(row.key.as_bytes());
+    }
+    out
+}
+
+/// `u64 n ‖ (n+1) × u64 archive offsets ‖ pad to 16 ‖ archives, each 16-aligned`
+fn encode_docs(rows: &[SegmentRow]) -> Result<Vec<u8>> {
+    let mut archives = Vec::new();
+    let mut offsets = Vec::with_capacity(rows.len() + 1);
+    for row in rows {
+        archives.resize(align_up(archives.len(), 16), 0);
+        offsets.push(archives.len() as u64);
+        let stored = StoredRow {
+            values: row.values.clone(),
+        };
+        let bytes =
+            rkyv::to_bytes::<rkyv::rancor::Error>(&stored).map_err(|e| Error::InvalidArgument {
+                reason: format!("cannot archive a document: {e}"),
+            })?;
+        archives.extend_from_slice(&bytes);
+    }
+    offsets.push(archives.len() as u64);
+    let mut out = Vec::with_capacity(16 + offsets.len() * 8 + archives.len());
+    out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+    for offset in offsets {
+        out.extend_from_slice(&offset.to_le_bytes());
+    }
+    out.resize(align_up(out.len(), 16), 0);
+    out.extend_from_slice(&archives);
+    Ok(out)
+}
+
+/// `u64 n ‖ u32 vector fields ‖ per field: u16 position, u16 0, u32 len, roaring
+/// presence ‖ pad to 8 ‖ u64 ttl count ‖ per TTL row: u64 deadline, u32 row, u32 0`
+fn encode_rows(rows: &[SegmentRow], vector_fields: &[(u16, usize)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(vector_fields.len() as u32).to_le_bytes());
+    for (index, (position, _)) in vector_fields.iter().enumerate() {
+        let mut present = RoaringBitmap::new();
+        for (row_id, row) in rows.iter().enumerate() {
+            if row.vectors.get(index).copied().flatten().is_some() {
+                present.insert(row_id as u32);
+            }
+        }
+        present.optimize();
+        let mut bytes = Vec::with_capacity(present.serialized_size());
+        present
+            .serialize_into(&mut bytes)
+            .expect("writing to a Vec cannot fail");
+        out.extend_from_slice(&position.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out.resize(align_up(out.len(), 8), 0);
+    let deadlines: Vec<(u64, u32)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(row_id, row)| row.deadline.map(|deadline| (deadline, row_id as u32)))
+        .collect();
+    out.extend_from_slice(&(deadlines.len() as u64).to_le_bytes());
+    for (deadline, row) in deadlines {
+        out.extend_from_slice(&deadline.to_le_bytes());
+        out.extend_from_slice(&row.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+    }
+    out
+}
+
+/// The stored (non-vector) form of a value; vectors go to their own files.
+pub(crate) fn stored_value(value: &Value) -> Option<StoredValue> {
+    match value {
+        Value::Text(text) => Some(StoredValue::Text(text.clone())),
+        Value::Tag(text) => Some(StoredValue::Tag(text.clone())),
+        Value::Numeric(number) => Some(StoredValue::Numeric(*number)),
+        Value::Vector(_) => None,
+    }
+}
