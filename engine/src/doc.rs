@@ -45,10 +45,20 @@ impl Value {
 ///     .numeric("price", 29.99)
 ///     .vector("embedding", vec![0.1, 0.2, 0.3]);
 /// assert_eq!(doc.get_numeric("price"), Some(29.99));
+/// assert_eq!(Doc::new().numeric("a", 1.0).text("b", "x"), Doc::new().text("b", "x").numeric("a", 1.0));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Doc {
     fields: Vec<(String, Value)>,
+}
+
+/// Documents are maps: equal when they hold the same fields with the same values, in
+/// whatever order they were given.
+impl PartialEq for Doc {
+    fn eq(&self, other: &Doc) -> bool {
+        self.fields.len() == other.fields.len()
+            && self.fields.iter().all(|(name, value)| other.get(name) == Some(value))
+    }
 }
 
 impl Doc {
