@@ -8,6 +8,7 @@
 //! (append, sync, truncate, whole-file write, rename, directory sync), and nothing that
 //! would let a caller bypass the durability rules.
 
+pub mod sim;
 mod std_fs;
 
 use std::fmt;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+pub use sim::SimFileSystem;
 pub use std_fs::StdFileSystem;
 
 /// A file opened for appending, as the WAL uses it. Shared between the writer and the
