@@ -140,6 +140,11 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Op, String> {
             collection: reader.u64()?,
             key: reader.string()?,
         },
+        OP_EXPIRE => Op::Expire {
+            collection: reader.u64()?,
+            key: reader.string()?,
+            deadline: read_deadline(&mut reader)?,
+        },
         other => return Err(format!("unknown operation code {other}")),
     };
     if reader.remaining() != 0 {
@@ -427,6 +432,16 @@ mod tests {
             Op::Delete {
                 collection: 7,
                 key: "k1".into(),
+            },
+            Op::Expire {
+                collection: 7,
+                key: "k2".into(),
+                deadline: Some(5),
+            },
+            Op::Expire {
+                collection: 7,
+                key: "k2".into(),
+                deadline: None,
             },
         ];
         for op in ops {

@@ -57,7 +57,10 @@ pub struct Doc {
 impl PartialEq for Doc {
     fn eq(&self, other: &Doc) -> bool {
         self.fields.len() == other.fields.len()
-            && self.fields.iter().all(|(name, value)| other.get(name) == Some(value))
+            && self
+                .fields
+                .iter()
+                .all(|(name, value)| other.get(name) == Some(value))
     }
 }
 

@@ -109,11 +109,7 @@ impl Segment {
 
         let docs = open(FileKind::Docs)?;
         let body = docs.body();
-        let archives_at = align_up(8 + 8 * (n + 1), 16);
-        if read_u64(body, 0) != Some(n as u64)
-            || body.len() < archives_at
-            || read_u64(body, 8 + 8 * n) != Some((body.len() - archives_at) as u64)
-        {
+        if read_u64(body, 0) != Some(n as u64) || body.len() < align_up(8 + 16 * n, 16) {
             return Err(docs
                 .corrupt(0, "row count or length does not match the layout")
                 .into());
@@ -244,19 +240,23 @@ impl Segment {
     pub fn stored_row(&self, row: u32) -> Result<StoredRow> {
         let n = self.row_count as usize;
         let body = self.docs.body();
-        let archives_at = align_up(8 + 8 * (n + 1), 16);
-        let bad = |reason: String| Error::from(self.docs.corrupt(8 + 8 * row as u64, reason));
+        let archives_at = align_up(8 + 16 * n, 16);
+        let bad = |reason: String| Error::from(self.docs.corrupt(8 + 16 * row as u64, reason));
         if row >= self.row_count {
             return Err(bad(format!("row {row} is out of range")));
         }
-        let start = read_u64(body, 8 + 8 * row as usize)
-            .ok_or_else(|| bad("offsets cut short".into()))? as usize;
-        let end = read_u64(body, 16 + 8 * row as usize)
-            .ok_or_else(|| bad("offsets cut short".into()))? as usize;
-        let bytes = body
-            .get(archives_at + start..archives_at + end)
-            .filter(|_| start <= end)
-            .ok_or_else(|| bad(format!("bad document offsets for row {row}")))?;
+        let extent = 8 + 16 * row as usize;
+        let start = read_u64(body, extent).ok_or_else(|| bad("extents cut short".into()))?;
+        let len = read_u64(body, extent + 8).ok_or_else(|| bad("extents cut short".into()))?;
+        let bytes = start
+            .checked_add(len)
+            .and_then(|end| {
+                body.get(
+                    archives_at.checked_add(start as usize)?
+                        ..archives_at.checked_add(end as usize)?,
+                )
+            })
+            .ok_or_else(|| bad(format!("bad document extent for row {row}")))?;
         decode_row(bytes).map_err(bad)
     }
 

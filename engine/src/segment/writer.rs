@@ -144,13 +144,15 @@ fn encode_keys(rows: &[SegmentRow]) -> Vec<u8> {
     out
 }
 
-/// `u64 n ‖ (n+1) × u64 archive offsets ‖ pad to 16 ‖ archives, each 16-aligned`
+/// `u64 n ‖ n × (u64 start, u64 len) ‖ pad to 16 ‖ archives, each 16-aligned`
+///
+/// Each row records its exact length: rkyv finds an archive's root at its end, so the
+/// padding before the next archive must not be part of it.
 fn encode_docs(rows: &[SegmentRow]) -> Result<Vec<u8>> {
     let mut archives = Vec::new();
-    let mut offsets = Vec::with_capacity(rows.len() + 1);
+    let mut extents = Vec::with_capacity(rows.len());
     for row in rows {
         archives.resize(align_up(archives.len(), 16), 0);
-        offsets.push(archives.len() as u64);
         let stored = StoredRow {
             values: row.values.clone(),
         };
@@ -158,13 +160,14 @@ fn encode_docs(rows: &[SegmentRow]) -> Result<Vec<u8>> {
             rkyv::to_bytes::<rkyv::rancor::Error>(&stored).map_err(|e| Error::InvalidArgument {
                 reason: format!("cannot archive a document: {e}"),
             })?;
+        extents.push((archives.len() as u64, bytes.len() as u64));
         archives.extend_from_slice(&bytes);
     }
-    offsets.push(archives.len() as u64);
-    let mut out = Vec::with_capacity(16 + offsets.len() * 8 + archives.len());
+    let mut out = Vec::with_capacity(16 + extents.len() * 16 + archives.len());
     out.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-    for offset in offsets {
-        out.extend_from_slice(&offset.to_le_bytes());
+    for (start, len) in extents {
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
     }
     out.resize(align_up(out.len(), 16), 0);
     out.extend_from_slice(&archives);
