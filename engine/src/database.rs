@@ -101,8 +101,7 @@ impl Database {
             .file_system
             .clone()
             .unwrap_or_else(|| Arc::new(StdFileSystem));
-        fs.create_dir_all(&path)
-            .map_err(|e| io("create the database directory", &path, e))?;
+        create_durable_dir(fs.as_ref(), &path)?;
         let lock = fs.lock_dir(&path)?;
 
         let manifest = match manifest_file::read(fs.as_ref(), &path, MANIFEST_VERSION)? {
@@ -296,6 +295,22 @@ impl Database {
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::maintenance::verify(self.shared())
     }
+}
+
+/// Creates `path` if it is missing and makes its entry durable: without a fsync of
+/// the parent, a power cut could lose a new database along with its directory.
+fn create_durable_dir(fs: &dyn FileSystem, path: &Path) -> Result<()> {
+    if fs.list_dir(path).is_ok() {
+        return Ok(());
+    }
+    fs.create_dir_all(path)
+        .map_err(|e| io("create the database directory", path, e))?;
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs.sync_dir(parent)
+        .map_err(|e| io("fsync the parent of", path, e))
 }
 
 /// Opens the segments and overlays the manifest names.

@@ -187,9 +187,11 @@ impl Wal {
                 // Older files hold only covered records now; left behind they would look
                 // like a gap in the sequence.
                 for covered in kept.drain(..) {
-                    fs.remove_file(&covered).map_err(|e| Error::io("remove", &covered, e))?;
+                    fs.remove_file(&covered)
+                        .map_err(|e| Error::io("remove", &covered, e))?;
                 }
-                fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))?;
+                fs.sync_dir(dir)
+                    .map_err(|e| Error::io("fsync directory", dir, e))?;
                 kept.push(dir.join(&name));
                 (dir.join(name), format::HEADER_LEN as u64)
             }
@@ -354,10 +356,24 @@ pub fn verify_files(fs: &dyn FileSystem, files: &[PathBuf]) -> Result<u64> {
             .file_name()
             .and_then(|name| name.to_str())
             .and_then(parse_file_name)
-            .ok_or_else(|| Error::Corrupt { path: path.clone(), offset: 0, reason: "not a WAL file name".into() })?;
-        let replayed = replay::replay_file(fs, path, first_seq, RecoveryMode::Strict, &mut |_, _| Ok(()))?;
+            .ok_or_else(|| Error::Corrupt {
+                path: path.clone(),
+                offset: 0,
+                reason: "not a WAL file name".into(),
+            })?;
+        let replayed = replay::replay_file(
+            fs,
+            path,
+            first_seq,
+            RecoveryMode::Strict,
+            &mut |_, _| Ok(()),
+        )?;
         if replayed.damage.is_some() && index + 1 < files.len() {
-            return Err(Error::Corrupt { path: path.clone(), offset: replayed.valid_len, reason: "damaged record before the last WAL file".into() });
+            return Err(Error::Corrupt {
+                path: path.clone(),
+                offset: replayed.valid_len,
+                reason: "damaged record before the last WAL file".into(),
+            });
         }
         records += replayed.records;
     }

@@ -1,0 +1,264 @@
+//! The `ann` command line. Hand-parsed: a dozen flags do not justify a parser crate,
+//! and every bad value gets a message naming the flag.
+
+use std::path::PathBuf;
+
+use strata::{Durability, Metric, VectorIndex};
+
+use crate::{BenchError, Result};
+
+/// Usage text of `ann`.
+pub const USAGE: &str = "\
+usage: ann --base B.fvecs --query Q.fvecs [--gt G.ivecs] --metric cosine|l2|ip
+           --index flat|hnsw|ivfpq [options]
+
+Measures Strata on a TexMex data set through its public API: ingest, open, memory,
+disk, and per run recall@k, QPS (one thread) and p50/p99 latency.
+
+options:
+  --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
+                       ground truth is computed by brute force
+  --limit N            use only the first N base rows (ground truth is recomputed)
+  --k K                neighbours per query, default 10
+  --threads T          threads for computing ground truth, default: all cores
+                       (queries always run on one thread)
+  --batch B            documents per upsert_many call, default 1000
+  --durability D       always|everysec|never, default everysec
+  --db DIR             keep the database in DIR; a later run on the same data set
+                       skips ingest and measures open and queries only
+  --json OUT           write the report as JSON
+  --meta meta.jsonl    ingest the row fields too (text, topic, year, popularity)
+  --filters gt_filtered.json
+                       filtered runs (needs --meta)
+  -h, --help           this text
+";
+
+/// The vector index to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    /// Exact search.
+    Flat,
+    /// HNSW graph.
+    Hnsw,
+    /// IVF-PQ.
+    IvfPq,
+}
+
+impl IndexKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexKind::Flat => "flat",
+            IndexKind::Hnsw => "hnsw",
+            IndexKind::IvfPq => "ivfpq",
+        }
+    }
+
+    /// The engine's index declaration for vectors of `dim` components. Build-time
+    /// parameters are the Redis defaults for now; flags for them come with the indexes.
+    pub fn declaration(self, dim: usize) -> VectorIndex {
+        match self {
+            IndexKind::Flat => VectorIndex::flat(),
+            IndexKind::Hnsw => VectorIndex::hnsw(16, 200),
+            // 8 dimensions per sub-quantizer is the usual starting point.
+            IndexKind::IvfPq => VectorIndex::ivf_pq(1024, (dim / 8).max(1)),
+        }
+    }
+}
+
+/// Parsed `ann` arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Args {
+    pub base: PathBuf,
+    pub query: PathBuf,
+    pub gt: Option<PathBuf>,
+    pub metric: Metric,
+    pub index: IndexKind,
+    pub limit: Option<usize>,
+    pub k: usize,
+    pub threads: usize,
+    pub batch: usize,
+    pub durability: Durability,
+    pub db: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub meta: Option<PathBuf>,
+    pub filters: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Measure.
+    Run(Box<Args>),
+    /// Print [`USAGE`].
+    Help,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
+    let mut base = None;
+    let mut query = None;
+    let mut gt = None;
+    let mut metric = None;
+    let mut index = None;
+    let mut limit = None;
+    let mut k = 10;
+    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut batch = 1000;
+    let mut durability = Durability::EverySec;
+    let mut db = None;
+    let mut json = None;
+    let mut meta = None;
+    let mut filters = None;
+
+    let mut arguments = arguments.into_iter();
+    while let Some(argument) = arguments.next() {
+        if argument == "-h" || argument == "--help" {
+            return Ok(Command::Help);
+        }
+        let (flag, inline) = match argument.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
+            _ => (argument, None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| arguments.next())
+                .ok_or_else(|| BenchError::new(format!("{flag} needs a value\n\n{USAGE}")))
+        };
+        match flag.as_str() {
+            "--base" => base = Some(PathBuf::from(value()?)),
+            "--query" => query = Some(PathBuf::from(value()?)),
+            "--gt" => gt = Some(PathBuf::from(value()?)),
+            "--metric" => metric = Some(parse_metric(&value()?)?),
+            "--index" => index = Some(parse_index(&value()?)?),
+            "--limit" => limit = Some(positive(&flag, &value()?)?),
+            "--k" => k = positive(&flag, &value()?)?,
+            "--threads" => threads = positive(&flag, &value()?)?,
+            "--batch" => batch = positive(&flag, &value()?)?,
+            "--durability" => durability = parse_durability(&value()?)?,
+            "--db" => db = Some(PathBuf::from(value()?)),
+            "--json" => json = Some(PathBuf::from(value()?)),
+            "--meta" => meta = Some(PathBuf::from(value()?)),
+            "--filters" => filters = Some(PathBuf::from(value()?)),
+            other => {
+                return Err(BenchError::new(format!(
+                    "unknown argument {other:?}\n\n{USAGE}"
+                )))
+            }
+        }
+    }
+    let required = |name: &str| BenchError::new(format!("{name} is required\n\n{USAGE}"));
+    if filters.is_some() && meta.is_none() {
+        return Err(BenchError::new(
+            "--filters needs --meta: filters refer to the row fields it ingests",
+        ));
+    }
+    Ok(Command::Run(Box::new(Args {
+        base: base.ok_or_else(|| required("--base"))?,
+        query: query.ok_or_else(|| required("--query"))?,
+        gt,
+        metric: metric.ok_or_else(|| required("--metric"))?,
+        index: index.ok_or_else(|| required("--index"))?,
+        limit,
+        k,
+        threads,
+        batch,
+        durability,
+        db,
+        json,
+        meta,
+        filters,
+    })))
+}
+
+fn parse_metric(value: &str) -> Result<Metric> {
+    match value.to_ascii_lowercase().as_str() {
+        "cosine" => Ok(Metric::Cosine),
+        "l2" => Ok(Metric::L2),
+        "ip" => Ok(Metric::InnerProduct),
+        _ => Err(BenchError::new(format!(
+            "--metric {value:?}: expected cosine, l2 or ip"
+        ))),
+    }
+}
+
+fn parse_index(value: &str) -> Result<IndexKind> {
+    match value.to_ascii_lowercase().as_str() {
+        "flat" => Ok(IndexKind::Flat),
+        "hnsw" => Ok(IndexKind::Hnsw),
+        "ivfpq" | "ivf_pq" | "ivf-pq" => Ok(IndexKind::IvfPq),
+        _ => Err(BenchError::new(format!(
+            "--index {value:?}: expected flat, hnsw or ivfpq"
+        ))),
+    }
+}
+
+fn parse_durability(value: &str) -> Result<Durability> {
+    match value.to_ascii_lowercase().as_str() {
+        "always" => Ok(Durability::Always),
+        "everysec" => Ok(Durability::EverySec),
+        "never" => Ok(Durability::Never),
+        _ => Err(BenchError::new(format!(
+            "--durability {value:?}: expected always, everysec or never"
+        ))),
+    }
+}
+
+fn positive(flag: &str, value: &str) -> Result<usize> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(BenchError::new(format!(
+            "{flag} {value:?}: expected a positive integer"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(line: &str) -> Result<Args> {
+        match parse(line.split_whitespace().map(str::to_string))? {
+            Command::Run(args) => Ok(*args),
+            Command::Help => Err(BenchError::new("help")),
+        }
+    }
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let args = run("--base b --query q --gt g --metric COSINE --index flat").unwrap();
+        assert_eq!(args.metric, Metric::Cosine);
+        assert_eq!((args.k, args.batch, args.limit), (10, 1000, None));
+        assert_eq!(args.durability, Durability::EverySec);
+
+        let args = run(
+            "--base=b --query q --metric ip --index=hnsw --limit 500 --k 5 \
+                        --durability never --db d --json j --meta m --filters f",
+        )
+        .unwrap();
+        assert_eq!(args.index, IndexKind::Hnsw);
+        assert_eq!((args.limit, args.k), (Some(500), 5));
+        assert_eq!(args.filters, Some(PathBuf::from("f")));
+    }
+
+    #[test]
+    fn bad_flags_say_which() {
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        assert!(message("--base b --query q --metric cos --index flat").contains("--metric"));
+        assert!(message("--base b --query q --metric l2 --index annoy").contains("--index"));
+        assert!(message("--base b --query q --metric l2 --index flat --k 0").contains("--k"));
+        assert!(message("--base b --query q --metric l2 --index flat --bogus").contains("--bogus"));
+        assert!(message("--query q --metric l2 --index flat").contains("--base is required"));
+        assert!(
+            message("--base b --query q --metric l2 --index flat --limit")
+                .contains("needs a value")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index flat --filters f").contains("--meta")
+        );
+        assert_eq!(parse(["-h".to_string()]).unwrap(), Command::Help);
+    }
+}

@@ -1,0 +1,257 @@
+//! The Strata side of `ann`: the schema, ingest, the measured open and the query runs,
+//! all through the public `strata` API.
+//!
+//! A *run* is one setting of query-time parameters, optionally under a filter. FLAT has
+//! one run with no parameters; approximate indexes will list one run per `ef` (or
+//! `nprobe`) value, and filtered runs repeat the settings per filter. Executing a run
+//! only needs [`search_request`] to express its settings, so adding a parameter or
+//! filtered search is a change there and in [`plan_runs`].
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use strata::{Collection, Doc, Metric, Schema, Search};
+
+use crate::args::IndexKind;
+use crate::fvecs::Matrix;
+use crate::meta::{FilterSpec, Meta};
+use crate::metrics::Latency;
+use crate::{BenchError, Result};
+
+/// The collection the bench creates.
+pub const COLLECTION: &str = "ann";
+/// Its vector field.
+pub const VECTOR_FIELD: &str = "embedding";
+/// Its row fields, when `--meta` is given: names as in `meta.jsonl`.
+pub const TEXT_FIELD: &str = "text";
+pub const TOPIC_FIELD: &str = "topic";
+pub const YEAR_FIELD: &str = "year";
+pub const POPULARITY_FIELD: &str = "popularity";
+
+/// The collection's schema. The engine refuses indexes it does not provide yet
+/// (`Error::Unsupported`), so this is where an HNSW or IVF-PQ request stops.
+pub fn schema(dim: usize, metric: Metric, index: IndexKind, with_meta: bool) -> Result<Schema> {
+    let mut builder = Schema::builder();
+    if with_meta {
+        builder = builder
+            .text(TEXT_FIELD)
+            .tag(TOPIC_FIELD)
+            .numeric(YEAR_FIELD)
+            .numeric(POPULARITY_FIELD);
+    }
+    Ok(builder
+        .vector(VECTOR_FIELD, dim, metric, index.declaration(dim))
+        .build()?)
+}
+
+/// The document of base row `row`: its vector and, if given, its fields. A field the
+/// row lacks (the README's row without a year) is left out, as Redis would.
+pub fn document(vector: &[f32], meta: Option<&Meta>) -> Doc {
+    let mut doc = Doc::new().vector(VECTOR_FIELD, vector);
+    if let Some(meta) = meta {
+        if let Some(text) = &meta.text {
+            doc = doc.text(TEXT_FIELD, text.as_str());
+        }
+        if !meta.topics.is_empty() {
+            doc = doc.tag(TOPIC_FIELD, meta.topics.join(","));
+        }
+        if let Some(year) = meta.year {
+            doc = doc.numeric(YEAR_FIELD, year);
+        }
+        if let Some(popularity) = meta.popularity {
+            doc = doc.numeric(POPULARITY_FIELD, popularity);
+        }
+    }
+    doc
+}
+
+/// Upserts every base row, `batch` rows per `upsert_many`, keyed by row number so that
+/// hits map back to ground-truth ids. Returns the time spent inside `upsert_many`
+/// (building the documents is the caller's cost, not the engine's).
+pub fn ingest(
+    collection: &Collection,
+    base: &Matrix<f32>,
+    meta: Option<&[Meta]>,
+    batch: usize,
+) -> Result<Duration> {
+    let mut spent = Duration::ZERO;
+    let mut start = 0;
+    while start < base.len() {
+        let end = (start + batch).min(base.len());
+        let docs: Vec<(String, Doc)> = (start..end)
+            .map(|row| {
+                let fields = meta.and_then(|meta| meta.get(row));
+                (row.to_string(), document(base.row(row), fields))
+            })
+            .collect();
+        let clock = Instant::now();
+        collection.upsert_many(docs)?;
+        spent += clock.elapsed();
+        start = end;
+    }
+    Ok(spent)
+}
+
+/// One query (row `query` of the query file) as a search request under `run`'s
+/// settings. Keys only: the bench maps keys back to ids and needs no fields.
+pub fn search_request(
+    run: &RunSpec,
+    filters: &[FilterSpec],
+    vector: &[f32],
+    k: usize,
+) -> Result<Search> {
+    if let Some(filter) = run.filter {
+        let name = filters.get(filter).map_or("?", |f| f.name.as_str());
+        return Err(BenchError::new(format!(
+            "filtered run `{name}` skipped: filtered search is not supported by this build of strata"
+        )));
+    }
+    // FLAT has no query-time parameters; `ef` and friends will be applied here.
+    if let Some(name) = run.params.keys().next() {
+        return Err(BenchError::new(format!(
+            "query parameter `{name}` is not supported by this build of strata"
+        )));
+    }
+    Ok(Search::knn(VECTOR_FIELD, vector, k).no_content())
+}
+
+/// A run to measure: query-time parameters and an optional filter (an index into the
+/// filters read from `--filters`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub params: Map<String, Value>,
+    pub filter: Option<usize>,
+}
+
+/// The runs for an index: each parameter setting unfiltered, then under each filter.
+pub fn plan_runs(index: IndexKind, filters: &[FilterSpec]) -> Vec<RunSpec> {
+    let settings: Vec<Map<String, Value>> = match index {
+        // Only FLAT runs today; the others are refused when the schema is built. Their
+        // parameter sweeps (`--ef 10,20,...`) will be listed here.
+        IndexKind::Flat | IndexKind::Hnsw | IndexKind::IvfPq => vec![Map::new()],
+    };
+    let mut runs: Vec<RunSpec> = settings
+        .iter()
+        .map(|params| RunSpec {
+            params: params.clone(),
+            filter: None,
+        })
+        .collect();
+    for filter in 0..filters.len() {
+        runs.extend(settings.iter().map(|params| RunSpec {
+            params: params.clone(),
+            filter: Some(filter),
+        }));
+    }
+    runs
+}
+
+/// The ids a run returned per query, and its latency.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub returned: Vec<Vec<u32>>,
+    pub latency: Latency,
+}
+
+/// Runs the queries `query_ids` one at a time on this thread, timing each search call
+/// (request construction included: callers pay for it too).
+pub fn execute(
+    collection: &Collection,
+    queries: &Matrix<f32>,
+    query_ids: &[usize],
+    k: usize,
+    run: &RunSpec,
+    filters: &[FilterSpec],
+) -> Result<RunOutcome> {
+    let mut returned = Vec::with_capacity(query_ids.len());
+    let mut samples = Vec::with_capacity(query_ids.len());
+    // Build one request first, so that an unsupported run fails before it is timed.
+    if let Some(&first) = query_ids.first() {
+        let _: Search = search_request(run, filters, queries.row(first), k)?;
+    }
+    let loop_clock = Instant::now();
+    for &query in query_ids {
+        let clock = Instant::now();
+        let request = search_request(run, filters, queries.row(query), k)?;
+        let hits = collection.search(&request)?;
+        samples.push(clock.elapsed());
+        returned.push(hit_ids(&hits)?);
+    }
+    let total = loop_clock.elapsed();
+    Ok(RunOutcome {
+        returned,
+        latency: Latency::from_samples(&samples, total),
+    })
+}
+
+/// Base row ids of hits, from their keys.
+pub fn hit_ids(hits: &[strata::Hit]) -> Result<Vec<u32>> {
+    hits.iter()
+        .map(|hit| {
+            hit.key.parse::<u32>().map_err(|_| {
+                BenchError::new(format!(
+                    "the collection returned key {:?}, not a row number: \
+                     was the database filled by another tool?",
+                    hit.key
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata::Database;
+
+    fn tiny_base() -> Matrix<f32> {
+        Matrix::new(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8, -1.0, 0.0, 0.8, 0.6]).unwrap()
+    }
+
+    #[test]
+    fn ingest_and_flat_run_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("db")).unwrap();
+        let schema = schema(2, Metric::Cosine, IndexKind::Flat, true).unwrap();
+        let collection = db.create_collection(COLLECTION, schema).unwrap();
+        let meta = vec![Meta::default(); 5];
+        ingest(&collection, &tiny_base(), Some(&meta), 2).unwrap();
+        assert_eq!(collection.len().unwrap(), 5);
+
+        let queries = Matrix::new(2, vec![0.9, 0.5, -1.0, 0.1]).unwrap();
+        let runs = plan_runs(IndexKind::Flat, &[]);
+        assert_eq!(runs.len(), 1);
+        let outcome = execute(&collection, &queries, &[0, 1], 2, &runs[0], &[]).unwrap();
+        assert_eq!(outcome.returned, vec![vec![4, 2], vec![3, 1]]);
+        assert!(outcome.latency.qps > 0.0);
+    }
+
+    #[test]
+    fn unsupported_indexes_and_filtered_runs_are_reported() {
+        for index in [IndexKind::Hnsw, IndexKind::IvfPq] {
+            let error = schema(8, Metric::L2, index, false).unwrap_err().to_string();
+            assert!(error.contains("not supported"), "{error}");
+        }
+        let filter = FilterSpec {
+            name: "sel".into(),
+            filter: "@topic:{ai}".into(),
+            selectivity: None,
+            query_ids: vec![0],
+            gt: vec![vec![]],
+        };
+        let runs = plan_runs(IndexKind::Flat, std::slice::from_ref(&filter));
+        assert_eq!(runs.len(), 2);
+        let error = search_request(&runs[1], &[filter], &[1.0, 0.0], 10).unwrap_err();
+        assert!(error.to_string().contains("filtered run `sel` skipped"));
+    }
+
+    #[test]
+    fn foreign_keys_are_an_error() {
+        let hit = strata::Hit {
+            key: "doc:1".into(),
+            distance: 0.0,
+            doc: Doc::new(),
+        };
+        assert!(hit_ids(&[hit]).is_err());
+    }
+}
