@@ -92,27 +92,64 @@ pub fn ingest(
     Ok(spent)
 }
 
+/// A search as the bench issues it: typed for unfiltered runs, and for filtered runs
+/// the filter's own RediSearch string, as a user porting from Redis would send it.
+#[derive(Debug)]
+pub enum Request<'a> {
+    Typed(Box<Search>),
+    Text {
+        query: String,
+        vector: &'a [f32],
+        k: usize,
+    },
+}
+
+impl Request<'_> {
+    /// Runs the request on `collection`.
+    pub fn run(&self, collection: &Collection) -> Result<Vec<strata::Hit>> {
+        Ok(match self {
+            Request::Typed(search) => collection.search(search)?,
+            Request::Text { query, vector, k } => collection
+                .query(query)
+                .param("vec", *vector)
+                .args([
+                    "LIMIT".to_string(),
+                    "0".to_string(),
+                    k.to_string(),
+                    "NOCONTENT".to_string(),
+                ])
+                .run()?,
+        })
+    }
+}
+
 /// One query (row `query` of the query file) as a search request under `run`'s
 /// settings. Keys only: the bench maps keys back to ids and needs no fields.
-pub fn search_request(
+pub fn search_request<'a>(
     run: &RunSpec,
     filters: &[FilterSpec],
-    vector: &[f32],
+    vector: &'a [f32],
     k: usize,
-) -> Result<Search> {
-    if let Some(filter) = run.filter {
-        let name = filters.get(filter).map_or("?", |f| f.name.as_str());
-        return Err(BenchError::new(format!(
-            "filtered run `{name}` skipped: filtered search is not supported by this build of strata"
-        )));
-    }
+) -> Result<Request<'a>> {
     // FLAT has no query-time parameters; `ef` and friends will be applied here.
     if let Some(name) = run.params.keys().next() {
         return Err(BenchError::new(format!(
             "query parameter `{name}` is not supported by this build of strata"
         )));
     }
-    Ok(Search::knn(VECTOR_FIELD, vector, k).no_content())
+    if let Some(filter) = run.filter {
+        let filter = filters
+            .get(filter)
+            .ok_or_else(|| BenchError::new("a run names a filter that was not read"))?;
+        return Ok(Request::Text {
+            query: format!("({})=>[KNN {k} @{VECTOR_FIELD} $vec]", filter.filter),
+            vector,
+            k,
+        });
+    }
+    Ok(Request::Typed(Box::new(
+        Search::knn(VECTOR_FIELD, vector, k).no_content(),
+    )))
 }
 
 /// A run to measure: query-time parameters and an optional filter (an index into the
@@ -167,13 +204,12 @@ pub fn execute(
     let mut samples = Vec::with_capacity(query_ids.len());
     // Build one request first, so that an unsupported run fails before it is timed.
     if let Some(&first) = query_ids.first() {
-        let _: Search = search_request(run, filters, queries.row(first), k)?;
+        search_request(run, filters, queries.row(first), k)?.run(collection)?;
     }
     let loop_clock = Instant::now();
     for &query in query_ids {
         let clock = Instant::now();
-        let request = search_request(run, filters, queries.row(query), k)?;
-        let hits = collection.search(&request)?;
+        let hits = search_request(run, filters, queries.row(query), k)?.run(collection)?;
         samples.push(clock.elapsed());
         returned.push(hit_ids(&hits)?);
     }
@@ -227,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_indexes_and_filtered_runs_are_reported() {
+    fn unsupported_indexes_are_reported_and_filtered_runs_use_the_filter_string() {
         for index in [IndexKind::Hnsw, IndexKind::IvfPq] {
             let error = schema(8, Metric::L2, index, false).unwrap_err().to_string();
             assert!(error.contains("not supported"), "{error}");
@@ -241,8 +277,12 @@ mod tests {
         };
         let runs = plan_runs(IndexKind::Flat, std::slice::from_ref(&filter));
         assert_eq!(runs.len(), 2);
-        let error = search_request(&runs[1], &[filter], &[1.0, 0.0], 10).unwrap_err();
-        assert!(error.to_string().contains("filtered run `sel` skipped"));
+        match search_request(&runs[1], &[filter], &[1.0, 0.0], 10).unwrap() {
+            Request::Text { query, .. } => {
+                assert_eq!(query, "(@topic:{ai})=>[KNN 10 @embedding $vec]")
+            }
+            other => panic!("expected the filter's query string, got {other:?}"),
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@ use crate::codec::{Op, Record};
 use crate::database::DatabaseInner;
 use crate::doc::{Doc, Value};
 use crate::error::{Error, Result};
+use crate::execute::{execute, prepare, Explain};
+use crate::options::Limits;
 use crate::schema::{FieldKind, Schema};
-use crate::search::{Hit, Search};
+use crate::search::{Hit, QueryBuilder, Search};
 use crate::store::{now_ms, CollectionState, Shared};
 
 /// Longest document key, in bytes.
@@ -197,61 +199,45 @@ impl Collection {
         Ok(self.len()? == 0)
     }
 
-    /// Runs a k-nearest-neighbour search. Results are nearest first; documents without
-    /// the searched vector field are never returned.
+    /// Runs a search built with [`Search`]. Results are nearest first for vector
+    /// queries; documents without the searched vector field are never returned.
     pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
         self.check_not_dropped()?;
-        let schema = &self.state.schema;
-        let (position, dim) = match schema.field(&request.field) {
-            Some((position, field)) => match field.kind {
-                FieldKind::Vector(vector) => (position, vector.dim),
-                other => {
-                    return Err(Error::FieldType {
-                        field: request.field.clone(),
-                        expected: "VECTOR",
-                        found: other.name(),
-                    })
-                }
-            },
-            None => return Err(self.unknown_field(&request.field)),
-        };
-        check_vector(&request.field, &request.vector, dim)?;
-        let max_k = self.shared().options.limits.max_k;
-        if request.k == 0 || request.k > max_k {
-            return Err(Error::InvalidArgument {
-                reason: format!("k is {}; it must be 1..={max_k}", request.k),
-            });
-        }
-        let projection = match &request.return_fields {
-            Some(names) => Some(
-                names
-                    .iter()
-                    .map(|name| {
-                        schema
-                            .field(name)
-                            .map(|(position, _)| position)
-                            .ok_or_else(|| self.unknown_field(name))
-                    })
-                    .collect::<Result<Vec<usize>>>()?,
-            ),
-            None => Some(
-                schema
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, field)| !matches!(field.kind, FieldKind::Vector(_)))
-                    .map(|(position, _)| position)
-                    .collect(),
-            ),
-        };
-        self.state.tables.read().knn(
-            schema,
-            position,
-            &request.vector,
-            request.k,
-            now_ms(),
-            projection.as_deref(),
-        )
+        let plan = prepare(
+            &request.query,
+            &request.params,
+            &self.state.schema,
+            &self.state.name,
+            self.limits(),
+        )?;
+        let tables = self.state.tables.read();
+        Ok(execute(&tables, &self.state.schema, &plan, now_ms())?.0)
+    }
+
+    /// A query in the RediSearch dialect, e.g.
+    /// `(@category:{AI} @price:[0 100])=>[KNN 10 @embedding $vec AS score]`; bind
+    /// parameters with [`QueryBuilder::param`] and run it with [`QueryBuilder::run`].
+    pub fn query<'c>(&'c self, query: &str) -> QueryBuilder<'c> {
+        QueryBuilder::new(self, query)
+    }
+
+    /// How `request` would run: per source, live and matching rows and the strategy
+    /// the planner chose.
+    pub fn explain(&self, request: &Search) -> Result<Explain> {
+        self.check_not_dropped()?;
+        let plan = prepare(
+            &request.query,
+            &request.params,
+            &self.state.schema,
+            &self.state.name,
+            self.limits(),
+        )?;
+        let tables = self.state.tables.read();
+        Ok(execute(&tables, &self.state.schema, &plan, now_ms())?.1)
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.shared().options.limits
     }
 
     fn check_not_dropped(&self) -> Result<()> {
@@ -341,7 +327,7 @@ fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
+pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
         return Err(Error::DimensionMismatch {
             field: field.to_string(),

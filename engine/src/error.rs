@@ -99,10 +99,45 @@ pub enum Error {
     /// Caller: a collection that does not exist (or was dropped).
     #[error("collection `{name}` does not exist")]
     CollectionNotFound { name: String },
+    /// Caller: a query string that does not parse, or a parameter it names that is
+    /// missing or of the wrong type. `pos` is the byte offset in the query string (0
+    /// when the problem is not at one place).
+    #[error("invalid query at byte {pos}: {message}")]
+    InvalidQuery { pos: usize, message: String },
+    /// Caller: a query past one of the bounds in `Limits` (length, depth, terms, k,
+    /// EF_RUNTIME, LIMIT).
+    #[error("the query's {what} is {found}, over the limit of {limit}; simplify it or raise the limit in Options")]
+    QueryLimit {
+        what: &'static str,
+        limit: u64,
+        found: u64,
+    },
     /// Caller: a feature this version of Strata does not provide yet. Never served
     /// silently by something else.
     #[error("{feature} is not supported yet")]
     Unsupported { feature: String },
+}
+
+impl From<strata_query::QueryError> for Error {
+    fn from(error: strata_query::QueryError) -> Error {
+        use strata_query::QueryError as Query;
+        match error {
+            Query::Syntax {
+                pos,
+                expected,
+                found,
+            } => Error::InvalidQuery {
+                pos,
+                message: format!("expected {expected}, found {found}"),
+            },
+            Query::Unsupported { feature, .. } => Error::Unsupported { feature },
+            Query::LimitExceeded { what, limit, found } => Error::QueryLimit { what, limit, found },
+            other => Error::InvalidQuery {
+                pos: 0,
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 impl From<strata_storage::Error> for Error {

@@ -40,6 +40,8 @@ mod compaction;
 mod database;
 mod doc;
 mod error;
+mod execute;
+mod filter;
 mod maintenance;
 mod manifest;
 mod memtable;
@@ -61,9 +63,11 @@ pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES};
 pub use database::{Database, RecoveryReport, VerifyReport, WalCut};
 pub use doc::{Doc, Value};
 pub use error::{Error, Result};
+pub use execute::{Explain, SourcePlan, Strategy};
+pub use filter::Filter;
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
     MAX_DIMENSION,
 };
-pub use search::{Hit, Search};
+pub use search::{Hit, Param, QueryBuilder, Search};

@@ -10,12 +10,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::ops::Bound;
+
 use roaring::RoaringBitmap;
-use strata_index::{flat, Metric, Neighbor};
+use strata_index::numeric::NumericIndex;
+use strata_index::tags::{split_tags, TagIndex};
+use strata_index::Metric;
 
 use crate::codec::Record;
 use crate::doc::{Doc, Value};
-use crate::schema::{FieldKind, Schema};
+use crate::schema::{FieldKind, Schema, TagOptions};
 use crate::segment::SegmentRow;
 
 #[derive(Debug)]
@@ -45,6 +49,10 @@ pub(crate) struct Memtable {
     deadlines: BTreeMap<u32, u64>,
     /// Bytes written into the memtable since it was created; the flush trigger.
     bytes_written: usize,
+    /// One entry per schema field: the tag index of TAG fields.
+    tag_indexes: Vec<Option<(TagOptions, TagIndex)>>,
+    /// One entry per schema field: the numeric index of NUMERIC fields.
+    numeric_indexes: Vec<Option<NumericIndex>>,
 }
 
 impl Memtable {
@@ -62,6 +70,19 @@ impl Memtable {
                 _ => None,
             })
             .collect();
+        let tag_indexes = schema
+            .fields()
+            .iter()
+            .map(|field| match field.kind {
+                FieldKind::Tag(options) => Some((options, TagIndex::new())),
+                _ => None,
+            })
+            .collect();
+        let numeric_indexes = schema
+            .fields()
+            .iter()
+            .map(|field| matches!(field.kind, FieldKind::Numeric).then(NumericIndex::new))
+            .collect();
         Memtable {
             keys: HashMap::new(),
             rows: Vec::new(),
@@ -69,6 +90,72 @@ impl Memtable {
             columns,
             deadlines: BTreeMap::new(),
             bytes_written: 0,
+            tag_indexes,
+            numeric_indexes,
+        }
+    }
+
+    /// Adds (`insert`) or removes the field-index entries of `values` for `slot`.
+    fn index_values(&mut self, slot: u32, values: &[(u16, Value)], insert: bool) {
+        for (field, value) in values {
+            match value {
+                Value::Tag(raw) => {
+                    if let Some(Some((options, index))) = self.tag_indexes.get_mut(*field as usize)
+                    {
+                        let tags = split_tags(raw, options.separator, options.case_sensitive);
+                        if insert {
+                            index.insert(slot, tags.iter().map(String::as_str));
+                        } else {
+                            index.remove(slot, tags.iter().map(String::as_str));
+                        }
+                    }
+                }
+                Value::Numeric(number) => {
+                    if let Some(Some(index)) = self.numeric_indexes.get_mut(*field as usize) {
+                        if insert {
+                            index.insert(slot, *number);
+                        } else {
+                            index.remove(slot);
+                        }
+                    }
+                }
+                Value::Text(_) | Value::Vector(_) => {}
+            }
+        }
+    }
+
+    /// Slots whose TAG field at `position` holds `tag` (normalised).
+    pub fn tag_rows(&self, position: u16, tag: &str) -> RoaringBitmap {
+        match self.tag_indexes.get(position as usize) {
+            Some(Some((_, index))) => index.rows(tag).cloned().unwrap_or_default(),
+            _ => RoaringBitmap::new(),
+        }
+    }
+
+    /// Slots whose NUMERIC field at `position` lies in the range.
+    pub fn numeric_rows(&self, position: u16, low: Bound<f64>, high: Bound<f64>) -> RoaringBitmap {
+        match self.numeric_indexes.get(position as usize) {
+            Some(Some(index)) => index.range(low, high),
+            _ => RoaringBitmap::new(),
+        }
+    }
+
+    /// Occupied slots whose document has not expired at `now_ms`.
+    pub fn live(&self, now_ms: u64) -> RoaringBitmap {
+        let mut live: RoaringBitmap = self.keys.values().copied().collect();
+        for (slot, deadline) in &self.deadlines {
+            if *deadline <= now_ms {
+                live.remove(*slot);
+            }
+        }
+        live
+    }
+
+    /// The vector column at `position`: data, dimension, metric and presence.
+    pub fn column(&self, position: u16) -> Option<(&[f32], usize, Metric, &RoaringBitmap)> {
+        match self.columns.get(position as usize) {
+            Some(Some(column)) => Some((&column.data, column.dim, column.metric, &column.present)),
+            _ => None,
         }
     }
 
@@ -105,6 +192,9 @@ impl Memtable {
         for column in self.columns.iter_mut().flatten() {
             column.present.remove(slot);
         }
+        if let Some(Some(old)) = self.rows.get_mut(slot as usize).map(Option::take) {
+            self.index_values(slot, &old.values, false);
+        }
         let mut values = Vec::with_capacity(record.values.len());
         for (field, value) in record.values {
             match (value, self.columns.get_mut(field as usize)) {
@@ -123,6 +213,7 @@ impl Memtable {
             Some(deadline) => self.deadlines.insert(slot, deadline),
             None => self.deadlines.remove(&slot),
         };
+        self.index_values(slot, &values, true);
         self.rows[slot as usize] = Some(Row { key, values });
     }
 
@@ -135,7 +226,9 @@ impl Memtable {
             column.present.remove(slot);
         }
         self.deadlines.remove(&slot);
-        self.rows[slot as usize] = None;
+        if let Some(Some(old)) = self.rows.get_mut(slot as usize).map(Option::take) {
+            self.index_values(slot, &old.values, false);
+        }
         self.free.push(slot);
         true
     }
@@ -210,28 +303,6 @@ impl Memtable {
             }
         }
         doc
-    }
-
-    /// Exact k nearest live (unexpired at `now_ms`) rows to `query` by the vector field
-    /// at `field`.
-    pub fn knn(&self, field: usize, query: &[f32], k: usize, now_ms: u64) -> Vec<Neighbor> {
-        let Some(Some(column)) = self.columns.get(field) else {
-            return Vec::new();
-        };
-        let mut candidates = column.present.clone();
-        for (slot, deadline) in &self.deadlines {
-            if *deadline <= now_ms {
-                candidates.remove(*slot);
-            }
-        }
-        flat::search(
-            column.metric,
-            query,
-            &column.data,
-            column.dim,
-            candidates.iter(),
-            k,
-        )
     }
 
     /// Every document, as rows to write into a segment, in slot order.

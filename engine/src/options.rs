@@ -62,6 +62,31 @@ pub struct Limits {
     pub max_batch_bytes: usize,
     /// Largest `k` a search may ask for, default 10,000.
     pub max_k: usize,
+    /// Largest `EF_RUNTIME`, default 10,000.
+    pub max_ef_runtime: usize,
+    /// Longest query string, default 64 KiB.
+    pub max_query_bytes: usize,
+    /// Deepest nesting of a filter, default 128.
+    pub max_query_depth: usize,
+    /// Most predicates in one query, default 1,024.
+    pub max_query_terms: usize,
+    /// Largest `LIMIT` count, default 10,000.
+    pub max_limit: usize,
+}
+
+impl Limits {
+    /// The parser's bounds.
+    pub(crate) fn query(&self) -> strata_query::Limits {
+        strata_query::Limits {
+            max_query_bytes: self.max_query_bytes,
+            max_depth: self.max_query_depth,
+            max_terms: self.max_query_terms,
+            max_k: self.max_k as u64,
+            max_ef_runtime: self.max_ef_runtime as u64,
+            max_limit: self.max_limit as u64,
+            ..strata_query::Limits::default()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -70,6 +95,11 @@ impl Default for Limits {
             max_document_bytes: 16 << 20,
             max_batch_bytes: 256 << 20,
             max_k: 10_000,
+            max_ef_runtime: 10_000,
+            max_query_bytes: 64 << 10,
+            max_query_depth: 128,
+            max_query_terms: 1_024,
+            max_limit: 10_000,
         }
     }
 }

@@ -8,16 +8,12 @@
 
 use std::sync::Arc;
 
-use roaring::RoaringBitmap;
-use strata_index::{flat, Neighbor};
-
 use crate::codec::Record;
 use crate::doc::Doc;
 use crate::error::Result;
 use crate::memtable::Memtable;
 use crate::overlay::Overlay;
 use crate::schema::{FieldKind, Schema};
-use crate::search::Hit;
 use crate::segment::Segment;
 
 /// A sealed segment and what changed about its rows since it was written.
@@ -175,54 +171,6 @@ impl Tables {
             Location::Memtable(slot) => Ok(self.memtable.key(slot).unwrap_or_default().to_string()),
             Location::Segment(index, row) => Ok(self.segments[index].segment.key(row)?.to_string()),
         }
-    }
-
-    /// Exact k nearest live documents to `query` in the vector field at `position`.
-    pub fn knn(
-        &self,
-        schema: &Schema,
-        position: usize,
-        query: &[f32],
-        k: usize,
-        now_ms: u64,
-        projection: Option<&[usize]>,
-    ) -> Result<Vec<Hit>> {
-        let mut candidates: Vec<(Neighbor, Location)> = self
-            .memtable
-            .knn(position, query, k, now_ms)
-            .into_iter()
-            .map(|neighbor| (neighbor, Location::Memtable(neighbor.id)))
-            .collect();
-        let metric = match schema.fields().get(position).map(|field| field.kind) {
-            Some(FieldKind::Vector(vector)) => vector.metric,
-            _ => return Ok(Vec::new()),
-        };
-        for (index, slot) in self.segments.iter().enumerate() {
-            let segment = &slot.segment;
-            let (Some(present), Some((vectors, dim))) = (
-                segment.present(position as u16),
-                segment.vectors(position as u16),
-            ) else {
-                continue;
-            };
-            let live: RoaringBitmap = present - slot.overlay.dead_rows(segment, now_ms);
-            for neighbor in flat::search(metric, query, vectors, dim, live.iter(), k) {
-                candidates.push((neighbor, Location::Segment(index, neighbor.id)));
-            }
-        }
-        // Distances are comparable across sources: the same kernel over the same data.
-        candidates.sort_by(|a, b| a.0.distance.total_cmp(&b.0.distance));
-        candidates.truncate(k);
-        candidates
-            .into_iter()
-            .map(|(neighbor, location)| {
-                Ok(Hit {
-                    key: self.key(location)?,
-                    distance: neighbor.distance,
-                    doc: self.document(location, schema, projection)?,
-                })
-            })
-            .collect()
     }
 
     /// Keys of documents expired at `now_ms`, at most `limit`.

@@ -19,6 +19,10 @@ pub(crate) enum FileKind {
     Vectors(u16),
     /// A version of the segment's deletions and TTL overrides.
     State(u64),
+    /// The tag index of the TAG field at this schema position.
+    Tags(u16),
+    /// The sorted column of the NUMERIC field at this schema position.
+    Numeric(u16),
 }
 
 impl FileKind {
@@ -30,6 +34,8 @@ impl FileKind {
             FileKind::Rows => 12,
             FileKind::Vectors(_) => 13,
             FileKind::State(_) => 14,
+            FileKind::Tags(_) => 15,
+            FileKind::Numeric(_) => 16,
         }
     }
 
@@ -46,6 +52,8 @@ impl FileKind {
             FileKind::Rows => "rows".to_string(),
             FileKind::Vectors(field) => format!("vectors-{field}"),
             FileKind::State(version) => format!("state-{version:020}"),
+            FileKind::Tags(field) => format!("tags-{field}"),
+            FileKind::Numeric(field) => format!("numeric-{field}"),
         }
     }
 
@@ -58,6 +66,12 @@ impl FileKind {
             _ => {
                 if let Some(field) = name.strip_prefix("vectors-") {
                     return field.parse().ok().map(FileKind::Vectors);
+                }
+                if let Some(field) = name.strip_prefix("tags-") {
+                    return field.parse().ok().map(FileKind::Tags);
+                }
+                if let Some(field) = name.strip_prefix("numeric-") {
+                    return field.parse().ok().map(FileKind::Numeric);
                 }
                 let version = name.strip_prefix("state-")?;
                 (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?

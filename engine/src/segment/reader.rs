@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::ops::Bound;
+
 use roaring::RoaringBitmap;
+use strata_index::numeric::NumericIndexView;
+use strata_index::tags::TagIndexView;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
 
@@ -26,6 +30,7 @@ enum Column {
 struct VectorColumn {
     position: u16,
     dim: usize,
+    metric: crate::schema::Metric,
     data: Column,
     present: RoaringBitmap,
 }
@@ -40,6 +45,8 @@ pub(crate) struct Segment {
     keys: SealedFile,
     docs: SealedFile,
     columns: Vec<VectorColumn>,
+    /// Field index files by schema position: TAG and NUMERIC fields.
+    field_indexes: Vec<(u16, SealedFile)>,
     /// `(row, deadline)` sorted by row, and the same pairs sorted by deadline.
     deadlines_by_row: Vec<(u32, u64)>,
     deadlines_by_time: Vec<(u64, u32)>,
@@ -154,9 +161,27 @@ impl Segment {
             columns.push(VectorColumn {
                 position,
                 dim: vector.dim,
+                metric: vector.metric,
                 data,
                 present,
             });
+        }
+        let mut field_indexes = Vec::new();
+        for (position, field) in schema.fields().iter().enumerate() {
+            let position = position as u16;
+            let kind = match field.kind {
+                FieldKind::Tag(_) => FileKind::Tags(position),
+                FieldKind::Numeric => FileKind::Numeric(position),
+                FieldKind::Text | FieldKind::Vector(_) => continue,
+            };
+            let file = open(kind)?;
+            // O(1) header checks now, so a damaged index fails at open, not mid-query.
+            let valid = match kind {
+                FileKind::Tags(_) => TagIndexView::open(file.body()).map(|_| ()),
+                _ => NumericIndexView::open(file.body()).map(|_| ()),
+            };
+            valid.map_err(|e| file.corrupt(0, e.to_string()))?;
+            field_indexes.push((position, file));
         }
         let mut deadlines_by_time: Vec<(u64, u32)> = deadlines_by_row
             .iter()
@@ -171,6 +196,7 @@ impl Segment {
             keys,
             docs,
             columns,
+            field_indexes,
             deadlines_by_row,
             deadlines_by_time,
             files,
@@ -270,6 +296,14 @@ impl Segment {
         Some((data, column.dim))
     }
 
+    /// The metric of the vector field at `position`.
+    pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
+        self.columns
+            .iter()
+            .find(|c| c.position == position)
+            .map(|c| c.metric)
+    }
+
     /// The rows that have a vector in the field at `position`.
     pub fn present(&self, position: u16) -> Option<&RoaringBitmap> {
         self.columns
@@ -285,6 +319,39 @@ impl Segment {
         }
         let (data, dim) = self.vectors(position)?;
         data.get(row as usize * dim..(row as usize + 1) * dim)
+    }
+
+    fn field_index(&self, position: u16) -> Option<&SealedFile> {
+        self.field_indexes
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|(_, file)| file)
+    }
+
+    /// Rows whose TAG field at `position` holds `tag` (normalised).
+    pub fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
+        let Some(file) = self.field_index(position) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let view = TagIndexView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        view.rows(tag)
+            .map_err(|e| file.corrupt(0, e.to_string()).into())
+    }
+
+    /// Rows whose NUMERIC field at `position` lies in the range.
+    pub fn numeric_rows(
+        &self,
+        position: u16,
+        low: Bound<f64>,
+        high: Bound<f64>,
+    ) -> Result<RoaringBitmap> {
+        let Some(file) = self.field_index(position) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let view =
+            NumericIndexView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        view.range(low, high)
+            .map_err(|e| file.corrupt(0, e.to_string()).into())
     }
 
     /// The deadline written with `row`, if any.
@@ -339,6 +406,18 @@ impl Segment {
         }
         for row in 0..self.row_count {
             self.stored_row(row)?;
+        }
+        for (position, file) in &self.field_indexes {
+            let is_tags = self
+                .files
+                .iter()
+                .any(|f| f.name == FileKind::Tags(*position).file_name());
+            let checked = if is_tags {
+                TagIndexView::open(file.body()).and_then(|view| view.verify(self.row_count))
+            } else {
+                NumericIndexView::open(file.body()).and_then(|view| view.verify(self.row_count))
+            };
+            checked.map_err(|e| file.corrupt(0, e.to_string()))?;
         }
         for column in &self.columns {
             if column

@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use roaring::RoaringBitmap;
+use strata_index::numeric::NumericIndex;
+use strata_index::tags::{split_tags, TagIndex};
 use strata_storage::sealed::SealedWriter;
 use strata_storage::FileSystem;
 
@@ -57,6 +59,45 @@ pub(crate) fn write_segment(
         write_file(fs, dir, FileKind::Docs, &encode_docs(rows)?)?,
         write_file(fs, dir, FileKind::Rows, &encode_rows(rows, &vector_fields))?,
     ];
+    for (position, field) in schema.fields().iter().enumerate() {
+        let position = position as u16;
+        match field.kind {
+            FieldKind::Tag(options) => {
+                let mut index = TagIndex::new();
+                for (row_id, row) in rows.iter().enumerate() {
+                    for (_, value) in row.values.iter().filter(|(field, _)| *field == position) {
+                        if let StoredValue::Tag(raw) = value {
+                            let tags = split_tags(raw, options.separator, options.case_sensitive);
+                            index.insert(row_id as u32, tags.iter().map(String::as_str));
+                        }
+                    }
+                }
+                files.push(write_file(
+                    fs,
+                    dir,
+                    FileKind::Tags(position),
+                    &index.write_body(),
+                )?);
+            }
+            FieldKind::Numeric => {
+                let mut index = NumericIndex::new();
+                for (row_id, row) in rows.iter().enumerate() {
+                    for (_, value) in row.values.iter().filter(|(field, _)| *field == position) {
+                        if let StoredValue::Numeric(number) = value {
+                            index.insert(row_id as u32, *number);
+                        }
+                    }
+                }
+                files.push(write_file(
+                    fs,
+                    dir,
+                    FileKind::Numeric(position),
+                    &index.write_body(),
+                )?);
+            }
+            FieldKind::Text | FieldKind::Vector(_) => {}
+        }
+    }
     for (index, (position, dim)) in vector_fields.iter().enumerate() {
         let kind = FileKind::Vectors(*position);
         let path = dir.join(kind.file_name());
