@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn unsupported_indexes_are_reported_and_filtered_runs_use_the_filter_string() {
-        for index in [IndexKind::Hnsw, IndexKind::IvfPq] {
+                for index in [IndexKind::IvfPq] {
             let error = schema(8, Metric::L2, index, false).unwrap_err().to_string();
             assert!(error.contains("not supported"), "{error}");
         }

@@ -32,6 +32,8 @@ pub(crate) const DEFAULT_LIMIT: u64 = 10;
 pub enum Strategy {
     /// Compute the distance to every matching row (FLAT, or few matches).
     ExactOverBitmap,
+    /// Walk the segment's HNSW graph, collecting only matching rows.
+    GraphTraversal,
     /// Return every matching row (no vector clause).
     FilterOnly,
 }
@@ -92,7 +94,17 @@ pub(crate) struct Knn {
     position: u16,
     vector: Vec<f32>,
     k: usize,
+    ef: usize,
 }
+
+/// `EF_RUNTIME` when a query gives none, as in Redis.
+pub(crate) const DEFAULT_EF_RUNTIME: usize = 10;
+
+/// Below this share of live rows matching the filter, a segment is searched exactly
+/// over the filter's bitmap instead of through its graph: a filtered graph walk visits
+/// about `ef / selectivity` rows, an exact scan touches only the matches. Measured on
+/// real-pypi-50k and on synthetic rows (benches/README.md, "planner").
+pub(crate) const EXACT_BELOW_SELECTIVITY: f64 = 0.02;
 
 /// A query checked against the schema, ready to run on any snapshot.
 #[derive(Debug)]
@@ -163,17 +175,21 @@ pub(crate) fn prepare(
                     reason: format!("k is {k}; it must be 1..={}", limits.max_k),
                 });
             }
-            if let Some(ef) = &clause.ef_runtime {
-                let ef = literal_u64(ef)?;
-                if ef == 0 || ef > limits.max_ef_runtime as u64 {
-                    return Err(Error::InvalidArgument {
-                        reason: format!(
-                            "EF_RUNTIME is {ef}; it must be 1..={}",
-                            limits.max_ef_runtime
-                        ),
-                    });
+            let ef = match &clause.ef_runtime {
+                None => DEFAULT_EF_RUNTIME,
+                Some(ef) => {
+                    let ef = literal_u64(ef)?;
+                    if ef == 0 || ef > limits.max_ef_runtime as u64 {
+                        return Err(Error::InvalidArgument {
+                            reason: format!(
+                                "EF_RUNTIME is {ef}; it must be 1..={}",
+                                limits.max_ef_runtime
+                            ),
+                        });
+                    }
+                    ef as usize
                 }
-            }
+            };
             let vector = vector_of(&clause.vector_param)?;
             crate::collection::check_vector(&clause.field, &vector, options.dim)?;
             score_alias = clause.alias.clone().or(score_alias);
@@ -181,6 +197,7 @@ pub(crate) fn prepare(
                 position: position as u16,
                 vector,
                 k,
+                ef,
             })
         }
     };
@@ -289,6 +306,17 @@ type Column<'a> = (&'a [f32], usize, Metric, &'a RoaringBitmap);
 
 trait Source: RowSource {
     fn column(&self, position: u16, schema: &Schema) -> Option<Column<'_>>;
+    /// Graph search among `filter`'s rows, when the source has a graph for the field.
+    fn graph_search(
+        &self,
+        _: &Knn,
+        _: Option<&RoaringBitmap>,
+    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
+        Ok(None)
+    }
+    fn has_graph(&self, _: u16) -> bool {
+        false
+    }
 }
 
 fn distances_in(
@@ -314,6 +342,9 @@ fn distances_in(
 }
 
 impl RowSource for MemtableSource<'_> {
+    fn row_count(&self) -> u64 {
+        u64::MAX
+    }
     fn live(&self) -> RoaringBitmap {
         self.memtable.live(self.now_ms)
     }
@@ -340,6 +371,9 @@ impl Source for MemtableSource<'_> {
 }
 
 impl RowSource for SegmentSource<'_> {
+    fn row_count(&self) -> u64 {
+        self.slot.segment.row_count() as u64
+    }
     fn live(&self) -> RoaringBitmap {
         let mut live = RoaringBitmap::new();
         live.insert_range(0..self.slot.segment.row_count());
@@ -377,12 +411,28 @@ impl Source for SegmentSource<'_> {
             segment.present(position)?,
         ))
     }
+    fn graph_search(
+        &self,
+        knn: &Knn,
+        filter: Option<&RoaringBitmap>,
+    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
+        self.slot
+            .segment
+            .search_graph(knn.position, &knn.vector, knn.k, knn.ef, filter)
+    }
+    fn has_graph(&self, position: u16) -> bool {
+        self.slot.segment.has_graph(position)
+    }
 }
 
 /// The planner: how a source answers a vector query given how many rows match.
-/// FLAT has one answer; the HNSW index adds a threshold on `matching / live` here.
-fn choose_strategy(index: VectorIndex, _matching: u64, _live: u64) -> Strategy {
+fn choose_strategy(index: VectorIndex, has_graph: bool, matching: u64, live: u64) -> Strategy {
     match index {
+        VectorIndex::Hnsw { .. }
+            if has_graph && matching as f64 >= EXACT_BELOW_SELECTIVITY * live as f64 =>
+        {
+            Strategy::GraphTraversal
+        }
         VectorIndex::Flat | VectorIndex::Hnsw { .. } | VectorIndex::IvfPq { .. } => {
             Strategy::ExactOverBitmap
         }
@@ -440,15 +490,32 @@ pub(crate) fn execute(
         let matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {
-                let strategy = choose_strategy(index, matching.len(), live.len());
-                if let Some((data, dim, metric, present)) = source.column(knn.position, schema) {
-                    let candidates = &matching & present;
-                    for neighbor in
-                        flat::search(metric, &knn.vector, data, dim, candidates.iter(), knn.k)
-                    {
-                        found.push((neighbor.distance, at(neighbor.id)));
+                let strategy = choose_strategy(
+                    index,
+                    source.has_graph(knn.position),
+                    matching.len(),
+                    live.len(),
+                );
+                let neighbors = match strategy {
+                    Strategy::GraphTraversal => {
+                        // Every row is in the graph; rows that are dead or do not match
+                        // are walked through but never returned.
+                        let filter = (matching.len() < source.row_count()).then_some(&matching);
+                        source.graph_search(knn, filter)?.unwrap_or_default()
                     }
-                }
+                    _ => match source.column(knn.position, schema) {
+                        Some((data, dim, metric, present)) => {
+                            let candidates = &matching & present;
+                            flat::search(metric, &knn.vector, data, dim, candidates.iter(), knn.k)
+                        }
+                        None => Vec::new(),
+                    },
+                };
+                found.extend(
+                    neighbors
+                        .into_iter()
+                        .map(|neighbor| (neighbor.distance, at(neighbor.id))),
+                );
                 strategy
             }
             _ => {

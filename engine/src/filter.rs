@@ -144,6 +144,8 @@ pub(crate) enum Compiled {
 
 /// What a filter needs from a row source (the memtable or a segment).
 pub(crate) trait RowSource {
+    /// Rows the source holds, live or not.
+    fn row_count(&self) -> u64;
     /// Rows that are live now: not deleted, not expired.
     fn live(&self) -> RoaringBitmap;
     /// Rows whose TAG field at `position` holds `tag` (normalised).

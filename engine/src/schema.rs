@@ -41,11 +41,25 @@ impl VectorIndex {
     }
 
     fn check_supported(self) -> Result<()> {
+        use strata_index::hnsw::HnswParams;
         match self {
             VectorIndex::Flat => Ok(()),
-            VectorIndex::Hnsw { .. } => Err(Error::Unsupported {
-                feature: "the HNSW vector index (use VectorIndex::flat() for now)".to_string(),
-            }),
+            VectorIndex::Hnsw { m, ef_construction } => {
+                if !(2..=HnswParams::MAX_M).contains(&m) {
+                    return Err(Error::InvalidSchema {
+                        reason: format!("HNSW M is {m}; it must be 2..={}", HnswParams::MAX_M),
+                    });
+                }
+                if !(1..=HnswParams::MAX_EF_CONSTRUCTION).contains(&ef_construction) {
+                    return Err(Error::InvalidSchema {
+                        reason: format!(
+                            "HNSW EF_CONSTRUCTION is {ef_construction}; it must be 1..={}",
+                            HnswParams::MAX_EF_CONSTRUCTION
+                        ),
+                    });
+                }
+                Ok(())
+            }
             VectorIndex::IvfPq { .. } => Err(Error::Unsupported {
                 feature: "the IVF_PQ vector index (use VectorIndex::flat() for now)".to_string(),
             }),
@@ -329,12 +343,18 @@ mod tests {
             .vector("v", MAX_DIMENSION, Metric::L2, flat)
             .build()
             .unwrap();
-        assert!(matches!(
-            Schema::builder()
-                .vector("v", 4, Metric::L2, VectorIndex::hnsw(16, 200))
-                .build(),
-            Err(Error::Unsupported { .. })
-        ));
+        Schema::builder()
+            .vector("v", 4, Metric::L2, VectorIndex::hnsw(16, 200))
+            .build()
+            .unwrap();
+        for (m, ef_construction) in [(1, 200), (16, 0)] {
+            assert!(matches!(
+                Schema::builder()
+                    .vector("v", 4, Metric::L2, VectorIndex::hnsw(m, ef_construction))
+                    .build(),
+                Err(Error::InvalidSchema { .. })
+            ));
+        }
         assert!(matches!(
             Schema::builder()
                 .vector("v", 4, Metric::L2, VectorIndex::ivf_pq(16, 4))

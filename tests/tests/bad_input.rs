@@ -201,9 +201,15 @@ fn bad_collections_are_refused() {
     ));
     assert!(matches!(
         Schema::builder()
-            .vector("v", 8, Metric::L2, VectorIndex::hnsw(16, 200))
+            .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(16, 4))
             .build(),
         Err(Error::Unsupported { .. })
+    ));
+    assert!(matches!(
+        Schema::builder()
+            .vector("v", 8, Metric::L2, VectorIndex::hnsw(1, 200))
+            .build(),
+        Err(Error::InvalidSchema { .. })
     ));
     assert_eq!(db.list_collections(), vec!["docs".to_string()]);
     let entries: Vec<_> = std::fs::read_dir(dir.path())

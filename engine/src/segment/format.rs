@@ -23,6 +23,8 @@ pub(crate) enum FileKind {
     Tags(u16),
     /// The sorted column of the NUMERIC field at this schema position.
     Numeric(u16),
+    /// The HNSW graph of the VECTOR field at this schema position.
+    Graph(u16),
 }
 
 impl FileKind {
@@ -36,6 +38,7 @@ impl FileKind {
             FileKind::State(_) => 14,
             FileKind::Tags(_) => 15,
             FileKind::Numeric(_) => 16,
+            FileKind::Graph(_) => 17,
         }
     }
 
@@ -54,6 +57,7 @@ impl FileKind {
             FileKind::State(version) => format!("state-{version:020}"),
             FileKind::Tags(field) => format!("tags-{field}"),
             FileKind::Numeric(field) => format!("numeric-{field}"),
+            FileKind::Graph(field) => format!("hnsw-{field}"),
         }
     }
 
@@ -72,6 +76,9 @@ impl FileKind {
                 }
                 if let Some(field) = name.strip_prefix("numeric-") {
                     return field.parse().ok().map(FileKind::Numeric);
+                }
+                if let Some(field) = name.strip_prefix("hnsw-") {
+                    return field.parse().ok().map(FileKind::Graph);
                 }
                 let version = name.strip_prefix("state-")?;
                 (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?

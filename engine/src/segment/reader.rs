@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
+use strata_index::hnsw::{HnswView, RowFilter};
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
+use strata_index::Neighbor;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
 
@@ -32,6 +34,8 @@ struct VectorColumn {
     dim: usize,
     metric: crate::schema::Metric,
     data: Column,
+    /// The HNSW graph over this column, when the field has one.
+    graph: Option<SealedFile>,
     present: RoaringBitmap,
 }
 
@@ -158,11 +162,30 @@ impl Segment {
                         .collect(),
                 ),
             };
+            let graph_name = FileKind::Graph(position).file_name();
+            let graph = if files.iter().any(|f| f.name == graph_name) {
+                let file = open(FileKind::Graph(position))?;
+                // O(1) header checks: the graph must be the one for these rows.
+                let view =
+                    HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+                if view.len() != n || view.dim() != vector.dim || view.metric() != vector.metric {
+                    return Err(file
+                        .corrupt(
+                            0,
+                            "graph does not match the segment's rows, dimension or metric",
+                        )
+                        .into());
+                }
+                Some(file)
+            } else {
+                None
+            };
             columns.push(VectorColumn {
                 position,
                 dim: vector.dim,
                 metric: vector.metric,
                 data,
+                graph,
                 present,
             });
         }
@@ -296,6 +319,40 @@ impl Segment {
         Some((data, column.dim))
     }
 
+    /// Whether the vector field at `position` has an HNSW graph in this segment.
+    pub fn has_graph(&self, position: u16) -> bool {
+        self.columns
+            .iter()
+            .any(|c| c.position == position && c.graph.is_some())
+    }
+
+    /// The `k` nearest rows by the HNSW graph of the field at `position`, among the rows
+    /// `filter` accepts (all when `None`), exploring `ef` candidates. `None` when the
+    /// segment has no graph for the field.
+    pub fn search_graph(
+        &self,
+        position: u16,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&RoaringBitmap>,
+    ) -> Result<Option<Vec<Neighbor>>> {
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
+        let (Some(file), Some((vectors, _))) = (&column.graph, self.vectors(position)) else {
+            return Ok(None);
+        };
+        let view = HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        let filter = filter.map(|bitmap| bitmap as &dyn RowFilter);
+        let neighbors = view
+            .search(vectors, query, k, ef.max(k), filter)
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("HNSW search failed: {e}"),
+            })?;
+        Ok(Some(neighbors))
+    }
+
     /// The metric of the vector field at `position`.
     pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
         self.columns
@@ -406,6 +463,13 @@ impl Segment {
         }
         for row in 0..self.row_count {
             self.stored_row(row)?;
+        }
+        for column in &self.columns {
+            if let Some(file) = &column.graph {
+                HnswView::open(file.body())
+                    .and_then(|view| view.verify())
+                    .map_err(|e| file.corrupt(0, e.to_string()))?;
+            }
         }
         for (position, file) in &self.field_indexes {
             let is_tags = self

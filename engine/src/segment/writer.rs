@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use roaring::RoaringBitmap;
+use strata_index::hnsw::{HnswGraph, HnswParams};
 use strata_index::numeric::NumericIndex;
 use strata_index::tags::{split_tags, TagIndex};
 use strata_storage::sealed::SealedWriter;
@@ -13,7 +14,7 @@ use super::format::{align_up, FileKind};
 use super::FileRecord;
 use crate::doc::Value;
 use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
+use crate::schema::{FieldKind, Schema, VectorIndex};
 use crate::stored::{StoredRow, StoredValue};
 
 /// One row to write.
@@ -121,6 +122,9 @@ pub(crate) fn write_segment(
             body_len,
             body_crc,
         });
+        if let Some(graph) = build_graph(schema, *position, index, rows)? {
+            files.push(write_file(fs, dir, FileKind::Graph(*position), &graph)?);
+        }
     }
     fs.sync_dir(dir).map_err(|e| io_error("fsync", dir, e))?;
     if let Some(parent) = dir.parent() {
@@ -131,6 +135,49 @@ pub(crate) fn write_segment(
         row_count: rows.len() as u64,
         files,
     })
+}
+
+/// The HNSW graph of the vector field at `position`, when the field asks for one and
+/// every row has a vector (node ids are row ids; a segment with vector-less rows is
+/// searched exactly instead).
+fn build_graph(
+    schema: &Schema,
+    position: u16,
+    index: usize,
+    rows: &[SegmentRow],
+) -> Result<Option<Vec<u8>>> {
+    let Some(FieldKind::Vector(options)) = schema
+        .fields()
+        .get(position as usize)
+        .map(|field| field.kind)
+    else {
+        return Ok(None);
+    };
+    let VectorIndex::Hnsw { m, ef_construction } = options.index else {
+        return Ok(None);
+    };
+    let mut vectors = Vec::with_capacity(rows.len() * options.dim);
+    for row in rows {
+        match row.vectors.get(index).copied().flatten() {
+            Some(vector) => vectors.extend_from_slice(vector),
+            None => return Ok(None),
+        }
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let graph = HnswGraph::build(
+        &vectors,
+        options.dim,
+        options.metric,
+        &HnswParams::new(m, ef_construction),
+        threads,
+    )
+    .map_err(|e| Error::InvalidArgument {
+        reason: format!("cannot build the HNSW graph: {e}"),
+    })?;
+    Ok(Some(graph.to_bytes()))
 }
 
 pub(crate) fn write_file(

@@ -1,0 +1,188 @@
+//! HNSW through the public API: recall against an exact twin collection, filters that
+//! never return fewer than k rows when k match, deleted rows skipped, and a graph that
+//! survives reopen and compaction.
+
+use std::collections::HashSet;
+
+use strata::{
+    Collection, Database, Doc, Filter, Metric, Options, Schema, Search, Strategy, VectorIndex,
+};
+use strata_tests::random_vectors;
+
+const COUNT: usize = 3_000;
+const DIM: usize = 32;
+
+fn collection(db: &Database, name: &str, metric: Metric, index: VectorIndex) -> Collection {
+    let schema = Schema::builder()
+        .numeric("u")
+        .vector("v", DIM, metric, index)
+        .build()
+        .unwrap();
+    db.create_collection(name, schema).unwrap()
+}
+
+fn fill(collections: &[&Collection], vectors: &[Vec<f32>]) {
+    for docs in collections {
+        docs.upsert_many(vectors.iter().enumerate().map(|(i, v)| {
+            (
+                format!("k{i}"),
+                Doc::new()
+                    .numeric("u", i as f64 / COUNT as f64)
+                    .vector("v", v.clone()),
+            )
+        }))
+        .unwrap();
+    }
+}
+
+fn keys(docs: &Collection, search: &Search) -> Vec<String> {
+    docs.search(search)
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.key)
+        .collect()
+}
+
+fn recall(got: &[String], truth: &[String]) -> f64 {
+    let truth: HashSet<&String> = truth.iter().collect();
+    got.iter().filter(|key| truth.contains(key)).count() as f64 / truth.len().max(1) as f64
+}
+
+#[test]
+fn hnsw_matches_exact_search_closely_for_every_metric() {
+    let vectors = random_vectors(3, COUNT, DIM);
+    let queries = random_vectors(4, 40, DIM);
+    for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_with(
+            dir.path(),
+            Options {
+                background_work: false,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let graph = collection(&db, "graph", metric, VectorIndex::hnsw(16, 100));
+        let exact = collection(&db, "exact", metric, VectorIndex::flat());
+        fill(&[&graph, &exact], &vectors);
+        db.flush().unwrap();
+        let mut total = 0.0;
+        for query in &queries {
+            let request = Search::knn("v", query, 10).ef_runtime(100).no_content();
+            let plan = graph.explain(&request).unwrap();
+            assert!(
+                plan.sources
+                    .iter()
+                    .any(|s| s.strategy == Strategy::GraphTraversal),
+                "{plan}"
+            );
+            total += recall(&keys(&graph, &request), &keys(&exact, &request));
+        }
+        let mean = total / queries.len() as f64;
+        assert!(mean >= 0.95, "{metric:?}: recall@10 {mean} at ef=100");
+    }
+}
+
+#[test]
+fn filtered_search_never_returns_fewer_than_k_and_keeps_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_with(
+        dir.path(),
+        Options {
+            background_work: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let graph = collection(&db, "graph", Metric::L2, VectorIndex::hnsw(16, 100));
+    let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+    fill(&[&graph, &exact], &random_vectors(5, COUNT, DIM));
+    db.flush().unwrap();
+    for deleted in (0..COUNT).step_by(4) {
+        graph.delete(&format!("k{deleted}")).unwrap();
+        exact.delete(&format!("k{deleted}")).unwrap();
+    }
+    let queries = random_vectors(6, 20, DIM);
+    for selectivity in [0.001, 0.005, 0.02, 0.05, 0.2, 0.5, 1.0] {
+        let filter = Filter::range("u", ..selectivity);
+        let live_matches = (0..COUNT)
+            .filter(|i| (*i as f64 / COUNT as f64) < selectivity && i % 4 != 0)
+            .count();
+        let mut total = 0.0;
+        for query in &queries {
+            let request = Search::knn("v", query, 10)
+                .filter(filter.clone())
+                .ef_runtime(64)
+                .no_content();
+            let got = keys(&graph, &request);
+            assert_eq!(got.len(), live_matches.min(10), "selectivity {selectivity}");
+            assert!(
+                got.iter()
+                    .all(|key| key[1..].parse::<usize>().unwrap() % 4 != 0),
+                "a deleted row came back"
+            );
+            total += recall(&got, &keys(&exact, &request));
+        }
+        let mean = total / queries.len() as f64;
+        assert!(mean >= 0.95, "selectivity {selectivity}: recall@10 {mean}");
+    }
+}
+
+#[test]
+fn the_graph_survives_reopen_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(7, COUNT, DIM);
+    let query = &random_vectors(8, 1, DIM)[0];
+    let request = Search::knn("v", query, 10).ef_runtime(200).no_content();
+    let before = {
+        let db = Database::open_with(
+            dir.path(),
+            Options {
+                background_work: false,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let graph = collection(&db, "graph", Metric::Cosine, VectorIndex::hnsw(8, 64));
+        fill(&[&graph], &vectors);
+        db.flush().unwrap();
+        keys(&graph, &request)
+    };
+    let db = Database::open_with(
+        dir.path(),
+        Options {
+            background_work: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let graph = db.collection("graph").unwrap();
+    assert_eq!(
+        keys(&graph, &request),
+        before,
+        "the graph read back from disk answers the same"
+    );
+    for i in 0..100 {
+        graph.delete(&format!("k{i}")).unwrap();
+    }
+    db.compact().unwrap();
+    let plan = graph.explain(&request).unwrap();
+    assert_eq!(
+        plan.sources
+            .iter()
+            .filter(|s| s.strategy == Strategy::GraphTraversal)
+            .count(),
+        1,
+        "{plan}"
+    );
+    let after = keys(&graph, &request);
+    let expected: Vec<String> = before
+        .into_iter()
+        .filter(|key| key[1..].parse::<usize>().unwrap() >= 100)
+        .collect();
+    assert!(
+        recall(&after, &expected) >= 0.8,
+        "{after:?} vs {expected:?}"
+    );
+    db.verify().unwrap();
+}
