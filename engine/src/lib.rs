@@ -34,6 +34,11 @@
 //! Durability follows Redis's `appendfsync` ([`Durability`]): every write is framed in
 //! a write-ahead log before it is acknowledged, and the log is replayed on open.
 
+/// The README's examples, compiled (not run) as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 mod codec;
 mod collection;
 mod compaction;
