@@ -12,7 +12,7 @@ use std::fmt;
 
 use roaring::RoaringBitmap;
 use strata_index::{flat, Metric};
-use strata_query::{Page, Params, Query, SortOrder};
+use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
 use crate::doc::Value;
 use crate::error::{Error, Result};
@@ -95,16 +95,22 @@ pub(crate) struct Knn {
     vector: Vec<f32>,
     k: usize,
     ef: usize,
+    /// RediSearch's `HYBRID_POLICY`: `ADHOC_BF` forces exact search over the filter's
+    /// matches, `BATCHES` forces the graph; unset, the planner decides.
+    policy: Option<HybridPolicy>,
 }
 
 /// `EF_RUNTIME` when a query gives none, as in Redis.
 pub(crate) const DEFAULT_EF_RUNTIME: usize = 10;
 
-/// Below this share of live rows matching the filter, a segment is searched exactly
-/// over the filter's bitmap instead of through its graph: a filtered graph walk visits
-/// about `ef / selectivity` rows, an exact scan touches only the matches. Measured on
-/// real-pypi-50k and on synthetic rows (benches/README.md, "planner").
-pub(crate) const EXACT_BELOW_SELECTIVITY: f64 = 0.02;
+/// The planner's cost model. Exact search over the filter's matches costs about one
+/// distance per match; a filtered graph walk visits about `ef / selectivity` rows,
+/// each with a neighbour list to score. With `s = matches / live`, exact wins while
+/// `matches < C * ef / s`, that is while `matches^2 < C * ef * live`. `C` is fitted
+/// to the crossover measured by `benches/src/bin/sweep.rs` (benches/README.md,
+/// "planner"); the same rule sends small unfiltered segments (`live < C * ef`) to
+/// exact search.
+pub(crate) const PLANNER_GRAPH_COST: f64 = 40.0;
 
 /// A query checked against the schema, ready to run on any snapshot.
 #[derive(Debug)]
@@ -198,6 +204,7 @@ pub(crate) fn prepare(
                 vector,
                 k,
                 ef,
+                policy: clause.hybrid_policy,
             })
         }
     };
@@ -426,16 +433,22 @@ impl Source for SegmentSource<'_> {
 }
 
 /// The planner: how a source answers a vector query given how many rows match.
-fn choose_strategy(index: VectorIndex, has_graph: bool, matching: u64, live: u64) -> Strategy {
-    match index {
-        VectorIndex::Hnsw { .. }
-            if has_graph && matching as f64 >= EXACT_BELOW_SELECTIVITY * live as f64 =>
-        {
+fn choose_strategy(
+    index: VectorIndex,
+    has_graph: bool,
+    policy: Option<HybridPolicy>,
+    ef: usize,
+    matching: u64,
+    live: u64,
+) -> Strategy {
+    let matching = matching as f64;
+    let graph_pays = matching * matching >= PLANNER_GRAPH_COST * ef as f64 * live as f64;
+    match (index, policy) {
+        (VectorIndex::Hnsw { .. }, Some(HybridPolicy::Batches)) if has_graph => {
             Strategy::GraphTraversal
         }
-        VectorIndex::Flat | VectorIndex::Hnsw { .. } | VectorIndex::IvfPq { .. } => {
-            Strategy::ExactOverBitmap
-        }
+        (VectorIndex::Hnsw { .. }, None) if has_graph && graph_pays => Strategy::GraphTraversal,
+        _ => Strategy::ExactOverBitmap,
     }
 }
 
@@ -493,6 +506,8 @@ pub(crate) fn execute(
                 let strategy = choose_strategy(
                     index,
                     source.has_graph(knn.position),
+                    knn.policy,
+                    knn.ef.max(knn.k),
                     matching.len(),
                     live.len(),
                 );

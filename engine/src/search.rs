@@ -93,6 +93,20 @@ impl Search {
         self
     }
 
+    /// RediSearch's `HYBRID_POLICY`: `true` for `ADHOC_BF` (exact search over the
+    /// filter's matches), `false` for `BATCHES` (the HNSW graph, filtered while it is
+    /// walked). Without it the planner chooses per segment.
+    pub fn brute_force(mut self, exact: bool) -> Search {
+        if let Some(clause) = &mut self.query.vector {
+            clause.hybrid_policy = Some(if exact {
+                strata_query::HybridPolicy::AdhocBruteForce
+            } else {
+                strata_query::HybridPolicy::Batches
+            });
+        }
+        self
+    }
+
     /// Returns only these fields with each hit, like `RETURN`. Vector fields are
     /// returned only when named. An empty list is `NOCONTENT`.
     pub fn return_fields<I, S>(mut self, fields: I) -> Search
