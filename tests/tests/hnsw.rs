@@ -68,7 +68,11 @@ fn hnsw_matches_exact_search_closely_for_every_metric() {
         db.flush().unwrap();
         let mut total = 0.0;
         for query in &queries {
-            let request = Search::knn("v", query, 10).ef_runtime(100).no_content();
+            // Forced onto the graph: at 3,000 rows the planner would rightly scan.
+            let request = Search::knn("v", query, 10)
+                .ef_runtime(100)
+                .brute_force(false)
+                .no_content();
             let plan = graph.explain(&request).unwrap();
             assert!(
                 plan.sources
@@ -103,17 +107,25 @@ fn filtered_search_never_returns_fewer_than_k_and_keeps_recall() {
         exact.delete(&format!("k{deleted}")).unwrap();
     }
     let queries = random_vectors(6, 20, DIM);
-    for selectivity in [0.001, 0.005, 0.02, 0.05, 0.2, 0.5, 1.0] {
+    // Both the planner's choice and the graph forced even where it is slow: a walk
+    // through a graph whose rows mostly fail the filter must still find k matches.
+    for (selectivity, forced) in [0.001, 0.005, 0.02, 0.05, 0.2, 0.5, 1.0]
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+    {
         let filter = Filter::range("u", ..selectivity);
         let live_matches = (0..COUNT)
             .filter(|i| (*i as f64 / COUNT as f64) < selectivity && i % 4 != 0)
             .count();
         let mut total = 0.0;
         for query in &queries {
-            let request = Search::knn("v", query, 10)
+            let mut request = Search::knn("v", query, 10)
                 .filter(filter.clone())
                 .ef_runtime(64)
                 .no_content();
+            if forced {
+                request = request.brute_force(false);
+            }
             let got = keys(&graph, &request);
             assert_eq!(got.len(), live_matches.min(10), "selectivity {selectivity}");
             assert!(
@@ -124,7 +136,10 @@ fn filtered_search_never_returns_fewer_than_k_and_keeps_recall() {
             total += recall(&got, &keys(&exact, &request));
         }
         let mean = total / queries.len() as f64;
-        assert!(mean >= 0.95, "selectivity {selectivity}: recall@10 {mean}");
+        assert!(
+            mean >= 0.95,
+            "selectivity {selectivity} (graph forced: {forced}): recall@10 {mean}"
+        );
     }
 }
 
@@ -133,7 +148,10 @@ fn the_graph_survives_reopen_and_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = random_vectors(7, COUNT, DIM);
     let query = &random_vectors(8, 1, DIM)[0];
-    let request = Search::knn("v", query, 10).ef_runtime(200).no_content();
+    let request = Search::knn("v", query, 10)
+        .ef_runtime(200)
+        .brute_force(false)
+        .no_content();
     let before = {
         let db = Database::open_with(
             dir.path(),
@@ -185,4 +203,51 @@ fn the_graph_survives_reopen_and_compaction() {
         "{after:?} vs {expected:?}"
     );
     db.verify().unwrap();
+}
+
+#[test]
+fn the_planner_scans_small_or_selective_segments_and_walks_large_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_with(
+        dir.path(),
+        Options {
+            background_work: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let graph = collection(&db, "graph", Metric::L2, VectorIndex::hnsw(8, 32));
+    fill(&[&graph], &random_vectors(9, COUNT, DIM));
+    db.flush().unwrap();
+    let query = &random_vectors(10, 1, DIM)[0];
+    let strategy = |request: Search| graph.explain(&request).unwrap().sources[0].strategy;
+    // 3,000 live rows: a walk pays once C * ef <= 3,000, i.e. ef <= 75.
+    assert_eq!(
+        strategy(Search::knn("v", query, 10).ef_runtime(10)),
+        Strategy::GraphTraversal
+    );
+    assert_eq!(
+        strategy(Search::knn("v", query, 10).ef_runtime(500)),
+        Strategy::ExactOverBitmap
+    );
+    assert_eq!(
+        strategy(
+            Search::knn("v", query, 10)
+                .ef_runtime(10)
+                .filter(Filter::range("u", ..0.01))
+        ),
+        Strategy::ExactOverBitmap
+    );
+    assert_eq!(
+        strategy(Search::knn("v", query, 10).ef_runtime(10).brute_force(true)),
+        Strategy::ExactOverBitmap
+    );
+    assert_eq!(
+        strategy(
+            Search::knn("v", query, 10)
+                .ef_runtime(500)
+                .brute_force(false)
+        ),
+        Strategy::GraphTraversal
+    );
 }
