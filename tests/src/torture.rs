@@ -36,6 +36,9 @@ pub const FAR_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The collection every torture test writes to.
 pub const COLLECTION: &str = "docs";
 
+/// The range of `memtable_rows_max` the tests pick from.
+pub const MEMTABLE_ROWS: std::ops::RangeInclusive<usize> = 8..=40;
+
 /// Nearest neighbours compared against the oracle per query.
 const SEARCH_K: usize = 10;
 
@@ -80,7 +83,8 @@ fn random_key(rng: &mut StdRng) -> String {
     key(rng.gen_range(0..KEYS))
 }
 
-fn random_doc(rng: &mut StdRng) -> Doc {
+/// A random document: a number, mostly a vector, sometimes a title and tags.
+pub fn random_doc(rng: &mut StdRng) -> Doc {
     let mut doc = Doc::new().numeric("rank", rng.gen_range(-1000..1000) as f64);
     if rng.gen_bool(0.9) {
         let vector: Vec<f32> = (0..DIM).map(|_| rng.gen_range(-1.0..1.0)).collect();
@@ -99,8 +103,8 @@ fn random_doc(rng: &mut StdRng) -> Doc {
 pub fn step(seed: u64, index: u64) -> Step {
     let mut rng = step_rng(seed, index);
     match rng.gen_range(0..100) {
-        0..=33 => Step::Upsert(random_key(&mut rng), random_doc(&mut rng)),
-        34..=43 => {
+        0..=43 => Step::Upsert(random_key(&mut rng), random_doc(&mut rng)),
+        44..=55 => {
             let count = rng.gen_range(2..=6);
             Step::UpsertMany(
                 (0..count)
@@ -108,11 +112,11 @@ pub fn step(seed: u64, index: u64) -> Step {
                     .collect(),
             )
         }
-        44..=57 => Step::Delete(random_key(&mut rng)),
-        58..=67 => Step::Expire(random_key(&mut rng)),
-        68..=73 => Step::Persist(random_key(&mut rng)),
-        74..=77 => Step::ExpireNow(random_key(&mut rng)),
-        78..=89 => Step::Flush,
+        56..=69 => Step::Delete(random_key(&mut rng)),
+        70..=79 => Step::Expire(random_key(&mut rng)),
+        80..=85 => Step::Persist(random_key(&mut rng)),
+        86..=89 => Step::ExpireNow(random_key(&mut rng)),
+        90..=95 => Step::Flush,
         _ => Step::Compact,
     }
 }
@@ -278,8 +282,10 @@ pub fn execute_checked(
     Ok(())
 }
 
-/// The options the torture runs the engine with: flushes every few dozen rows,
-/// background expiry and compaction every few milliseconds, merging pairs.
+/// The options the torture runs the engine with: flushes every few dozen rows (tests
+/// pick `memtable_rows_max` in [`MEMTABLE_ROWS`], so that writes trigger flushes about
+/// as often as the workload's own `Flush` steps do), background expiry and compaction
+/// every few milliseconds, merging pairs.
 pub fn options(durability: Durability, memtable_rows_max: usize) -> Options {
     Options {
         durability,

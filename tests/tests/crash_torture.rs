@@ -105,7 +105,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged_and_adds_nothing_else() 
     let (mut in_flight_landed, mut total_acked, mut max_keys) = (0, 0, 0);
     for cycle in 0..cycles {
         let seed = torture::phase_seed(base, cycle);
-        let rows = rng.gen_range(20..=50);
+        let rows = rng.gen_range(torture::MEMTABLE_ROWS);
         let wait_acks = rng.gen_range(0..=MAX_ACKS);
         // Half the kills land right after an ack, the others up to 3 ms later: inside
         // the next step's flush or compaction, or the background thread's.

@@ -37,7 +37,7 @@ fn recovered_state_is_an_acknowledged_prefix(durability: Durability, default_see
     let (mut lost_total, mut whole, mut acked_total) = (0, 0, 0);
     for cycle in 0..cycles {
         let seed = torture::phase_seed(base, cycle);
-        let rows = rng.gen_range(20..=50);
+        let rows = rng.gen_range(torture::MEMTABLE_ROWS);
         let db = torture::open_sim(&sim, durability, rows)
             .unwrap_or_else(|e| panic!("cycle {cycle}: reopen: {e}"));
         let docs = db.collection(torture::COLLECTION).unwrap();

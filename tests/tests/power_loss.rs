@@ -100,7 +100,7 @@ fn power_cuts_at_random_moments_lose_nothing_acknowledged() {
     let mut previous_seed = 0;
     for cycle in 0..cycles {
         let seed = torture::phase_seed(base, cycle);
-        let rows = rng.gen_range(20..=50);
+        let rows = rng.gen_range(torture::MEMTABLE_ROWS);
         let (db, docs, model) = reopen_and_check(
             &sim,
             &mut rng,
