@@ -311,7 +311,6 @@ impl Shared {
 
         wal.sync()?;
         let covered = wal.next_seq() - 1;
-        self.catalog.write().wal_seq_covered = covered;
         let manifest = {
             let catalog = self.catalog.read();
             let mut manifest = self.manifest(&catalog, covered);
@@ -334,6 +333,11 @@ impl Shared {
             MANIFEST_VERSION,
             &manifest.encode(),
         )?;
+        // Only now do the segments cover the WAL up to `covered`. Raised before a
+        // publication that then failed, the mark would let the next manifest (a
+        // background compaction's) claim records that are in no published segment,
+        // and a reopen would skip them in the WAL.
+        self.catalog.write().wal_seq_covered = covered;
 
         // Published: from here on the new state is the durable one.
         for (state, new_segment, states) in planned {
