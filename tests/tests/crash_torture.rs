@@ -6,7 +6,7 @@
 //! every acknowledged step is there, and nothing else except possibly the one step in
 //! flight (the state equals the model after N acknowledged steps or after N + 1).
 //!
-//! CI runs 50 cycles. The long run (documented in README.md's testing section):
+//! CI runs 50 cycles. The long run (also in README.md, under Durability):
 //!
 //! ```text
 //! STRATA_TORTURE_CYCLES=1000 cargo test --release -p strata-tests --test crash_torture -- --nocapture

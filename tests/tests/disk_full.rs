@@ -10,11 +10,11 @@
 
 use std::io::ErrorKind;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata::fs::sim::{FullDisk, Operation};
+use strata::fs::sim::FullDisk;
 use strata::fs::SimFileSystem;
 use strata::{Collection, Database, Durability, Error, Metric, Options};
 use strata_tests::full_schema;
@@ -191,11 +191,12 @@ fn disk_full_at_every_point_of_a_compaction() {
 /// The torture workload (background compaction and expiry on, tiny memtables) on a
 /// disk with a random amount of free space: steps fail as the disk fills, each failed
 /// step changes nothing, and everything acknowledged is there, in the handle and after
-/// a reopen; with space again the same handle (or a reopened one) carries on.
+/// a reopen; with space again the same handle (or a reopened one) carries on. CI runs
+/// 200 cycles; `STRATA_TORTURE_CYCLES` and `STRATA_TORTURE_SEED` change that.
 #[test]
 fn random_workload_on_a_filling_disk() {
     let base = torture::base_seed("disk_full", 0x5EED_0003);
-    let cycles = torture::cycles(60);
+    let cycles = torture::cycles(200);
     let mut rng = StdRng::seed_from_u64(base);
     let started = Instant::now();
     let (mut failed_steps, mut acked) = (0, 0);

@@ -4,7 +4,7 @@
 //! and never loses anything before the last acknowledged flush or compaction, which
 //! sync the WAL before they publish.
 //!
-//! CI runs 200 cycles per durability; `STRATA_TORTURE_CYCLES` and
+//! CI runs 500 cycles per durability; `STRATA_TORTURE_CYCLES` and
 //! `STRATA_TORTURE_SEED` change that.
 
 use std::time::Instant;
@@ -22,7 +22,7 @@ const OPS_PER_STEP: u64 = 12;
 fn recovered_state_is_an_acknowledged_prefix(durability: Durability, default_seed: u64) {
     let name = format!("durability_prefix {durability:?}");
     let base = torture::base_seed(&name, default_seed);
-    let cycles = torture::cycles(200);
+    let cycles = torture::cycles(500);
     let mut rng = StdRng::seed_from_u64(base);
     let sim = torture::sim_disk();
     {

@@ -7,7 +7,7 @@
 //! survives. After each cut the database reopens on the same disk, verifies, and must
 //! hold every acknowledged step, and nothing else but possibly the step that failed.
 //!
-//! CI runs 200 cycles; `STRATA_TORTURE_CYCLES` and `STRATA_TORTURE_SEED` change that.
+//! CI runs 1,000 cycles; `STRATA_TORTURE_CYCLES` and `STRATA_TORTURE_SEED` change that.
 
 use std::time::Instant;
 
@@ -86,7 +86,7 @@ fn reopen_and_check(
 #[test]
 fn power_cuts_at_random_moments_lose_nothing_acknowledged() {
     let base = torture::base_seed("power_loss", 0x5EED_0002);
-    let cycles = torture::cycles(200);
+    let cycles = torture::cycles(1000);
     let mut rng = StdRng::seed_from_u64(base);
     let sim = torture::sim_disk();
     {
