@@ -179,7 +179,8 @@ impl Shared {
     /// Builds an operation from the catalog, logs it and applies it, all under the WAL
     /// mutex, so that what `build` checked cannot change before the write lands.
     /// `build` returns `None` when there is nothing to write; the result says whether
-    /// something was written. A write that fills the memtable past its limits flushes.
+    /// something was written. A write that fills the memtable past its limits flushes;
+    /// a failure of that flush is not the write's (it is retried by the next write).
     pub fn write(&self, build: impl FnOnce(&Catalog) -> Result<Option<Op>>) -> Result<bool> {
         let mut wal = self.wal.lock();
         let Some(op) = build(&self.catalog.read())? else {
@@ -206,7 +207,12 @@ impl Shared {
                 reason,
             })?;
         if self.memtables_full() {
-            self.flush_locked(&mut wal)?;
+            // The write is acknowledged: logged (and synced per the durability) and
+            // applied. The flush is maintenance on behalf of every write; if it fails
+            // (a full disk), the memtable stays as it is and the next write or
+            // `flush` tries again. Returning its error here would tell the caller that
+            // a durable, visible write did not happen.
+            let _ = self.flush_locked(&mut wal);
         }
         Ok(true)
     }
@@ -311,7 +317,6 @@ impl Shared {
 
         wal.sync()?;
         let covered = wal.next_seq() - 1;
-        self.catalog.write().wal_seq_covered = covered;
         let manifest = {
             let catalog = self.catalog.read();
             let mut manifest = self.manifest(&catalog, covered);
@@ -334,6 +339,11 @@ impl Shared {
             MANIFEST_VERSION,
             &manifest.encode(),
         )?;
+        // Only now do the segments cover the WAL up to `covered`. Raised before a
+        // publication that then failed, the mark would let the next manifest (a
+        // background compaction's) claim records that are in no published segment,
+        // and a reopen would skip them in the WAL.
+        self.catalog.write().wal_seq_covered = covered;
 
         // Published: from here on the new state is the durable one.
         for (state, new_segment, states) in planned {

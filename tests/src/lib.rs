@@ -5,6 +5,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata::{Doc, Metric, Schema, VectorIndex};
 
+pub mod torture;
+
 /// Dimension of the vectors in the crash and round-trip scenarios.
 pub const DIM: usize = 8;
 

@@ -3,16 +3,22 @@
 //! `crash_writer DB DURABILITY write` opens DB and follows the shared write schedule
 //! forever, printing `ack <end>` after each acknowledged step, until it is killed.
 //! `crash_writer DB DURABILITY hold` opens DB, prints `ready`, and waits to be killed.
+//! `crash_writer DB DURABILITY torture SEED MEMTABLE_ROWS` opens DB with the torture
+//! options, reads the state of the `docs` collection as its starting model, then runs
+//! phase SEED of the torture workload (`strata_tests::torture`) forever, printing
+//! `ack <index>` after each acknowledged step. A wrong return value or an engine error
+//! ends it with a message on stderr, which the parent reports.
 
 use std::io::Write;
 
 use strata::{Database, Durability, Metric, Options};
+use strata_tests::torture::{self, Model};
 use strata_tests::{doc_for, full_schema, key_for, schedule_step};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, path, durability, mode] = args.as_slice() else {
-        return Err("usage: crash_writer DB always|everysec|never write|hold".into());
+    let [_, path, durability, mode, rest @ ..] = args.as_slice() else {
+        return Err("usage: crash_writer DB always|everysec|never write|hold|torture ..".into());
     };
     let durability = match durability.as_str() {
         "always" => Durability::Always,
@@ -20,6 +26,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "never" => Durability::Never,
         other => return Err(format!("unknown durability {other}").into()),
     };
+    if mode == "torture" {
+        let [seed, rows] = rest else {
+            return Err("usage: crash_writer DB DURABILITY torture SEED MEMTABLE_ROWS".into());
+        };
+        return run_torture(path, durability, seed.parse()?, rows.parse()?);
+    }
     let db = Database::open_with(
         path,
         Options {
@@ -46,6 +58,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             docs.upsert_many(range.clone().map(|index| (key_for(index), doc_for(index))))?;
         }
         writeln!(stdout.lock(), "ack {}", range.end)?;
+    }
+    Ok(())
+}
+
+fn run_torture(
+    path: &str,
+    durability: Durability,
+    seed: u64,
+    memtable_rows: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Database::open_with(path, torture::options(durability, memtable_rows))?;
+    let docs = db.collection(torture::COLLECTION)?;
+    // The parent checked this state against its model before starting us.
+    let mut model = Model::read(&docs)?;
+    let stdout = std::io::stdout();
+    for index in 0.. {
+        let step = torture::step(seed, index);
+        match torture::execute_checked(&db, &docs, &mut model, &step) {
+            Ok(()) => {}
+            Err(Ok(error)) => return Err(format!("step {index} {step:?} failed: {error}").into()),
+            Err(Err(message)) => return Err(format!("step {index}: {message}").into()),
+        }
+        // One write per line; a pipe takes it whole.
+        writeln!(stdout.lock(), "ack {index}")?;
     }
     Ok(())
 }
