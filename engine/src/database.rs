@@ -19,7 +19,7 @@ use crate::options::Options;
 use crate::overlay::Overlay;
 use crate::schema::{validate_name, Schema};
 use crate::segment::{segment_dir_name, FileKind, Segment, SEGMENTS_DIR};
-use crate::store::{io, Catalog, Shared};
+use crate::store::{io, ApplyError, Catalog, Shared};
 use crate::tables::SegmentSlot;
 use crate::worker::Worker;
 
@@ -136,7 +136,12 @@ impl Database {
                 reason: format!("WAL record {seq}: {reason}"),
             };
             let op = codec::decode(payload).map_err(corrupt)?;
-            catalog.apply(op).map_err(corrupt)
+            catalog.apply(op).map_err(|error| match error {
+                ApplyError::Rule(reason) => corrupt(reason),
+                // Damage to a segment read while replaying is that file's, not the
+                // log's: blaming the log would point recovery at the wrong file.
+                ApplyError::Segment(error) => to_storage_error(error),
+            })
         })?;
         let recovery = RecoveryReport {
             records_replayed: replayed,
@@ -294,6 +299,37 @@ impl Database {
     /// `PRAGMA integrity_check`. Damage is [`Error::Corrupt`] naming the file.
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::maintenance::verify(self.shared())
+    }
+}
+
+/// Carries an engine error through the WAL's replay callback, which speaks storage
+/// errors. Segment reads fail only with `Corrupt`; anything else keeps its message.
+fn to_storage_error(error: Error) -> strata_storage::Error {
+    match error {
+        Error::Corrupt {
+            file,
+            offset,
+            reason,
+        } => strata_storage::Error::Corrupt {
+            path: file,
+            offset,
+            reason,
+        },
+        Error::UnsupportedVersion {
+            file,
+            found,
+            supported,
+        } => strata_storage::Error::UnsupportedVersion {
+            path: file,
+            found,
+            supported,
+        },
+        Error::Io { op, path, source } => strata_storage::Error::Io { op, path, source },
+        other => strata_storage::Error::Io {
+            op: "replay the WAL into",
+            path: PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
 

@@ -97,18 +97,22 @@ impl Catalog {
 
     /// Applies a logged operation. Called for live writes (already validated) and on
     /// replay, where a violation means the log does not match the rules that wrote it.
-    pub fn apply(&mut self, op: Op) -> Result<(), String> {
+    pub fn apply(&mut self, op: Op) -> Result<(), ApplyError> {
         let collection = |catalog: &Catalog, id: u64| {
             catalog
                 .by_id(id)
                 .cloned()
-                .ok_or(format!("unknown collection {id}"))
+                .ok_or(ApplyError::Rule(format!("unknown collection {id}")))
         };
-        let storage = |error: Error| error.to_string();
+        // Locating a key reads segment keys: damage there is the segment file's, and
+        // keeps its name (it used to be flattened into a string blamed on the log).
+        let storage = ApplyError::Segment;
         match op {
             Op::CreateCollection { id, name, schema } => {
                 if self.by_name.contains_key(&name) {
-                    return Err(format!("collection `{name}` created twice"));
+                    return Err(ApplyError::Rule(format!(
+                        "collection `{name}` created twice"
+                    )));
                 }
                 self.insert(id, name, schema, Vec::new());
             }
@@ -126,7 +130,8 @@ impl Catalog {
             } => {
                 let state = collection(self, id)?;
                 for (_, record) in &docs {
-                    crate::collection::check_logged_record(&state.schema, record)?;
+                    crate::collection::check_logged_record(&state.schema, record)
+                        .map_err(ApplyError::Rule)?;
                 }
                 let mut tables = state.tables.write();
                 for (key, record) in docs {
@@ -160,6 +165,16 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// Why a logged operation could not be applied.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The operation breaks the rules the log was written by: the log is corrupt.
+    Rule(String),
+    /// A segment the operation reads (to find the key's current row) is damaged; the
+    /// error names that segment's file.
+    Segment(Error),
 }
 
 /// Everything an open database holds.
@@ -200,10 +215,13 @@ impl Shared {
         self.catalog
             .write()
             .apply(op)
-            .map_err(|reason| Error::Corrupt {
-                file: self.path.clone(),
-                offset: 0,
-                reason,
+            .map_err(|error| match error {
+                ApplyError::Rule(reason) => Error::Corrupt {
+                    file: self.path.clone(),
+                    offset: 0,
+                    reason,
+                },
+                ApplyError::Segment(error) => error,
             })?;
         if self.memtables_full() {
             self.flush_locked(&mut wal)?;
