@@ -379,6 +379,11 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
                     kind.code(),
                     kind.version(),
                 )?;
+                if file.body_crc() != entry.state_crc {
+                    return Err(file
+                        .corrupt(0, "file does not match the manifest's checksum")
+                        .into());
+                }
                 Overlay::decode(file.body(), segment.row_count())
                     .map_err(|reason| file.corrupt(0, reason))?
             };
@@ -386,6 +391,7 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
                 segment: Arc::new(segment),
                 overlay,
                 state_version: entry.state_version,
+                state_crc: entry.state_crc,
                 dirty: false,
             });
         }

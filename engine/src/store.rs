@@ -305,7 +305,7 @@ impl Shared {
                     .filter(|(_, slot)| slot.dirty)
                 {
                     let version = slot.state_version + 1;
-                    write_file(
+                    let record = write_file(
                         self.fs.as_ref(),
                         slot.segment.dir(),
                         FileKind::State(version),
@@ -314,7 +314,7 @@ impl Shared {
                     self.fs
                         .sync_dir(slot.segment.dir())
                         .map_err(|e| io("fsync", slot.segment.dir(), e))?;
-                    states.push((index, version, slot.overlay.clone()));
+                    states.push((index, version, record.body_crc, slot.overlay.clone()));
                 }
                 planned.push((Arc::clone(state), new_segment, states));
             }
@@ -337,11 +337,12 @@ impl Shared {
                 let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) else {
                     continue;
                 };
-                for (index, version, _) in states {
+                for (index, version, crc, _) in states {
                     entry.segments[*index].state_version = *version;
+                    entry.segments[*index].state_crc = *crc;
                 }
                 if let Some(segment) = new_segment {
-                    entry.segments.push(segment_entry(segment, 0));
+                    entry.segments.push(segment_entry(segment, 0, 0));
                 }
             }
             manifest
@@ -356,10 +357,11 @@ impl Shared {
         // Published: from here on the new state is the durable one.
         for (state, new_segment, states) in planned {
             let mut tables = state.tables.write();
-            for (index, version, persisted) in states {
+            for (index, version, crc, persisted) in states {
                 let slot = &mut tables.segments[index];
                 let old = slot.state_version;
                 slot.state_version = version;
+                slot.state_crc = crc;
                 slot.dirty = slot.overlay != persisted;
                 if old > 0 {
                     let _ = self
@@ -373,6 +375,7 @@ impl Shared {
                     segment,
                     overlay: Default::default(),
                     state_version: 0,
+                    state_crc: 0,
                     dirty: false,
                 });
             }
@@ -399,7 +402,9 @@ impl Shared {
                     segments: tables
                         .segments
                         .iter()
-                        .map(|slot| segment_entry(&slot.segment, slot.state_version))
+                        .map(|slot| {
+                            segment_entry(&slot.segment, slot.state_version, slot.state_crc)
+                        })
                         .collect(),
                 }
             })
@@ -413,11 +418,12 @@ impl Shared {
     }
 }
 
-pub(crate) fn segment_entry(segment: &Segment, state_version: u64) -> SegmentEntry {
+pub(crate) fn segment_entry(segment: &Segment, state_version: u64, state_crc: u32) -> SegmentEntry {
     SegmentEntry {
         id: segment.id,
         row_count: segment.row_count() as u64,
         state_version,
+        state_crc,
         files: segment.files().to_vec(),
     }
 }
