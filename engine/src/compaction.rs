@@ -84,6 +84,12 @@ pub(crate) fn compact_collection(
     if inputs.is_empty() {
         return Ok(false);
     }
+    // Check every byte of the inputs before rewriting them: the merged segment gets
+    // fresh checksums, so damage copied into it (a flipped vector, say) could never be
+    // detected again and `verify` would vouch for wrong data.
+    for (segment, _) in &inputs {
+        segment.verify()?;
+    }
 
     // Phase 1: write the merged segment from the snapshot, without blocking anyone.
     let schema = &state.schema;
