@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata::{Database, Doc, Durability, Error, Metric, Options, Schema, Search, VectorIndex};
-use strata_tests::{oracle_distance, random_vectors};
+use strata_tests::{oracle_distance, random_vectors, scratch_dir};
 
 const FOOTER_LEN: usize = 32;
 const PAGE: usize = 4096;
@@ -86,7 +86,7 @@ impl Pristine {
 }
 
 fn build() -> Pristine {
-    let root = scratch();
+    let root = scratch_dir();
     let dir = root.path().join("db");
     let db = Database::open_with(&dir, options()).unwrap();
     let docs = db.create_collection("docs", schema()).unwrap();
@@ -484,18 +484,8 @@ fn reads_fail_cleanly(
     Ok(())
 }
 
-/// A scratch directory, on tmpfs where the machine has one: every case opens a
-/// database, and the fsyncs of hundreds of opens cost seconds on a disk.
-fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    match shm.is_dir() {
-        true => tempfile::tempdir_in(shm).unwrap_or_else(|_| tempfile::tempdir().unwrap()),
-        false => tempfile::tempdir().unwrap(),
-    }
-}
-
 fn run_case(pristine: &Pristine, case: &Case, all_keys: &[String]) -> Result<&'static str, String> {
-    let root = scratch();
+    let root = scratch_dir();
     let dir = root.path().join("db");
     copy_dir(&pristine.dir, &dir);
     let before = image(&dir);
@@ -672,7 +662,7 @@ fn a_missing_wal_is_refused_unless_truncation_is_accepted() {
     assert_eq!(outcome, Ok("refused at open"));
 
     let pristine = build();
-    let root = scratch();
+    let root = scratch_dir();
     let dir = root.path().join("db");
     copy_dir(&pristine.dir, &dir);
     for entry in std::fs::read_dir(&dir).unwrap() {
