@@ -84,6 +84,12 @@ pub(crate) fn compact_collection(
     if inputs.is_empty() {
         return Ok(false);
     }
+    // Check every byte of the inputs before rewriting them: the merged segment gets
+    // fresh checksums, so damage copied into it (a flipped vector, say) could never be
+    // detected again and `verify` would vouch for wrong data.
+    for (segment, _) in &inputs {
+        segment.verify()?;
+    }
 
     // Phase 1: write the merged segment from the snapshot, without blocking anyone.
     let schema = &state.schema;
@@ -162,7 +168,7 @@ pub(crate) fn compact_collection(
         Some(segment) => carry_over(state, &inputs, segment)?,
         None => Overlay::default(),
     };
-    let state_version = if carried != Overlay::default() {
+    let (state_version, state_crc) = if carried != Overlay::default() {
         let segment = merged
             .as_ref()
             .expect("changes are carried only into a merged segment");
@@ -172,20 +178,21 @@ pub(crate) fn compact_collection(
             FileKind::State(1),
             &carried.encode(),
         )
-        .and_then(|_| {
+        .and_then(|record| {
             shared
                 .fs
                 .sync_dir(segment.dir())
-                .map_err(|e| crate::store::io("fsync", segment.dir(), e))
+                .map_err(|e| crate::store::io("fsync", segment.dir(), e))?;
+            Ok(record.body_crc)
         }) {
-            Ok(()) => 1,
+            Ok(crc) => (1, crc),
             Err(error) => {
                 abandon(&merged);
                 return Err(error);
             }
         }
     } else {
-        0
+        (0, 0)
     };
     let publish = (|| -> Result<()> {
         wal.sync()?;
@@ -196,7 +203,9 @@ pub(crate) fn compact_collection(
                 .segments
                 .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
             if let Some(segment) = &merged {
-                entry.segments.push(segment_entry(segment, state_version));
+                entry
+                    .segments
+                    .push(segment_entry(segment, state_version, state_crc));
             }
         }
         strata_storage::manifest::publish(
@@ -222,6 +231,7 @@ pub(crate) fn compact_collection(
             segment,
             overlay: carried,
             state_version,
+            state_crc,
             dirty: false,
         });
     }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use strata_storage::sealed::SealedFile;
+use strata_storage::wal::format::{
+    file_name as wal_file_name, parse_file_name as parse_wal_file_name,
+};
 use strata_storage::wal::Wal;
 use strata_storage::wal::{DamageKind, WalOptions};
 use strata_storage::{manifest as manifest_file, FileSystem, StdFileSystem};
@@ -15,11 +18,11 @@ use crate::codec::{self, Op};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, MANIFEST_VERSION};
-use crate::options::Options;
+use crate::options::{Options, Recovery};
 use crate::overlay::Overlay;
 use crate::schema::{validate_name, Schema};
 use crate::segment::{segment_dir_name, FileKind, Segment, SEGMENTS_DIR};
-use crate::store::{io, Catalog, Shared};
+use crate::store::{io, ApplyError, Catalog, Shared};
 use crate::tables::SegmentSlot;
 use crate::worker::Worker;
 
@@ -104,7 +107,9 @@ impl Database {
         create_durable_dir(fs.as_ref(), &path)?;
         let lock = fs.lock_dir(&path)?;
 
-        let manifest = match manifest_file::read(fs.as_ref(), &path, MANIFEST_VERSION)? {
+        let body = manifest_file::read(fs.as_ref(), &path, MANIFEST_VERSION)?;
+        let missing_wal = check_manifest_and_wal_present(fs.as_ref(), &path, &body)?;
+        let manifest = match body {
             Some(body) => Manifest::decode(&body).map_err(|reason| Error::Corrupt {
                 file: path.join(manifest_file::MANIFEST_NAME),
                 offset: 0,
@@ -116,9 +121,32 @@ impl Database {
             },
         };
         let mut catalog = load_catalog(&fs, &path, &manifest)?;
-        remove_orphans(fs.as_ref(), &path, &manifest)?;
 
         let covered = manifest.wal_seq_covered;
+        let missing_wal_cut = match missing_wal {
+            false => None,
+            true => {
+                let file = path.join(wal_file_name(covered + 1));
+                let reason = format!(
+                    "the WAL is missing: every write after sequence {covered} (the last flush) is lost"
+                );
+                if options.recovery == Recovery::Strict {
+                    return Err(Error::Corrupt {
+                        file,
+                        offset: 0,
+                        reason: format!(
+                            "{reason}; open with Recovery::TruncateAtCorruption to accept that"
+                        ),
+                    });
+                }
+                Some(WalCut {
+                    file,
+                    offset: 0,
+                    bytes: 0,
+                    corruption: Some(reason),
+                })
+            }
+        };
         let wal_options = WalOptions {
             sync: options.durability.sync_policy(),
             recovery: options.recovery.mode(),
@@ -136,11 +164,18 @@ impl Database {
                 reason: format!("WAL record {seq}: {reason}"),
             };
             let op = codec::decode(payload).map_err(corrupt)?;
-            catalog.apply(op).map_err(corrupt)
+            catalog.apply(op).map_err(|error| match error {
+                ApplyError::Rule(reason) => corrupt(reason),
+                // Damage to a segment read while replaying is that file's, not the
+                // log's: blaming the log would point recovery at the wrong file.
+                ApplyError::Segment(error) => to_storage_error(error),
+            })
         })?;
+        // Only once the open cannot fail any more: a refused open changes nothing.
+        remove_orphans(fs.as_ref(), &path, &manifest)?;
         let recovery = RecoveryReport {
             records_replayed: replayed,
-            cut: replay.damage.map(|(file, damage)| WalCut {
+            cut: missing_wal_cut.or(replay.damage.map(|(file, damage)| WalCut {
                 file,
                 offset: damage.offset,
                 bytes: damage.dropped_bytes,
@@ -148,7 +183,7 @@ impl Database {
                     DamageKind::TornTail => None,
                     DamageKind::Corrupt { reason } => Some(reason),
                 },
-            }),
+            })),
         };
         let shared = Arc::new(Shared {
             path,
@@ -297,6 +332,37 @@ impl Database {
     }
 }
 
+/// Carries an engine error through the WAL's replay callback, which speaks storage
+/// errors. Segment reads fail only with `Corrupt`; anything else keeps its message.
+fn to_storage_error(error: Error) -> strata_storage::Error {
+    match error {
+        Error::Corrupt {
+            file,
+            offset,
+            reason,
+        } => strata_storage::Error::Corrupt {
+            path: file,
+            offset,
+            reason,
+        },
+        Error::UnsupportedVersion {
+            file,
+            found,
+            supported,
+        } => strata_storage::Error::UnsupportedVersion {
+            path: file,
+            found,
+            supported,
+        },
+        Error::Io { op, path, source } => strata_storage::Error::Io { op, path, source },
+        other => strata_storage::Error::Io {
+            op: "replay the WAL into",
+            path: PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}
+
 /// Creates `path` if it is missing and makes its entry durable: without a fsync of
 /// the parent, a power cut could lose a new database along with its directory.
 fn create_durable_dir(fs: &dyn FileSystem, path: &Path) -> Result<()> {
@@ -311,6 +377,45 @@ fn create_durable_dir(fs: &dyn FileSystem, path: &Path) -> Result<()> {
     };
     fs.sync_dir(parent)
         .map_err(|e| io("fsync the parent of", path, e))
+}
+
+/// Refuses a database whose MANIFEST or WAL is missing, instead of opening it with
+/// data silently gone. Returns whether the WAL is missing next to a manifest, which
+/// only truncating recovery accepts.
+///
+/// The WAL is created at the first open, before anything is flushed, and is rotated by
+/// creating the new file before removing the old ones; so a database with a manifest
+/// always has a WAL file. Without a manifest nothing was ever trimmed from the WAL, so
+/// it starts at sequence 1; a WAL that starts later, or segments with no WAL at all,
+/// mean the manifest was lost (and the segments must not be removed as orphans).
+fn check_manifest_and_wal_present(
+    fs: &dyn FileSystem,
+    path: &Path,
+    manifest: &Option<Vec<u8>>,
+) -> Result<bool> {
+    let names = fs.list_dir(path).map_err(|e| io("list", path, e))?;
+    let first_wal = names.iter().filter_map(|n| parse_wal_file_name(n)).min();
+    if manifest.is_some() {
+        return Ok(first_wal.is_none());
+    }
+    let has_segments = fs
+        .list_dir(&path.join(SEGMENTS_DIR))
+        .is_ok_and(|entries| !entries.is_empty());
+    let lost = match first_wal {
+        Some(first) if first > 1 => Some(format!(
+            "the file is missing, but the WAL starts at sequence {first}: the writes before it are in segments only a manifest names"
+        )),
+        None if has_segments => Some("the file is missing, and so is the WAL, but segments exist".to_string()),
+        _ => None,
+    };
+    match lost {
+        Some(reason) => Err(Error::Corrupt {
+            file: path.join(manifest_file::MANIFEST_NAME),
+            offset: 0,
+            reason,
+        }),
+        None => Ok(false),
+    }
 }
 
 /// Opens the segments and overlays the manifest names.
@@ -343,6 +448,11 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
                     kind.code(),
                     kind.version(),
                 )?;
+                if file.body_crc() != entry.state_crc {
+                    return Err(file
+                        .corrupt(0, "file does not match the manifest's checksum")
+                        .into());
+                }
                 Overlay::decode(file.body(), segment.row_count())
                     .map_err(|reason| file.corrupt(0, reason))?
             };
@@ -350,6 +460,7 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
                 segment: Arc::new(segment),
                 overlay,
                 state_version: entry.state_version,
+                state_crc: entry.state_crc,
                 dirty: false,
             });
         }

@@ -15,6 +15,10 @@ pub(crate) struct SegmentEntry {
     pub row_count: u64,
     /// Version of the segment's `state-<version>` file; 0 when it has none.
     pub state_version: u64,
+    /// Body checksum of that state file (0 when there is none). Kept here, like every
+    /// segment file's, so that a state file of another segment or an older version of
+    /// this one is refused instead of silently deleting the wrong rows.
+    pub state_crc: u32,
     pub files: Vec<FileRecord>,
 }
 
@@ -51,6 +55,7 @@ impl Manifest {
                 put_u64(&mut out, segment.id);
                 put_u64(&mut out, segment.row_count);
                 put_u64(&mut out, segment.state_version);
+                put_u32(&mut out, segment.state_crc);
                 put_u32(&mut out, segment.files.len() as u32);
                 for file in &segment.files {
                     put_str(&mut out, &file.name);
@@ -80,6 +85,7 @@ impl Manifest {
                 let id = reader.u64()?;
                 let row_count = reader.u64()?;
                 let state_version = reader.u64()?;
+                let state_crc = reader.u32()?;
                 let mut files = Vec::new();
                 for _ in 0..reader.u32()? {
                     files.push(FileRecord {
@@ -95,6 +101,7 @@ impl Manifest {
                     id,
                     row_count,
                     state_version,
+                    state_crc,
                     files,
                 });
             }
@@ -140,6 +147,7 @@ mod tests {
                     id: 7,
                     row_count: 100,
                     state_version: 2,
+                    state_crc: 0xDEAD_BEEF,
                     files: vec![FileRecord {
                         name: "keys".into(),
                         body_len: 10,

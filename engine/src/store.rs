@@ -97,18 +97,22 @@ impl Catalog {
 
     /// Applies a logged operation. Called for live writes (already validated) and on
     /// replay, where a violation means the log does not match the rules that wrote it.
-    pub fn apply(&mut self, op: Op) -> Result<(), String> {
+    pub fn apply(&mut self, op: Op) -> Result<(), ApplyError> {
         let collection = |catalog: &Catalog, id: u64| {
             catalog
                 .by_id(id)
                 .cloned()
-                .ok_or(format!("unknown collection {id}"))
+                .ok_or(ApplyError::Rule(format!("unknown collection {id}")))
         };
-        let storage = |error: Error| error.to_string();
+        // Locating a key reads segment keys: damage there is the segment file's, and
+        // keeps its name (it used to be flattened into a string blamed on the log).
+        let storage = ApplyError::Segment;
         match op {
             Op::CreateCollection { id, name, schema } => {
                 if self.by_name.contains_key(&name) {
-                    return Err(format!("collection `{name}` created twice"));
+                    return Err(ApplyError::Rule(format!(
+                        "collection `{name}` created twice"
+                    )));
                 }
                 self.insert(id, name, schema, Vec::new());
             }
@@ -126,7 +130,8 @@ impl Catalog {
             } => {
                 let state = collection(self, id)?;
                 for (_, record) in &docs {
-                    crate::collection::check_logged_record(&state.schema, record)?;
+                    crate::collection::check_logged_record(&state.schema, record)
+                        .map_err(ApplyError::Rule)?;
                 }
                 let mut tables = state.tables.write();
                 for (key, record) in docs {
@@ -160,6 +165,16 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// Why a logged operation could not be applied.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The operation breaks the rules the log was written by: the log is corrupt.
+    Rule(String),
+    /// A segment the operation reads (to find the key's current row) is damaged; the
+    /// error names that segment's file.
+    Segment(Error),
 }
 
 /// Everything an open database holds.
@@ -201,10 +216,13 @@ impl Shared {
         self.catalog
             .write()
             .apply(op)
-            .map_err(|reason| Error::Corrupt {
-                file: self.path.clone(),
-                offset: 0,
-                reason,
+            .map_err(|error| match error {
+                ApplyError::Rule(reason) => Error::Corrupt {
+                    file: self.path.clone(),
+                    offset: 0,
+                    reason,
+                },
+                ApplyError::Segment(error) => error,
             })?;
         if self.memtables_full() {
             // The write is acknowledged: logged (and synced per the durability) and
@@ -293,7 +311,7 @@ impl Shared {
                     .filter(|(_, slot)| slot.dirty)
                 {
                     let version = slot.state_version + 1;
-                    write_file(
+                    let record = write_file(
                         self.fs.as_ref(),
                         slot.segment.dir(),
                         FileKind::State(version),
@@ -302,7 +320,7 @@ impl Shared {
                     self.fs
                         .sync_dir(slot.segment.dir())
                         .map_err(|e| io("fsync", slot.segment.dir(), e))?;
-                    states.push((index, version, slot.overlay.clone()));
+                    states.push((index, version, record.body_crc, slot.overlay.clone()));
                 }
                 planned.push((Arc::clone(state), new_segment, states));
             }
@@ -324,11 +342,12 @@ impl Shared {
                 let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) else {
                     continue;
                 };
-                for (index, version, _) in states {
+                for (index, version, crc, _) in states {
                     entry.segments[*index].state_version = *version;
+                    entry.segments[*index].state_crc = *crc;
                 }
                 if let Some(segment) = new_segment {
-                    entry.segments.push(segment_entry(segment, 0));
+                    entry.segments.push(segment_entry(segment, 0, 0));
                 }
             }
             manifest
@@ -348,10 +367,11 @@ impl Shared {
         // Published: from here on the new state is the durable one.
         for (state, new_segment, states) in planned {
             let mut tables = state.tables.write();
-            for (index, version, persisted) in states {
+            for (index, version, crc, persisted) in states {
                 let slot = &mut tables.segments[index];
                 let old = slot.state_version;
                 slot.state_version = version;
+                slot.state_crc = crc;
                 slot.dirty = slot.overlay != persisted;
                 if old > 0 {
                     let _ = self
@@ -365,6 +385,7 @@ impl Shared {
                     segment,
                     overlay: Default::default(),
                     state_version: 0,
+                    state_crc: 0,
                     dirty: false,
                 });
             }
@@ -391,7 +412,9 @@ impl Shared {
                     segments: tables
                         .segments
                         .iter()
-                        .map(|slot| segment_entry(&slot.segment, slot.state_version))
+                        .map(|slot| {
+                            segment_entry(&slot.segment, slot.state_version, slot.state_crc)
+                        })
                         .collect(),
                 }
             })
@@ -405,11 +428,12 @@ impl Shared {
     }
 }
 
-pub(crate) fn segment_entry(segment: &Segment, state_version: u64) -> SegmentEntry {
+pub(crate) fn segment_entry(segment: &Segment, state_version: u64, state_crc: u32) -> SegmentEntry {
     SegmentEntry {
         id: segment.id,
         row_count: segment.row_count() as u64,
         state_version,
+        state_crc,
         files: segment.files().to_vec(),
     }
 }

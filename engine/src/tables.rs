@@ -23,6 +23,8 @@ pub(crate) struct SegmentSlot {
     pub overlay: Overlay,
     /// Version of the persisted `state-<version>` file, 0 for none.
     pub state_version: u64,
+    /// Body checksum of that file, for the manifest.
+    pub state_crc: u32,
     /// Whether `overlay` changed since it was persisted.
     pub dirty: bool,
 }

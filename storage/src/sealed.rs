@@ -127,13 +127,20 @@ pub struct SealedFile {
 impl SealedFile {
     /// Maps `path` and checks its footer: magic, footer checksum, `kind`, `version`
     /// and length. The body is not read.
+    ///
+    /// A missing file is [`Error::Corrupt`]: a sealed file is opened because something
+    /// names it (the manifest), so its absence is damage to the database, not a
+    /// failure of the environment.
     pub fn open(fs: &dyn FileSystem, path: &Path, kind: u32, version: u32) -> Result<SealedFile> {
-        let map = fs.map(path).map_err(|e| Error::io("map", path, e))?;
         let corrupt = |offset: u64, reason: String| Error::Corrupt {
             path: path.to_path_buf(),
             offset,
             reason,
         };
+        let map = fs.map(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => corrupt(0, "the file is missing".to_string()),
+            _ => Error::io("map", path, e),
+        })?;
         let bytes = map.bytes();
         let Some(footer_start) = bytes.len().checked_sub(FOOTER_LEN) else {
             return Err(corrupt(
@@ -300,6 +307,16 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_missing_file_is_corruption_not_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone");
+        match SealedFile::open(&StdFileSystem, &path, 7, 1) {
+            Err(Error::Corrupt { path: named, .. }) => assert_eq!(named, path),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
     }
 
     #[test]

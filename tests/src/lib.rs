@@ -56,6 +56,19 @@ pub fn schedule_step(step: u64) -> std::ops::Range<u64> {
     start..start + len
 }
 
+/// A scratch directory, on tmpfs where the machine has one (`/dev/shm`): tests that
+/// open hundreds of databases or flush hundreds of segments spend seconds in fsync on
+/// a disk, and what they check does not depend on it.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(dir) = tempfile::tempdir_in(shm) {
+            return dir;
+        }
+    }
+    tempfile::tempdir().expect("a temporary directory")
+}
+
 /// Seeded random vectors, row-major.
 pub fn random_vectors(seed: u64, count: usize, dim: usize) -> Vec<Vec<f32>> {
     let mut rng = StdRng::seed_from_u64(seed);

@@ -546,7 +546,12 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
     }
     at = align_up(at, 8);
     let count = read_u64(body, at).ok_or("deadline count cut short")? as usize;
-    if body.len() != at + 8 + count.saturating_mul(16) {
+    // Checked: a damaged count near u64::MAX used to overflow this sum (a panic in
+    // debug builds) after `saturating_mul` had saturated.
+    let end = count
+        .checked_mul(16)
+        .and_then(|bytes| bytes.checked_add(at + 8));
+    if end != Some(body.len()) {
         return Err("deadline list does not end where the file does".into());
     }
     let mut deadlines = Vec::with_capacity(count);
@@ -566,4 +571,23 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
         deadlines.push((row, deadline));
     }
     Ok((presence, deadlines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_deadline_count_is_an_error_not_an_overflow() {
+        // No rows, no vector fields, padding, then a deadline count of u64::MAX.
+        let mut body = Vec::new();
+        body.extend_from_slice(&0u64.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&[0; 4]);
+        body.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_rows(&body, 0).is_err());
+        let count_at = body.len() - 8;
+        body[count_at..].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
+        assert!(decode_rows(&body, 0).is_err());
+    }
 }
