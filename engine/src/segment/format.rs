@@ -19,6 +19,9 @@ pub(crate) enum FileKind {
     Vectors(u16),
     /// A version of the segment's deletions and TTL overrides.
     State(u64),
+    /// The Bloom filter over the segment's keys (`filter.rs`). Optional: segments
+    /// written before it existed have none and are searched without it.
+    KeyFilter,
 }
 
 impl FileKind {
@@ -30,6 +33,9 @@ impl FileKind {
             FileKind::Rows => 12,
             FileKind::Vectors(_) => 13,
             FileKind::State(_) => 14,
+            // 15 and 16 are taken by the TAG and NUMERIC field indexes on the filters
+            // branch; 17 keeps the codes distinct when the two meet.
+            FileKind::KeyFilter => 17,
         }
     }
 
@@ -46,6 +52,7 @@ impl FileKind {
             FileKind::Rows => "rows".to_string(),
             FileKind::Vectors(field) => format!("vectors-{field}"),
             FileKind::State(version) => format!("state-{version:020}"),
+            FileKind::KeyFilter => "keyfilter".to_string(),
         }
     }
 
@@ -55,6 +62,7 @@ impl FileKind {
             "keys" => Some(FileKind::Keys),
             "docs" => Some(FileKind::Docs),
             "rows" => Some(FileKind::Rows),
+            "keyfilter" => Some(FileKind::KeyFilter),
             _ => {
                 if let Some(field) = name.strip_prefix("vectors-") {
                     return field.parse().ok().map(FileKind::Vectors);
@@ -83,6 +91,7 @@ mod tests {
             FileKind::Rows,
             FileKind::Vectors(3),
             FileKind::State(9),
+            FileKind::KeyFilter,
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }

@@ -56,6 +56,12 @@ pub(crate) fn write_segment(
         write_file(fs, dir, FileKind::Keys, &encode_keys(rows))?,
         write_file(fs, dir, FileKind::Docs, &encode_docs(rows)?)?,
         write_file(fs, dir, FileKind::Rows, &encode_rows(rows, &vector_fields))?,
+        write_file(
+            fs,
+            dir,
+            FileKind::KeyFilter,
+            &super::filter::encode(rows.iter().map(|row| row.key.as_bytes()), rows.len()),
+        )?,
     ];
     for (index, (position, dim)) in vector_fields.iter().enumerate() {
         let kind = FileKind::Vectors(*position);
