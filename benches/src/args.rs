@@ -40,6 +40,8 @@ options:
   --memtable-rows R    flush the memtable every R rows (the engine default: 100000)
   --no-background      no background compaction or expiry while ingesting, so the
                        database keeps one segment per flush
+  --no-final-flush     end the ingest without Database::flush, as a crash would: the
+                       measured open then replays the WAL tail (up to a memtable)
   --json OUT           write the report as JSON
   --meta meta.jsonl    ingest the row fields too (text, topic, year, popularity)
   --filters gt_filtered.json
@@ -108,6 +110,7 @@ pub struct Args {
     pub open_only: bool,
     pub memtable_rows: Option<usize>,
     pub background: bool,
+    pub final_flush: bool,
 }
 
 /// What the command line asks for.
@@ -140,6 +143,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut open_only = false;
     let mut memtable_rows = None;
     let mut background = true;
+    let mut final_flush = true;
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -151,6 +155,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             "--no-background" => {
                 background = false;
+                continue;
+            }
+            "--no-final-flush" => {
+                final_flush = false;
                 continue;
             }
             _ => {}
@@ -248,6 +256,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         open_only,
         memtable_rows,
         background,
+        final_flush,
     })))
 }
 
@@ -362,7 +371,7 @@ mod tests {
     fn synthetic_and_scale_flags() {
         let args = run(
             "--synthetic 1m:128:7 --metric l2 --index flat --db d --open-only \
-             --memtable-rows 20000 --no-background",
+             --memtable-rows 20000 --no-background --no-final-flush",
         )
         .unwrap();
         let spec = Spec {
@@ -371,10 +380,10 @@ mod tests {
             seed: 7,
         };
         assert_eq!(args.source, Source::Synthetic { spec, queries: 100 });
-        assert!(args.open_only && !args.background);
+        assert!(args.open_only && !args.background && !args.final_flush);
         assert_eq!(args.memtable_rows, Some(20_000));
         let args = run("--synthetic 100:4 --queries 7 --metric l2 --index flat").unwrap();
         assert!(matches!(args.source, Source::Synthetic { queries: 7, .. }));
-        assert!(!args.open_only && args.background);
+        assert!(!args.open_only && args.background && args.final_flush);
     }
 }
