@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
+use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
 
@@ -172,6 +173,18 @@ impl Segment {
                 data,
                 present,
             });
+        }
+        // The checks above ran with the maps in `Access::Random` mode (see
+        // `SealedFile::open`), so they read a few pages, not megabytes of read-ahead per
+        // file. From here on reads are the queries' and the OS default serves them as
+        // before: read-around for scans of vectors and for compaction's passes.
+        for file in [&keys, &docs].into_iter().chain(&filter) {
+            file.advise(Access::Normal);
+        }
+        for column in &columns {
+            if let Column::Mapped(file) = &column.data {
+                file.advise(Access::Normal);
+            }
         }
         let mut deadlines_by_time: Vec<(u64, u32)> = deadlines_by_row
             .iter()
