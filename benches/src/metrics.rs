@@ -114,6 +114,15 @@ pub fn rss() -> Option<Rss> {
     })
 }
 
+/// Bytes this process has caused to be read from storage (`read_bytes` of
+/// `/proc/self/io`): reads served by the page cache do not count, page faults that go
+/// to disk do. `None` where the file is missing or unreadable.
+pub fn disk_read_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let line = io.lines().find(|line| line.starts_with("read_bytes:"))?;
+    line.trim_start_matches("read_bytes:").trim().parse().ok()
+}
+
 /// The `kB` figure of the line starting with `label`, in bytes.
 fn status_kib(status: &str, label: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with(label))?;
@@ -236,6 +245,8 @@ mod tests {
         let status = "VmRSS:\t 30 kB\nRssAnon:\t 10 kB\nRssFile:\t 20 kB\n";
         assert_eq!(status_kib(status, "RssFile:"), Some(20 * 1024));
         assert!(rss().is_none_or(|rss| rss.total >= rss.anon));
+        let before = disk_read_bytes();
+        assert!(before.is_none_or(|b| disk_read_bytes().is_some_and(|a| a >= b)));
         assert_eq!(
             cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n").as_deref(),
             Some("AMD EPYC 7B13")

@@ -40,6 +40,18 @@ pub struct OpenFigures {
     pub rss_first_answer: Option<Rss>,
     /// WAL records the open replayed (a flushed database replays none).
     pub records_replayed: u64,
+    /// Bytes read from disk (not the page cache) by the process since just before the
+    /// open, at each step: what a cold open costs in I/O.
+    pub disk_read: DiskRead,
+}
+
+/// Bytes read from disk since the open started, per step; `None` where the OS does not
+/// say (not Linux).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DiskRead {
+    pub handle: Option<u64>,
+    pub first_get: Option<u64>,
+    pub first_answer: Option<u64>,
 }
 
 /// The open database, its collection and the figures.
@@ -60,16 +72,20 @@ pub fn measure(
     k: usize,
 ) -> Result<Opened> {
     let rss_before = metrics::rss();
+    let read_before = metrics::disk_read_bytes();
+    let read_since = || Some(metrics::disk_read_bytes()?.saturating_sub(read_before?));
     let clock = Instant::now();
     let db = Database::open_with(dir, options)?;
     let collection = db.collection(COLLECTION)?;
     let handle_ms = clock.elapsed().as_secs_f64() * 1e3;
     let rss_handle = metrics::rss();
+    let read_handle = read_since();
 
     let clock_get = Instant::now();
     let found = collection.get(probe_key)?;
     let first_get_ms = handle_ms + clock_get.elapsed().as_secs_f64() * 1e3;
     let rss_first_get = metrics::rss();
+    let read_first_get = read_since();
     if found.is_none() {
         return Err(BenchError::new(format!(
             "{}: no document under key {probe_key:?}: not a database of this tool",
@@ -81,6 +97,7 @@ pub fn measure(
     collection.search(&Search::knn(VECTOR_FIELD, query, k).no_content())?;
     let first_answer_ms = first_get_ms + clock_answer.elapsed().as_secs_f64() * 1e3;
     let rss_first_answer = metrics::rss();
+    let read_first_answer = read_since();
     let records_replayed = db.recovery_report().records_replayed;
     Ok(Opened {
         db,
@@ -94,6 +111,11 @@ pub fn measure(
             first_answer_ms,
             rss_first_answer,
             records_replayed,
+            disk_read: DiskRead {
+                handle: read_handle,
+                first_get: read_first_get,
+                first_answer: read_first_answer,
+            },
         },
     })
 }

@@ -136,6 +136,11 @@ impl Report {
                     "rss_handle": rss_json(open.rss_handle),
                     "rss_first_get": rss_json(open.rss_first_get),
                     "rss_first_answer": rss_json(open.rss_first_answer),
+                    "disk_read_mb": {
+                        "handle": open.disk_read.handle.map(mib),
+                        "first_get": open.disk_read.first_get.map(mib),
+                        "first_answer": open.disk_read.first_answer.map(mib),
+                    },
                 },
             },
         })
@@ -206,24 +211,46 @@ impl Report {
                 |r| format!("{:.1}/{:.1}/{:.1}", mib(r.total), mib(r.anon), mib(r.file)),
             )
         };
-        let _ = writeln!(out, "{:<26} {:>10}   rss", "step", "ms");
+        let read = |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.2}", mib(b)));
         let _ = writeln!(
             out,
-            "{:<26} {:>10}   {}",
+            "{:<26} {:>10} {:>12}   rss",
+            "step", "ms", "disk_read_mb"
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>10} {:>12}   {}",
             "before open",
+            "-",
             "-",
             rss(open.rss_before)
         );
-        for (step, ms, memory) in [
-            ("open + collection()", open.handle_ms, open.rss_handle),
-            ("+ first get(key)", open.first_get_ms, open.rss_first_get),
+        for (step, ms, bytes, memory) in [
+            (
+                "open + collection()",
+                open.handle_ms,
+                open.disk_read.handle,
+                open.rss_handle,
+            ),
+            (
+                "+ first get(key)",
+                open.first_get_ms,
+                open.disk_read.first_get,
+                open.rss_first_get,
+            ),
             (
                 "+ first k-NN answer",
                 open.first_answer_ms,
+                open.disk_read.first_answer,
                 open.rss_first_answer,
             ),
         ] {
-            let _ = writeln!(out, "{step:<26} {ms:>10.2}   {}", rss(memory));
+            let _ = writeln!(
+                out,
+                "{step:<26} {ms:>10.2} {:>12}   {}",
+                read(bytes),
+                rss(memory)
+            );
         }
         let _ = writeln!(out);
         let recall = format!("recall@{}", self.k);
@@ -282,6 +309,11 @@ mod tests {
                 first_answer_ms: 3.0,
                 rss_first_answer: rss,
                 records_replayed: 0,
+                disk_read: crate::open::DiskRead {
+                    handle: Some(1 << 20),
+                    first_get: None,
+                    first_answer: None,
+                },
             },
             disk_bytes: 51_200,
             segments: 1,
@@ -326,6 +358,10 @@ mod tests {
         assert_eq!(value["strata"]["disk_bytes_per_vector"], json!(512.0));
         assert_eq!(value["strata"]["ingest_rows_per_s"], json!(200.0));
         assert_eq!(value["strata"]["open"]["rss_handle"]["file_mb"], json!(8.0));
+        assert_eq!(
+            value["strata"]["open"]["disk_read_mb"]["handle"],
+            json!(1.0)
+        );
         let run = &value["runs"][0];
         assert_eq!(run["params"], json!({}));
         assert_eq!(run["recall_at_10"], json!(1.0));
