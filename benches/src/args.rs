@@ -5,17 +5,25 @@ use std::path::PathBuf;
 
 use strata::{Durability, Metric, VectorIndex};
 
+use crate::synthetic::Spec;
 use crate::{BenchError, Result};
 
 /// Usage text of `ann`.
 pub const USAGE: &str = "\
 usage: ann --base B.fvecs --query Q.fvecs [--gt G.ivecs] --metric cosine|l2|ip
            --index flat|hnsw|ivfpq [options]
+       ann --synthetic N:DIM[:SEED] --metric cosine|l2|ip --index flat|hnsw|ivfpq [options]
 
 Measures Strata on a TexMex data set through its public API: ingest, open, memory,
 disk, and per run recall@k, QPS (one thread) and p50/p99 latency.
 
 options:
+  --synthetic N:DIM[:SEED]
+                       generate the data set instead of reading files: N base rows
+                       (1m = 1,000,000) of DIM components from a seeded Gaussian
+                       mixture (seed 42 by default); nothing but the database is
+                       written to disk, and the ground truth is computed exactly
+  --queries Q          queries generated with --synthetic, default 100
   --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
@@ -26,6 +34,14 @@ options:
   --durability D       always|everysec|never, default everysec
   --db DIR             keep the database in DIR; a later run on the same data set
                        skips ingest and measures open and queries only
+  --open-only          with --db holding the data set: measure the open (handle,
+                       first get, first answer, memory at each step) and stop; the
+                       base is neither read nor generated, so memory is the engine's
+  --memtable-rows R    flush the memtable every R rows (the engine default: 100000)
+  --no-background      no background compaction or expiry while ingesting, so the
+                       database keeps one segment per flush
+  --no-final-flush     end the ingest without Database::flush, as a crash would: the
+                       measured open then replays the WAL tail (up to a memtable)
   --json OUT           write the report as JSON
   --meta meta.jsonl    ingest the row fields too (text, topic, year, popularity)
   --filters gt_filtered.json
@@ -66,11 +82,19 @@ impl IndexKind {
     }
 }
 
+/// Where the vectors come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// TexMex files.
+    Files { base: PathBuf, query: PathBuf },
+    /// Generated: the spec and the number of queries.
+    Synthetic { spec: Spec, queries: usize },
+}
+
 /// Parsed `ann` arguments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Args {
-    pub base: PathBuf,
-    pub query: PathBuf,
+    pub source: Source,
     pub gt: Option<PathBuf>,
     pub metric: Metric,
     pub index: IndexKind,
@@ -83,6 +107,10 @@ pub struct Args {
     pub json: Option<PathBuf>,
     pub meta: Option<PathBuf>,
     pub filters: Option<PathBuf>,
+    pub open_only: bool,
+    pub memtable_rows: Option<usize>,
+    pub background: bool,
+    pub final_flush: bool,
 }
 
 /// What the command line asks for.
@@ -110,11 +138,30 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut json = None;
     let mut meta = None;
     let mut filters = None;
+    let mut synthetic = None;
+    let mut synthetic_queries = None;
+    let mut open_only = false;
+    let mut memtable_rows = None;
+    let mut background = true;
+    let mut final_flush = true;
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
-        if argument == "-h" || argument == "--help" {
-            return Ok(Command::Help);
+        match argument.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--open-only" => {
+                open_only = true;
+                continue;
+            }
+            "--no-background" => {
+                background = false;
+                continue;
+            }
+            "--no-final-flush" => {
+                final_flush = false;
+                continue;
+            }
+            _ => {}
         }
         let (flag, inline) = match argument.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => {
@@ -143,6 +190,9 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
+            "--synthetic" => synthetic = Some(Spec::parse(&value()?)?),
+            "--queries" => synthetic_queries = Some(positive(&flag, &value()?)?),
+            "--memtable-rows" => memtable_rows = Some(positive(&flag, &value()?)?),
             other => {
                 return Err(BenchError::new(format!(
                     "unknown argument {other:?}\n\n{USAGE}"
@@ -156,9 +206,41 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--filters needs --meta: filters refer to the row fields it ingests",
         ));
     }
+    if open_only && db.is_none() {
+        return Err(BenchError::new(
+            "--open-only needs --db: it measures opening a database an earlier run kept",
+        ));
+    }
+    let source = match synthetic {
+        Some(spec) => {
+            if base.is_some() || query.is_some() || gt.is_some() || meta.is_some() {
+                return Err(BenchError::new(
+                    "--synthetic generates the vectors: it takes no --base, --query, --gt \
+                     or --meta",
+                ));
+            }
+            if limit.is_some() {
+                return Err(BenchError::new(
+                    "--synthetic takes no --limit: put the row count in N:DIM",
+                ));
+            }
+            Source::Synthetic {
+                spec,
+                queries: synthetic_queries.unwrap_or(100),
+            }
+        }
+        None => {
+            if synthetic_queries.is_some() {
+                return Err(BenchError::new("--queries needs --synthetic"));
+            }
+            Source::Files {
+                base: base.ok_or_else(|| required("--base"))?,
+                query: query.ok_or_else(|| required("--query"))?,
+            }
+        }
+    };
     Ok(Command::Run(Box::new(Args {
-        base: base.ok_or_else(|| required("--base"))?,
-        query: query.ok_or_else(|| required("--query"))?,
+        source,
         gt,
         metric: metric.ok_or_else(|| required("--metric"))?,
         index: index.ok_or_else(|| required("--index"))?,
@@ -171,6 +253,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         json,
         meta,
         filters,
+        open_only,
+        memtable_rows,
+        background,
+        final_flush,
     })))
 }
 
@@ -230,6 +316,13 @@ mod tests {
     #[test]
     fn flags_parse_with_defaults() {
         let args = run("--base b --query q --gt g --metric COSINE --index flat").unwrap();
+        assert_eq!(
+            args.source,
+            Source::Files {
+                base: PathBuf::from("b"),
+                query: PathBuf::from("q")
+            }
+        );
         assert_eq!(args.metric, Metric::Cosine);
         assert_eq!((args.k, args.batch, args.limit), (10, 1000, None));
         assert_eq!(args.durability, Durability::EverySec);
@@ -260,5 +353,37 @@ mod tests {
             message("--base b --query q --metric l2 --index flat --filters f").contains("--meta")
         );
         assert_eq!(parse(["-h".to_string()]).unwrap(), Command::Help);
+        assert!(
+            message("--synthetic 10:4 --base b --metric l2 --index flat").contains("no --base")
+        );
+        assert!(message("--synthetic 10:4 --limit 5 --metric l2 --index flat").contains("--limit"));
+        assert!(message("--synthetic 10 --metric l2 --index flat").contains("N:DIM"));
+        assert!(
+            message("--base b --query q --metric l2 --index flat --open-only").contains("--db")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index flat --queries 5")
+                .contains("--synthetic")
+        );
+    }
+
+    #[test]
+    fn synthetic_and_scale_flags() {
+        let args = run(
+            "--synthetic 1m:128:7 --metric l2 --index flat --db d --open-only \
+             --memtable-rows 20000 --no-background --no-final-flush",
+        )
+        .unwrap();
+        let spec = Spec {
+            n: 1_000_000,
+            dim: 128,
+            seed: 7,
+        };
+        assert_eq!(args.source, Source::Synthetic { spec, queries: 100 });
+        assert!(args.open_only && !args.background && !args.final_flush);
+        assert_eq!(args.memtable_rows, Some(20_000));
+        let args = run("--synthetic 100:4 --queries 7 --metric l2 --index flat").unwrap();
+        assert!(matches!(args.source, Source::Synthetic { queries: 7, .. }));
+        assert!(!args.open_only && args.background && args.final_flush);
     }
 }

@@ -10,8 +10,10 @@
 //! - [`groundtruth`]: exact top-k by brute force in f64, for subsets of a base;
 //! - [`meta`]: `meta.jsonl` rows and `gt_filtered.json` filters;
 //! - [`metrics`]: recall, latency percentiles, memory, disk usage, machine;
+//! - [`open`]: the measured open, step by step (handle, first get, first answer);
 //! - [`args`]: the `ann` command line;
 //! - [`runner`]: the Strata side: schema, ingest, open, query runs;
+//! - [`synthetic`]: seeded generated data sets (`--synthetic N:DIM[:SEED]`);
 //! - [`report`]: the table and the JSON report.
 
 pub mod args;
@@ -19,8 +21,10 @@ pub mod fvecs;
 pub mod groundtruth;
 pub mod meta;
 pub mod metrics;
+pub mod open;
 pub mod report;
 pub mod runner;
+pub mod synthetic;
 
 use std::fmt;
 

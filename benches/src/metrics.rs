@@ -85,14 +85,49 @@ pub fn mib(bytes: u64) -> f64 {
 /// Resident memory of this process (`VmRSS` of `/proc/self/status`) in bytes;
 /// `None` where there is no such file (not Linux).
 pub fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_vm_rss(&status)
+    rss().map(|rss| rss.total)
 }
 
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+/// Resident memory split by kind, in bytes.
+///
+/// The split matters for a database that maps its files: `file` pages are page cache
+/// shared with the kernel, dropped under memory pressure and re-read on demand, while
+/// `anon` is heap the process owns. A FLAT search maps every vector in, which shows up
+/// as `file`, not as memory the engine holds on to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rss {
+    /// `VmRSS`: everything resident.
+    pub total: u64,
+    /// `RssAnon`: heap and other private memory.
+    pub anon: u64,
+    /// `RssFile`: pages of mapped files (and the executable).
+    pub file: u64,
+}
+
+/// This process's [`Rss`] now; `None` where `/proc/self/status` is missing (not Linux).
+pub fn rss() -> Option<Rss> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(Rss {
+        total: status_kib(&status, "VmRSS:")?,
+        anon: status_kib(&status, "RssAnon:").unwrap_or(0),
+        file: status_kib(&status, "RssFile:").unwrap_or(0),
+    })
+}
+
+/// Bytes this process has caused to be read from storage (`read_bytes` of
+/// `/proc/self/io`): reads served by the page cache do not count, page faults that go
+/// to disk do. `None` where the file is missing or unreadable.
+pub fn disk_read_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let line = io.lines().find(|line| line.starts_with("read_bytes:"))?;
+    line.trim_start_matches("read_bytes:").trim().parse().ok()
+}
+
+/// The `kB` figure of the line starting with `label`, in bytes.
+fn status_kib(status: &str, label: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(label))?;
     let kib: u64 = line
-        .trim_start_matches("VmRSS:")
+        .trim_start_matches(label)
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -203,10 +238,15 @@ mod tests {
     #[test]
     fn proc_files_parse() {
         assert_eq!(
-            parse_vm_rss("Name: x\nVmRSS:\t  2048 kB\n"),
+            status_kib("Name: x\nVmRSS:\t  2048 kB\n", "VmRSS:"),
             Some(2048 * 1024)
         );
-        assert_eq!(parse_vm_rss("Name: x\n"), None);
+        assert_eq!(status_kib("Name: x\n", "VmRSS:"), None);
+        let status = "VmRSS:\t 30 kB\nRssAnon:\t 10 kB\nRssFile:\t 20 kB\n";
+        assert_eq!(status_kib(status, "RssFile:"), Some(20 * 1024));
+        assert!(rss().is_none_or(|rss| rss.total >= rss.anon));
+        let before = disk_read_bytes();
+        assert!(before.is_none_or(|b| disk_read_bytes().is_some_and(|a| a >= b)));
         assert_eq!(
             cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n").as_deref(),
             Some("AMD EPYC 7B13")

@@ -4,13 +4,17 @@
 //! can be compared by one script:
 //! `{"system","index","n","dim","ingest_s","build_s","open_ms","rss_mb","disk_mb",
 //!   "runs":[{"params","recall_at_10","qps","p50_us","p99_us","filter"}]}`.
+//! `open_ms` is the time to the first answered query and `rss_mb` the memory then.
+//! Figures only Strata reports (the open step by step, memory by kind, segments,
+//! ingest rate) sit under `"strata"`, so the shared keys keep their meaning.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::metrics::{Latency, Machine};
+use crate::metrics::{mib, Latency, Machine, Rss};
+use crate::open::OpenFigures;
 use crate::{BenchError, Result};
 
 /// One measured run: a setting of query-time parameters, with or without a filter.
@@ -29,6 +33,8 @@ pub struct RunResult {
 /// Everything measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// The data set: the base file, or the synthetic spec's name.
+    pub data: String,
     /// `flat`, `hnsw` or `ivfpq`.
     pub index: String,
     /// Redis name of the metric.
@@ -41,19 +47,20 @@ pub struct Report {
     pub queries: usize,
     /// Neighbours per query; recall is recall@k.
     pub k: usize,
+    /// Durability of the ingest (`always`, `everysec`, `never`).
+    pub durability: String,
+    /// Documents per `upsert_many` (1: one `upsert` per document).
+    pub batch: usize,
     /// Seconds spent in `upsert_many`; `None` when an existing database was reused.
     pub ingest_s: Option<f64>,
-    /// Seconds in an explicit index build or flush step (none exists yet: 0).
+    /// Seconds in the explicit `Database::flush` after the ingest (0 when reused).
     pub build_s: f64,
-    /// Milliseconds from `Database::open` to the first answered query.
-    pub open_ms: f64,
-    /// Resident memory after the first answer, MiB.
-    pub rss_mb: Option<f64>,
-    /// Resident memory just before the measured open, MiB (what the process held
-    /// already: the bench's own data, and heap kept from the ingest).
-    pub rss_before_open_mb: Option<f64>,
-    /// Size of the database directory, MiB.
-    pub disk_mb: f64,
+    /// The measured open, step by step.
+    pub open: OpenFigures,
+    /// Size of the database directory, bytes.
+    pub disk_bytes: u64,
+    /// Segment directories after the ingest and its background compaction.
+    pub segments: usize,
     /// Where the database was.
     pub db: String,
     /// The runs, in order.
@@ -64,7 +71,27 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+fn rss_json(rss: Option<Rss>) -> Value {
+    match rss {
+        Some(rss) => json!({"total_mb": mib(rss.total), "anon_mb": mib(rss.anon),
+                            "file_mb": mib(rss.file)}),
+        None => Value::Null,
+    }
+}
+
 impl Report {
+    /// Bytes on disk per base row.
+    pub fn disk_bytes_per_vector(&self) -> f64 {
+        self.disk_bytes as f64 / self.n.max(1) as f64
+    }
+
+    /// Documents per second of the ingest, if there was one.
+    pub fn ingest_rows_per_s(&self) -> Option<f64> {
+        self.ingest_s
+            .filter(|s| *s > 0.0)
+            .map(|seconds| self.n as f64 / seconds)
+    }
+
     /// The JSON document (see the module docs for the shape).
     pub fn to_json(&self) -> Value {
         let runs: Vec<Value> = self
@@ -81,6 +108,7 @@ impl Report {
                 Value::Object(object)
             })
             .collect();
+        let open = &self.open;
         json!({
             "system": "strata",
             "index": self.index,
@@ -88,10 +116,33 @@ impl Report {
             "dim": self.dim,
             "ingest_s": self.ingest_s,
             "build_s": self.build_s,
-            "open_ms": self.open_ms,
-            "rss_mb": self.rss_mb,
-            "disk_mb": self.disk_mb,
+            "open_ms": open.first_answer_ms,
+            "rss_mb": open.rss_first_answer.map(|rss| mib(rss.total)),
+            "disk_mb": mib(self.disk_bytes),
             "runs": runs,
+            "strata": {
+                "data": self.data,
+                "durability": self.durability,
+                "batch": self.batch,
+                "ingest_rows_per_s": self.ingest_rows_per_s(),
+                "segments": self.segments,
+                "disk_bytes_per_vector": self.disk_bytes_per_vector(),
+                "open": {
+                    "handle_ms": open.handle_ms,
+                    "first_get_ms": open.first_get_ms,
+                    "first_answer_ms": open.first_answer_ms,
+                    "records_replayed": open.records_replayed,
+                    "rss_before": rss_json(open.rss_before),
+                    "rss_handle": rss_json(open.rss_handle),
+                    "rss_first_get": rss_json(open.rss_first_get),
+                    "rss_first_answer": rss_json(open.rss_first_answer),
+                    "disk_read_mb": {
+                        "handle": open.disk_read.handle.map(mib),
+                        "first_get": open.disk_read.first_get.map(mib),
+                        "first_answer": open.disk_read.first_answer.map(mib),
+                    },
+                },
+            },
         })
     }
 
@@ -106,15 +157,14 @@ impl Report {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let optional = |value: Option<f64>, digits: usize| {
-            value.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
-        };
+        let open = &self.open;
         // Writing into a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(
             out,
             "strata ann: {} index, {}, n={}, dim={}, {} queries, k={}",
             self.index, self.metric, self.n, self.dim, self.queries, self.k
         );
+        let _ = writeln!(out, "data: {}", self.data);
         let _ = writeln!(
             out,
             "machine: {}, {} cores",
@@ -124,28 +174,82 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:>10} {:>9} {:>9} {:>9} {:>9}",
-            "ingest_s", "build_s", "open_ms", "rss_mb", "disk_mb"
+            "{:>10} {:>10} {:>9} {:>9} {:>9} {:>14} {:>9}",
+            "ingest_s", "rows/s", "flush_s", "disk_mb", "B/vector", "durability", "segments"
         );
-        let ingest = match self.ingest_s {
-            Some(seconds) => format!("{seconds:.2}"),
-            None => "reused".to_string(),
+        let (ingest, rate) = match (self.ingest_s, self.ingest_rows_per_s()) {
+            (Some(seconds), rate) => (
+                format!("{seconds:.2}"),
+                rate.map_or("-".into(), |r| format!("{r:.0}")),
+            ),
+            (None, _) => ("reused".to_string(), "-".to_string()),
+        };
+        let durability = match self.ingest_s {
+            Some(_) => format!("{}/{}", self.durability, self.batch),
+            None => "-".to_string(),
         };
         let _ = writeln!(
             out,
-            "{:>10} {:>9.2} {:>9.1} {:>9} {:>9.1}",
+            "{:>10} {:>10} {:>9.2} {:>9.1} {:>9.1} {:>14} {:>9}",
             ingest,
+            rate,
             self.build_s,
-            self.open_ms,
-            optional(self.rss_mb, 1),
-            self.disk_mb
+            mib(self.disk_bytes),
+            self.disk_bytes_per_vector(),
+            durability,
+            self.segments
         );
-        if let Some(seconds) = self.ingest_s.filter(|s| *s > 0.0) {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "open (cumulative from Database::open; rss total/anon/file MiB; {} WAL records replayed)",
+            open.records_replayed
+        );
+        let rss = |rss: Option<Rss>| {
+            rss.map_or_else(
+                || "-".to_string(),
+                |r| format!("{:.1}/{:.1}/{:.1}", mib(r.total), mib(r.anon), mib(r.file)),
+            )
+        };
+        let read = |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.2}", mib(b)));
+        let _ = writeln!(
+            out,
+            "{:<26} {:>10} {:>12}   rss",
+            "step", "ms", "disk_read_mb"
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>10} {:>12}   {}",
+            "before open",
+            "-",
+            "-",
+            rss(open.rss_before)
+        );
+        for (step, ms, bytes, memory) in [
+            (
+                "open + collection()",
+                open.handle_ms,
+                open.disk_read.handle,
+                open.rss_handle,
+            ),
+            (
+                "+ first get(key)",
+                open.first_get_ms,
+                open.disk_read.first_get,
+                open.rss_first_get,
+            ),
+            (
+                "+ first k-NN answer",
+                open.first_answer_ms,
+                open.disk_read.first_answer,
+                open.rss_first_answer,
+            ),
+        ] {
             let _ = writeln!(
                 out,
-                "(ingest {:.0} docs/s; rss before the measured open {} MB)",
-                self.n as f64 / seconds,
-                optional(self.rss_before_open_mb, 1)
+                "{step:<26} {ms:>10.2} {:>12}   {}",
+                read(bytes),
+                rss(memory)
             );
         }
         let _ = writeln!(out);
@@ -179,19 +283,40 @@ mod tests {
     use super::*;
 
     fn report() -> Report {
+        let rss = Some(Rss {
+            total: 12 << 20,
+            anon: 4 << 20,
+            file: 8 << 20,
+        });
         Report {
+            data: "base.fvecs".into(),
             index: "flat".into(),
             metric: "COSINE".into(),
             n: 100,
             dim: 4,
             queries: 2,
             k: 10,
+            durability: "always".into(),
+            batch: 1000,
             ingest_s: Some(0.5),
             build_s: 0.0,
-            open_ms: 3.0,
-            rss_mb: Some(12.0),
-            rss_before_open_mb: Some(10.0),
-            disk_mb: 0.25,
+            open: OpenFigures {
+                rss_before: rss,
+                handle_ms: 1.0,
+                rss_handle: rss,
+                first_get_ms: 2.0,
+                rss_first_get: rss,
+                first_answer_ms: 3.0,
+                rss_first_answer: rss,
+                records_replayed: 0,
+                disk_read: crate::open::DiskRead {
+                    handle: Some(1 << 20),
+                    first_get: None,
+                    first_answer: None,
+                },
+            },
+            disk_bytes: 51_200,
+            segments: 1,
             db: "/tmp/x".into(),
             runs: vec![RunResult {
                 params: Map::new(),
@@ -225,8 +350,17 @@ mod tests {
             keys,
             [
                 "build_s", "dim", "disk_mb", "index", "ingest_s", "n", "open_ms", "rss_mb", "runs",
-                "system"
+                "strata", "system"
             ]
+        );
+        assert_eq!(value["open_ms"], json!(3.0));
+        assert_eq!(value["rss_mb"], json!(12.0));
+        assert_eq!(value["strata"]["disk_bytes_per_vector"], json!(512.0));
+        assert_eq!(value["strata"]["ingest_rows_per_s"], json!(200.0));
+        assert_eq!(value["strata"]["open"]["rss_handle"]["file_mb"], json!(8.0));
+        assert_eq!(
+            value["strata"]["open"]["disk_read_mb"]["handle"],
+            json!(1.0)
         );
         let run = &value["runs"][0];
         assert_eq!(run["params"], json!({}));
@@ -241,7 +375,9 @@ mod tests {
         assert!(table.contains("recall@10"), "{table}");
         assert!(table.contains("1.0000"), "{table}");
         assert!(table.contains("note: a run was skipped"), "{table}");
-        assert!(table.contains("note: a run was skipped"), "{table}");
+        assert!(table.contains("+ first get(key)"), "{table}");
+        assert!(table.contains("12.0/4.0/8.0"), "{table}");
+        assert!(table.contains("512.0"), "{table}");
         let mut reused = report();
         reused.ingest_s = None;
         assert!(reused.table().contains("reused"));

@@ -65,9 +65,10 @@ pub fn document(vector: &[f32], meta: Option<&Meta>) -> Doc {
     doc
 }
 
-/// Upserts every base row, `batch` rows per `upsert_many`, keyed by row number so that
-/// hits map back to ground-truth ids. Returns the time spent inside `upsert_many`
-/// (building the documents is the caller's cost, not the engine's).
+/// Upserts every base row, `batch` rows per `upsert_many` (or one `upsert` per row
+/// when `batch` is 1: the single-document call, one WAL record each), keyed by row
+/// number so that hits map back to ground-truth ids. Returns the time spent inside the
+/// engine's calls (building the documents is the caller's cost, not the engine's).
 pub fn ingest(
     collection: &Collection,
     base: &Matrix<f32>,
@@ -85,7 +86,13 @@ pub fn ingest(
             })
             .collect();
         let clock = Instant::now();
-        collection.upsert_many(docs)?;
+        if batch == 1 {
+            for (key, doc) in docs {
+                collection.upsert(key, doc)?;
+            }
+        } else {
+            collection.upsert_many(docs)?;
+        }
         spent += clock.elapsed();
         start = end;
     }

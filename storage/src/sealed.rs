@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::fs::{FileSystem, MappedFile, NewFile};
+use crate::fs::{Access, FileSystem, MappedFile, NewFile};
 
 /// Magic bytes of every sealed file's footer.
 pub const MAGIC: [u8; 8] = *b"STRATASF";
@@ -131,6 +131,11 @@ impl SealedFile {
     /// A missing file is [`Error::Corrupt`]: a sealed file is opened because something
     /// names it (the manifest), so its absence is damage to the database, not a
     /// failure of the environment.
+    ///
+    /// The map is left in [`Access::Random`] mode, so that reading the footer (and
+    /// whatever header words the caller checks next) reads those pages only, not the
+    /// megabytes of read-ahead around them; callers that go on to read the body in
+    /// bulk say so with [`SealedFile::advise`].
     pub fn open(fs: &dyn FileSystem, path: &Path, kind: u32, version: u32) -> Result<SealedFile> {
         let corrupt = |offset: u64, reason: String| Error::Corrupt {
             path: path.to_path_buf(),
@@ -141,6 +146,7 @@ impl SealedFile {
             std::io::ErrorKind::NotFound => corrupt(0, "the file is missing".to_string()),
             _ => Error::io("map", path, e),
         })?;
+        map.advise(Access::Random);
         let bytes = map.bytes();
         let Some(footer_start) = bytes.len().checked_sub(FOOTER_LEN) else {
             return Err(corrupt(
@@ -210,8 +216,10 @@ impl SealedFile {
         Ok(file)
     }
 
-    /// Checks the body against its checksum (reads every byte).
+    /// Checks the body against its checksum (reads every byte, so the map is switched
+    /// to [`Access::Sequential`] first).
     pub fn verify(&self) -> Result<()> {
+        self.map.advise(Access::Sequential);
         if crc32fast::hash(self.body()) != self.body_crc {
             return Err(Error::Corrupt {
                 path: self.path.clone(),
@@ -220,6 +228,11 @@ impl SealedFile {
             });
         }
         Ok(())
+    }
+
+    /// Tells the OS how the body is about to be read (see [`Access`]).
+    pub fn advise(&self, access: Access) {
+        self.map.advise(access);
     }
 
     /// The body.

@@ -617,8 +617,14 @@ fn single_case(target: &str, damage: impl Fn(&Pristine) -> Damage) -> Result<&'s
 fn segment_damage_met_during_wal_replay_names_the_segment_file() {
     // The WAL's writes locate their keys in the segments; damaged keys offsets used to
     // come back as `Corrupt` naming the database directory.
+    // Since segments carry a key filter, replaying writes of keys a segment does not
+    // hold may never read its key file; then verify() is what meets the damage. Either
+    // way the error must name the segment's file (run_case checks the blame).
     let outcome = single_case("00000000000000000002/keys", |_| Damage::Flip(8, 0xFF));
-    assert_eq!(outcome, Ok("refused at open"));
+    assert!(
+        matches!(outcome, Ok("refused at open") | Ok("caught by verify")),
+        "{outcome:?}"
+    );
 }
 
 #[test]

@@ -1,31 +1,40 @@
-//! `ann`: measures Strata on a TexMex data set through its public API.
+//! `ann`: measures Strata on a TexMex data set, or a generated one, through its public
+//! API.
 //!
 //! ```text
 //! cargo run --release -p strata-bench --bin ann -- \
 //!     --base base.fvecs --query query.fvecs --gt gt.ivecs --metric cosine --index flat \
 //!     [--limit N] [--k 10] [--threads T] [--db DIR] [--json OUT] \
 //!     [--durability always|everysec|never] [--meta meta.jsonl --filters gt_filtered.json]
+//! cargo run --release -p strata-bench --bin ann -- \
+//!     --synthetic 1m:128:42 --metric l2 --index flat --db /tmp/db [--open-only]
 //! ```
 //!
-//! Phases: load the files (and recompute ground truth when `--limit` makes the shipped
-//! one invalid); open the database; if it lacks the collection, create it and ingest,
-//! then close it and open it again, since open time is what a restarting program pays;
-//! time from `Database::open` to the first answered query; then run each query setting
-//! on one thread. `ann --help` lists the flags.
+//! Phases: load or generate the data (and compute exact ground truth when no shipped
+//! one applies); open the database; if it lacks the collection, create it, ingest and
+//! flush; close it; drop the base vectors; then the measured open (`open.rs`: handle,
+//! first get, first answer, memory at each step), since open time is what a restarting
+//! program pays; then run each query setting on one thread. With `--open-only` only
+//! the measured open runs, in a process that never held the base: run it in a fresh
+//! process on a database a first run kept. `ann --help` lists the flags.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use strata::{Collection, Database, Error as StrataError, Options, Schema};
-use strata_bench::args::{self, Args, Command};
+use strata::{Collection, Database, Durability, Error as StrataError, Options, Schema};
+use strata_bench::args::{self, Args, Command, Source};
 use strata_bench::fvecs::{self, Matrix};
 use strata_bench::groundtruth;
 use strata_bench::meta::{self, FilterSpec, Meta};
-use strata_bench::metrics::{self, mib, Machine};
+use strata_bench::metrics::{self, Machine};
+use strata_bench::open;
 use strata_bench::report::{Report, RunResult};
 use strata_bench::runner::{self, COLLECTION};
 use strata_bench::{BenchError, Result};
+
+/// The key `open.rs` gets as its first point read: the first base row's.
+const PROBE_KEY: &str = "0";
 
 fn main() -> ExitCode {
     let command = match args::parse(std::env::args().skip(1)) {
@@ -52,6 +61,7 @@ fn main() -> ExitCode {
 
 /// The inputs, loaded and checked against each other.
 struct Dataset {
+    name: String,
     base: Matrix<f32>,
     queries: Matrix<f32>,
     truth: Vec<Vec<u32>>,
@@ -62,6 +72,9 @@ struct Dataset {
 
 fn measure(args: &Args) -> Result<()> {
     let machine = Machine::detect();
+    if args.open_only {
+        return measure_open_only(args, machine);
+    }
     let data = load(args)?;
     let (n, dim) = (data.base.len(), data.base.dim());
 
@@ -80,6 +93,7 @@ fn measure(args: &Args) -> Result<()> {
         }
     };
     let Dataset {
+        name,
         base,
         queries,
         truth,
@@ -87,9 +101,17 @@ fn measure(args: &Args) -> Result<()> {
         filters,
         schema,
     } = data;
-    let opened = open_or_ingest(args, &dir, &schema, base, meta, &queries)?;
+    let ingested = ingest_unless_present(args, &dir, &schema, base, meta)?;
+    let segments = open::segment_count(&dir);
+    let opened = open::measure(&dir, options(args), PROBE_KEY, queries.row(0), args.k)?;
+    let found = opened.collection.len()?;
+    if found != n {
+        return Err(BenchError::new(format!(
+            "after reopening, the collection holds {found} documents; {n} were upserted"
+        )));
+    }
 
-    let disk_mb = mib(metrics::dir_size(&dir)?);
+    let disk_bytes = metrics::dir_size(&dir)?;
     let mut runs = Vec::new();
     let mut notes = Vec::new();
     let all_queries: Vec<usize> = (0..queries.len()).collect();
@@ -128,26 +150,83 @@ fn measure(args: &Args) -> Result<()> {
     }
 
     let report = Report {
+        data: name,
         index: args.index.name().to_string(),
         metric: args.metric.redis_name().to_string(),
         n,
         dim,
         queries: queries.len(),
         k: args.k,
-        ingest_s: opened.ingest_s,
-        build_s: 0.0,
-        open_ms: opened.open_ms,
-        rss_mb: opened.rss_after.map(mib),
-        rss_before_open_mb: opened.rss_before.map(mib),
-        disk_mb,
-        db: match &args.db {
-            Some(dir) => dir.display().to_string(),
-            None => format!("{} (temporary)", dir.display()),
-        },
+        durability: durability_name(args.durability).to_string(),
+        batch: args.batch,
+        ingest_s: ingested.map(|(ingest_s, _)| ingest_s),
+        build_s: ingested.map_or(0.0, |(_, flush_s)| flush_s),
+        open: opened.figures,
+        disk_bytes,
+        segments,
+        db: db_name(args, &dir),
         runs,
         machine,
         notes,
     };
+    print_report(args, &report)
+}
+
+/// `--open-only`: the measured open of a kept database, in a process that never
+/// generated or read the base, so that memory is the engine's alone.
+fn measure_open_only(args: &Args, machine: Machine) -> Result<()> {
+    let dir = args
+        .db
+        .clone()
+        .ok_or_else(|| BenchError::new("--open-only needs --db"))?;
+    let (name, queries, expected) = match &args.source {
+        Source::Synthetic { spec, queries } => (spec.name(), spec.queries(*queries), Some(spec.n)),
+        Source::Files { base, query } => (
+            base.display().to_string(),
+            fvecs::read_fvecs(query, None)?,
+            None,
+        ),
+    };
+    if !dir.exists() {
+        return Err(BenchError::new(format!(
+            "{}: no database there; run once without --open-only to create it",
+            dir.display()
+        )));
+    }
+    let segments = open::segment_count(&dir);
+    let opened = open::measure(&dir, options(args), PROBE_KEY, queries.row(0), args.k)?;
+    let n = opened.collection.len()?;
+    if expected.is_some_and(|expected| expected != n) {
+        return Err(BenchError::new(format!(
+            "{} holds {n} documents, but {name} has {} rows",
+            dir.display(),
+            expected.unwrap_or(0)
+        )));
+    }
+    let report = Report {
+        data: name,
+        index: args.index.name().to_string(),
+        metric: args.metric.redis_name().to_string(),
+        n,
+        dim: queries.dim(),
+        queries: 0,
+        k: args.k,
+        durability: durability_name(args.durability).to_string(),
+        batch: args.batch,
+        ingest_s: None,
+        build_s: 0.0,
+        open: opened.figures,
+        disk_bytes: metrics::dir_size(&dir)?,
+        segments,
+        db: db_name(args, &dir),
+        runs: Vec::new(),
+        machine,
+        notes: vec!["--open-only: open measured, no query runs".to_string()],
+    };
+    print_report(args, &report)
+}
+
+fn print_report(args: &Args, report: &Report) -> Result<()> {
     println!();
     print!("{}", report.table());
     if let Some(path) = &args.json {
@@ -157,24 +236,81 @@ fn measure(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Reads the files named by `args` and checks them against each other.
+fn db_name(args: &Args, dir: &Path) -> String {
+    match &args.db {
+        Some(dir) => dir.display().to_string(),
+        None => format!("{} (temporary)", dir.display()),
+    }
+}
+
+fn durability_name(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Always => "always",
+        Durability::EverySec => "everysec",
+        Durability::Never => "never",
+    }
+}
+
+/// The engine options of every open: the durability and memtable size asked for, and
+/// background work on or off.
+fn options(args: &Args) -> Options {
+    let defaults = Options::default();
+    Options {
+        durability: args.durability,
+        memtable_rows_max: args.memtable_rows.unwrap_or(defaults.memtable_rows_max),
+        background_work: args.background,
+        ..defaults
+    }
+}
+
+/// Reads or generates the data set `args` names.
 fn load(args: &Args) -> Result<Dataset> {
+    match &args.source {
+        Source::Files { base, query } => load_files(args, base, query),
+        Source::Synthetic { spec, queries } => {
+            let clock = Instant::now();
+            let base = spec.base(args.threads);
+            let queries = spec.queries(*queries);
+            let schema = runner::schema(spec.dim, args.metric, args.index, false)?;
+            eprintln!(
+                "ann: generated {} base and {} query vectors of dimension {} in {:.2} s",
+                base.len(),
+                queries.len(),
+                base.dim(),
+                clock.elapsed().as_secs_f64()
+            );
+            let truth = ground_truth(args, &base, &queries)?;
+            Ok(Dataset {
+                name: spec.name(),
+                base,
+                queries,
+                truth,
+                meta: None,
+                filters: Vec::new(),
+                schema,
+            })
+        }
+    }
+}
+
+/// Reads the files named by `args` and checks them against each other.
+fn load_files(args: &Args, base_path: &Path, query_path: &Path) -> Result<Dataset> {
     let clock = Instant::now();
-    let base = fvecs::read_fvecs(&args.base, args.limit)?;
-    let queries = fvecs::read_fvecs(&args.query, None)?;
+    let base = fvecs::read_fvecs(base_path, args.limit)?;
+    let queries = fvecs::read_fvecs(query_path, None)?;
     if queries.dim() != base.dim() {
         return Err(BenchError::new(format!(
             "{} has dimension {} but {} has {}",
-            args.query.display(),
+            query_path.display(),
             queries.dim(),
-            args.base.display(),
+            base_path.display(),
             base.dim()
         )));
     }
     if args.limit.is_some_and(|limit| base.len() < limit) {
         eprintln!(
             "ann: note: {} holds only {} rows",
-            args.base.display(),
+            base_path.display(),
             base.len()
         );
     }
@@ -208,6 +344,7 @@ fn load(args: &Args) -> Result<Dataset> {
     };
     let truth = ground_truth(args, &base, &queries)?;
     Ok(Dataset {
+        name: base_path.display().to_string(),
         base,
         queries,
         truth,
@@ -307,54 +444,28 @@ fn check_filters(
     Ok(filters)
 }
 
-/// The database after the measured open.
-struct Opened {
-    // Kept so that the collection's database stays open while the runs use it.
-    _db: Database,
-    collection: Collection,
-    ingest_s: Option<f64>,
-    open_ms: f64,
-    rss_before: Option<u64>,
-    rss_after: Option<u64>,
-}
-
-/// Opens `dir`; reuses the collection when it already holds this data set, otherwise
-/// creates and fills it, closes the database and opens it again. `base` and `meta` are
-/// dropped before memory is measured: the engine's footprint is what counts.
-fn open_or_ingest(
+/// Opens `dir`; if it already holds this data set, closes it and returns `None`.
+/// Otherwise creates the collection, ingests, flushes, closes, and returns the seconds
+/// spent in the upserts and in the flush. Either way `base` and `meta` are dropped
+/// before returning, so that the measured open that follows counts the engine's memory,
+/// not the bench's copy of the data.
+fn ingest_unless_present(
     args: &Args,
     dir: &Path,
     schema: &Schema,
     base: Matrix<f32>,
     meta: Option<Vec<Meta>>,
-    queries: &Matrix<f32>,
-) -> Result<Opened> {
-    let options = Options {
-        durability: args.durability,
-        ..Options::default()
-    };
+) -> Result<Option<(f64, f64)>> {
     let n = base.len();
-    let rss_before = metrics::rss_bytes();
-    let clock = Instant::now();
-    let db = Database::open_with(dir, options.clone())?;
+    let db = Database::open_with(dir, options(args))?;
     match db.collection(COLLECTION) {
         Ok(collection) => {
             check_reusable(&collection, schema, n, dir)?;
-            first_answer(&collection, queries, args.k)?;
-            let open_ms = clock.elapsed().as_secs_f64() * 1e3;
-            drop((base, meta));
             eprintln!(
                 "ann: {} already holds the data set: ingest skipped",
                 dir.display()
             );
-            return Ok(Opened {
-                _db: db,
-                collection,
-                ingest_s: None,
-                open_ms,
-                rss_before,
-                rss_after: metrics::rss_bytes(),
-            });
+            return Ok(None);
         }
         Err(StrataError::CollectionNotFound { .. }) => {}
         Err(error) => return Err(error.into()),
@@ -362,35 +473,32 @@ fn open_or_ingest(
 
     let collection = db.create_collection(COLLECTION, schema.clone())?;
     let spent = runner::ingest(&collection, &base, meta.as_deref(), args.batch)?;
+    drop((base, meta));
     eprintln!(
-        "ann: ingested {n} rows in {:.2} s ({:.0} rows/s) into {}",
+        "ann: ingested {n} rows in {:.2} s ({:.0} rows/s, durability {}, {} per call) into {}",
         spent.as_secs_f64(),
         n as f64 / spent.as_secs_f64().max(1e-9),
+        durability_name(args.durability),
+        args.batch,
         dir.display()
     );
-    drop((collection, db, base, meta));
-
-    let rss_before = metrics::rss_bytes();
+    // A clean shutdown: the memtable's last rows go to a segment, so that the open
+    // measured next replays no WAL. `--no-final-flush` leaves them in the WAL, to
+    // measure the replay a crash would leave (`records_replayed` says how much).
     let clock = Instant::now();
-    let db = Database::open_with(dir, options)?;
-    let collection = db.collection(COLLECTION)?;
-    first_answer(&collection, queries, args.k)?;
-    let open_ms = clock.elapsed().as_secs_f64() * 1e3;
-    let rss_after = metrics::rss_bytes();
-    let found = collection.len()?;
-    if found != n {
-        return Err(BenchError::new(format!(
-            "after reopening, the collection holds {found} documents; {n} were upserted"
-        )));
+    if args.final_flush {
+        db.flush()?;
     }
-    Ok(Opened {
-        _db: db,
-        collection,
-        ingest_s: Some(spent.as_secs_f64()),
-        open_ms,
-        rss_before,
-        rss_after,
-    })
+    let flush_s = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    drop((collection, db));
+    eprintln!(
+        "ann: flushed in {flush_s:.2} s; closed in {:.2} s (waits for a background \
+         compaction in progress); {} segments",
+        clock.elapsed().as_secs_f64(),
+        open::segment_count(dir)
+    );
+    Ok(Some((spent.as_secs_f64(), flush_s)))
 }
 
 /// Refuses to measure a database that holds something other than this data set.
@@ -409,12 +517,5 @@ fn check_reusable(collection: &Collection, schema: &Schema, n: usize, dir: &Path
              (another --limit, or an interrupted ingest?); use another --db or remove it"
         )));
     }
-    Ok(())
-}
-
-/// Answers the first query, which ends the open-time clock.
-fn first_answer(collection: &Collection, queries: &Matrix<f32>, k: usize) -> Result<()> {
-    let request = strata::Search::knn(runner::VECTOR_FIELD, queries.row(0), k).no_content();
-    collection.search(&request)?;
     Ok(())
 }

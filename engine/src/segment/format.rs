@@ -25,6 +25,9 @@ pub(crate) enum FileKind {
     Numeric(u16),
     /// The HNSW graph of the VECTOR field at this schema position.
     Graph(u16),
+    /// The Bloom filter over the segment's keys (`filter.rs`). Optional: segments
+    /// written before it existed have none and are searched without it.
+    KeyFilter,
 }
 
 impl FileKind {
@@ -39,6 +42,7 @@ impl FileKind {
             FileKind::Tags(_) => 15,
             FileKind::Numeric(_) => 16,
             FileKind::Graph(_) => 17,
+            FileKind::KeyFilter => 18,
         }
     }
 
@@ -58,6 +62,7 @@ impl FileKind {
             FileKind::Tags(field) => format!("tags-{field}"),
             FileKind::Numeric(field) => format!("numeric-{field}"),
             FileKind::Graph(field) => format!("hnsw-{field}"),
+            FileKind::KeyFilter => "keyfilter".to_string(),
         }
     }
 
@@ -67,6 +72,7 @@ impl FileKind {
             "keys" => Some(FileKind::Keys),
             "docs" => Some(FileKind::Docs),
             "rows" => Some(FileKind::Rows),
+            "keyfilter" => Some(FileKind::KeyFilter),
             _ => {
                 if let Some(field) = name.strip_prefix("vectors-") {
                     return field.parse().ok().map(FileKind::Vectors);
@@ -104,6 +110,7 @@ mod tests {
             FileKind::Rows,
             FileKind::Vectors(3),
             FileKind::State(9),
+            FileKind::KeyFilter,
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }

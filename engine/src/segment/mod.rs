@@ -12,13 +12,17 @@
 //! | `docs`        | every row's non-vector values, one rkyv archive per row          |
 //! | `rows`        | per vector field, the bitmap of rows that have one; TTL deadlines |
 //! | `vectors-<f>` | row-major FLOAT32 of the vector field at schema position `f`     |
+//! | `keyfilter`   | a Bloom filter over the keys, so absent keys skip the search     |
+//! |               | (optional: older segments have none)                            |
 //!
 //! A segment never changes once written. Deletions and TTL changes of its rows live in
 //! its [`crate::overlay::Overlay`], persisted as `state-<version>` files.
-//! Invariant: opening a segment reads footers and the small `rows` file only; keys,
-//! documents and vectors are read through the map when a query touches them, and every
-//! offset taken from them is bounds-checked first.
+//! Invariant: opening a segment reads footers, a few header words and the small `rows`
+//! file only (which grows with the rows that have a TTL, not with the rows); keys, documents, the key filter and vectors are
+//! read through the map when a query touches them, and every offset taken from them is
+//! bounds-checked first.
 
+mod filter;
 mod format;
 mod reader;
 mod writer;

@@ -11,6 +11,7 @@ use strata_index::hnsw::{HnswView, RowFilter};
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
 use strata_index::Neighbor;
+use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
 
@@ -48,6 +49,8 @@ pub(crate) struct Segment {
     row_count: u32,
     keys: SealedFile,
     docs: SealedFile,
+    /// The key filter, if the segment has one (segments written before it do not).
+    filter: Option<SealedFile>,
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
     field_indexes: Vec<(u16, SealedFile)>,
@@ -117,6 +120,19 @@ impl Segment {
                 .corrupt(8 + 8 * n as u64, "key bytes do not end where the file does")
                 .into());
         }
+
+        // Only the header is read: the filter's blocks are touched by lookups.
+        let filter = match files
+            .iter()
+            .any(|f| f.name == FileKind::KeyFilter.file_name())
+        {
+            true => {
+                let file = open(FileKind::KeyFilter)?;
+                super::filter::check(file.body()).map_err(|reason| file.corrupt(0, reason))?;
+                Some(file)
+            }
+            false => None,
+        };
 
         let docs = open(FileKind::Docs)?;
         let body = docs.body();
@@ -206,6 +222,18 @@ impl Segment {
             valid.map_err(|e| file.corrupt(0, e.to_string()))?;
             field_indexes.push((position, file));
         }
+        // The checks above ran with the maps in `Access::Random` mode (see
+        // `SealedFile::open`), so they read a few pages, not megabytes of read-ahead per
+        // file. From here on reads are the queries' and the OS default serves them as
+        // before: read-around for scans of vectors and for compaction's passes.
+        for file in [&keys, &docs].into_iter().chain(&filter) {
+            file.advise(Access::Normal);
+        }
+        for column in &columns {
+            if let Column::Mapped(file) = &column.data {
+                file.advise(Access::Normal);
+            }
+        }
         let mut deadlines_by_time: Vec<(u64, u32)> = deadlines_by_row
             .iter()
             .map(|(row, deadline)| (*deadline, *row))
@@ -218,6 +246,7 @@ impl Segment {
             row_count,
             keys,
             docs,
+            filter,
             columns,
             field_indexes,
             deadlines_by_row,
@@ -244,29 +273,51 @@ impl Segment {
 
     /// The key of `row`.
     pub fn key(&self, row: u32) -> Result<&str> {
+        let bytes = self.key_bytes(row)?;
+        std::str::from_utf8(bytes).map_err(|_| self.bad_key(row))
+    }
+
+    /// The key of `row` as stored, not checked to be UTF-8: what the binary search
+    /// compares (byte order is the key order), so that a lookup does not validate
+    /// every key it passes.
+    fn key_bytes(&self, row: u32) -> Result<&[u8]> {
         let n = self.row_count as usize;
         let body = self.keys.body();
         let bytes_at = align_up(8 + 8 * (n + 1) + 4 * n, 8);
-        let bad = || {
-            Error::from(
-                self.keys
-                    .corrupt(8 + 8 * row as u64, format!("bad key offsets for row {row}")),
-            )
-        };
         if row >= self.row_count {
-            return Err(bad());
+            return Err(self.bad_key(row));
         }
-        let start = read_u64(body, 8 + 8 * row as usize).ok_or_else(bad)? as usize;
-        let end = read_u64(body, 16 + 8 * row as usize).ok_or_else(bad)? as usize;
-        let bytes = body
-            .get(bytes_at + start..bytes_at + end)
-            .filter(|_| start <= end)
-            .ok_or_else(bad)?;
-        std::str::from_utf8(bytes).map_err(|_| bad())
+        let start = read_u64(body, 8 + 8 * row as usize).ok_or_else(|| self.bad_key(row))?;
+        let end = read_u64(body, 16 + 8 * row as usize).ok_or_else(|| self.bad_key(row))?;
+        // Checked: the offsets come from the file, whose body is not checksummed at open.
+        let range = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .filter(|(start, end)| start <= end)
+            .and_then(|(start, end)| {
+                Some(bytes_at.checked_add(start)?..bytes_at.checked_add(end)?)
+            });
+        range
+            .and_then(|range| body.get(range))
+            .ok_or_else(|| self.bad_key(row))
     }
 
-    /// The row holding `key`, by binary search over the key-sorted rows.
+    fn bad_key(&self, row: u32) -> Error {
+        Error::from(
+            self.keys
+                .corrupt(8 + 8 * row as u64, format!("bad key offsets for row {row}")),
+        )
+    }
+
+    /// The row holding `key`: the key filter first (most keys looked up during an
+    /// ingest are in no segment, and it rules them out without touching the key file),
+    /// then a binary search over the key-sorted rows.
     pub fn find(&self, key: &str) -> Result<Option<u32>> {
+        if let Some(filter) = &self.filter {
+            if !super::filter::may_contain(filter.body(), key.as_bytes()) {
+                return Ok(None);
+            }
+        }
         let n = self.row_count as usize;
         let sorted_at = 8 + 8 * (n + 1);
         let body = self.keys.body();
@@ -276,7 +327,7 @@ impl Segment {
             let row = read_u32(body, sorted_at + 4 * middle).ok_or_else(|| {
                 Error::from(self.keys.corrupt(sorted_at as u64, "sorted rows cut short"))
             })?;
-            match self.key(row)?.as_bytes().cmp(key.as_bytes()) {
+            match self.key_bytes(row)?.cmp(key.as_bytes()) {
                 std::cmp::Ordering::Less => low = middle + 1,
                 std::cmp::Ordering::Greater => high = middle,
                 std::cmp::Ordering::Equal => return Ok(Some(row)),
@@ -460,6 +511,13 @@ impl Segment {
                     .into());
             }
             previous = Some(key);
+            if let Some(filter) = &self.filter {
+                if !super::filter::may_contain(filter.body(), key.as_bytes()) {
+                    return Err(filter
+                        .corrupt(0, format!("the key filter rejects the key of row {row}"))
+                        .into());
+                }
+            }
         }
         for row in 0..self.row_count {
             self.stored_row(row)?;
@@ -576,6 +634,76 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{Metric, VectorIndex};
+    use crate::segment::{write_file, write_segment, SegmentRow};
+    use strata_storage::StdFileSystem;
+
+    fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
+        let schema = Schema::builder()
+            .vector("v", 2, Metric::L2, VectorIndex::flat())
+            .build()
+            .unwrap();
+        let vector = [1.0f32, 2.0];
+        let rows: Vec<SegmentRow> = keys
+            .iter()
+            .map(|key| SegmentRow {
+                key,
+                values: Vec::new(),
+                vectors: vec![Some(&vector[..])],
+                deadline: None,
+            })
+            .collect();
+        let written = write_segment(&StdFileSystem, dir, &schema, &rows).unwrap();
+        (schema, written.files)
+    }
+
+    fn open(dir: &Path, schema: &Schema, rows: usize, files: Vec<FileRecord>) -> Segment {
+        Segment::open(Arc::new(StdFileSystem), dir, 1, schema, rows as u64, files).unwrap()
+    }
+
+    #[test]
+    fn lookups_agree_with_and_without_the_key_filter() {
+        let temporary = tempfile::tempdir().unwrap();
+        let dir = temporary.path().join("segment");
+        let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
+        let (schema, files) = written(&dir, &keys);
+        assert!(files.iter().any(|f| f.name == "keyfilter"));
+        // A segment written before key filters existed: the manifest lists none.
+        let without: Vec<FileRecord> = files
+            .iter()
+            .filter(|f| f.name != "keyfilter")
+            .cloned()
+            .collect();
+        for segment in [
+            open(&dir, &schema, keys.len(), files),
+            open(&dir, &schema, keys.len(), without),
+        ] {
+            for (row, key) in keys.iter().enumerate() {
+                assert_eq!(segment.find(key).unwrap(), Some(row as u32));
+            }
+            for absent in ["", "k", "k2000", "k-1", "z"] {
+                assert_eq!(segment.find(absent).unwrap(), None);
+            }
+            segment.verify().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_filter_that_rejects_a_key_fails_verify() {
+        let temporary = tempfile::tempdir().unwrap();
+        let dir = temporary.path().join("segment");
+        let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+        let (schema, mut files) = written(&dir, &keys);
+        // Well-formed and correctly checksummed, but built from other keys.
+        let others: Vec<String> = (0..100).map(|i| format!("other{i}")).collect();
+        let body = super::super::filter::encode(others.iter().map(|k| k.as_bytes()), 100);
+        let record = write_file(&StdFileSystem, &dir, FileKind::KeyFilter, &body).unwrap();
+        files.retain(|f| f.name != "keyfilter");
+        files.push(record);
+        let segment = open(&dir, &schema, keys.len(), files);
+        let error = segment.verify().unwrap_err().to_string();
+        assert!(error.contains("key filter"), "{error}");
+    }
 
     #[test]
     fn a_huge_deadline_count_is_an_error_not_an_overflow() {

@@ -59,6 +59,12 @@ pub(crate) fn write_segment(
         write_file(fs, dir, FileKind::Keys, &encode_keys(rows))?,
         write_file(fs, dir, FileKind::Docs, &encode_docs(rows)?)?,
         write_file(fs, dir, FileKind::Rows, &encode_rows(rows, &vector_fields))?,
+        write_file(
+            fs,
+            dir,
+            FileKind::KeyFilter,
+            &super::filter::encode(rows.iter().map(|row| row.key.as_bytes()), rows.len()),
+        )?,
     ];
     for (position, field) in schema.fields().iter().enumerate() {
         let position = position as u16;

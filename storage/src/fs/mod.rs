@@ -46,6 +46,27 @@ pub trait NewFile: Write + Send + fmt::Debug {
 pub trait MappedFile: Send + Sync + fmt::Debug {
     /// The whole file.
     fn bytes(&self) -> &[u8];
+
+    /// Tells the OS how the bytes are about to be read (`madvise`). Only a hint: doing
+    /// nothing, as the default does, is correct, just possibly slower.
+    fn advise(&self, _access: Access) {}
+}
+
+/// How a mapped file is about to be read, for the OS's read-ahead.
+///
+/// Why it matters: by default a page fault on a cold file also reads the pages around
+/// it, as much as the device's `read_ahead_kb` (8 MiB on some virtual disks). Opening a
+/// database touches only a footer and a few header words per segment file, and with
+/// the default each touch read megabytes of vectors and keys from disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Scattered small reads (footers, header words): a fault reads its page only.
+    Random,
+    /// The OS default: a fault reads the pages around it too. For data read in bulk,
+    /// such as vectors scanned by an exact search.
+    Normal,
+    /// Start to end, once (a checksum over the whole body).
+    Sequential,
 }
 
 /// The file operations Strata's storage performs. Paths are absolute or relative to

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{FileSystem, LockGuard, MappedFile, NewFile, WalFile};
+use super::{Access, FileSystem, LockGuard, MappedFile, NewFile, WalFile};
 use crate::error::Result;
 
 /// The operating system's file system.
@@ -144,6 +144,20 @@ struct StdMappedFile {
 impl MappedFile for StdMappedFile {
     fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or_default()
+    }
+
+    #[cfg(unix)]
+    fn advise(&self, access: Access) {
+        use memmap2::Advice;
+        if let Some(map) = &self.map {
+            let advice = match access {
+                Access::Random => Advice::Random,
+                Access::Normal => Advice::Normal,
+                Access::Sequential => Advice::Sequential,
+            };
+            // A hint: if the OS refuses it, reads are as they would have been anyway.
+            let _ = map.advise(advice);
+        }
     }
 }
 
