@@ -100,3 +100,105 @@ fn a_flush_that_fails_to_publish_does_not_let_compaction_drop_its_writes() {
         "reopened",
     );
 }
+
+/// Fails the n-th file operation of `action` on the seeded database, for every n in
+/// turn until the action succeeds. After each failure the handle holds exactly the
+/// model and verifies; a write in it either works or is refused with
+/// `Error::Poisoned` (after a failed fsync); the database reopens to exactly the
+/// model, verifies, and then the action succeeds. Returns how many operations failed.
+fn fail_every_operation(
+    name: &str,
+    flush_first: bool,
+    action: fn(&Database) -> strata::Result<()>,
+) -> u64 {
+    let mut failures = 0;
+    for n in 0u64.. {
+        let what = |stage: &str| format!("{name}, operation {n} failing: {stage}");
+        let (sim, db, docs, mut model) = torture::seeded_segments();
+        if flush_first {
+            db.flush().unwrap();
+        }
+        let before = sim.operations();
+        sim.fail_after(n);
+        let result = action(&db);
+        let reached = sim.operations() - before > n;
+        sim.clear_failures();
+        if !reached {
+            result.unwrap_or_else(|e| panic!("{}: {e}", what("no failure")));
+            return failures;
+        }
+        match &result {
+            // A best-effort step (removing an obsolete file) may fail quietly.
+            Ok(()) => {}
+            Err(Error::Io { .. } | Error::Poisoned { .. }) => failures += 1,
+            Err(other) => panic!("{}: {other:?}", what("the error")),
+        }
+        expect_state(&docs, &model, &what("the handle"));
+        db.verify()
+            .unwrap_or_else(|e| panic!("{}: {e}", what("verify the handle")));
+        let write = Step::Upsert(key(47), strata::Doc::new().numeric("rank", n as f64));
+        match torture::execute_checked(&db, &docs, &mut model, &write) {
+            Ok(()) | Err(Ok(Error::Poisoned { .. })) => {}
+            Err(other) => panic!("{}: {other:?}", what("a write in the handle")),
+        }
+        expect_state(&docs, &model, &what("the handle after a write"));
+        drop(docs);
+        drop(db);
+        let db =
+            torture::open_quiet_sim(&sim).unwrap_or_else(|e| panic!("{}: {e}", what("reopen")));
+        db.verify()
+            .unwrap_or_else(|e| panic!("{}: {e}", what("verify after reopen")));
+        let docs = db.collection(torture::COLLECTION).unwrap();
+        expect_state(&docs, &model, &what("reopened"));
+        action(&db).unwrap_or_else(|e| panic!("{}: {e}", what("again after reopen")));
+        expect_state(&docs, &model, &what("reopened, after the action"));
+    }
+    unreachable!()
+}
+
+#[test]
+fn every_file_operation_of_a_flush_may_fail() {
+    let failures = fail_every_operation("flush", false, Database::flush);
+    assert!(
+        failures > 20,
+        "a flush has dozens of operations, {failures} failed"
+    );
+}
+
+/// Bug: when a flush could not remove an old WAL file, the log forgot the file anyway;
+/// the next flush removed only the files it remembered, leaving the forgotten one
+/// behind with a gap in the sequence after it, and the database no longer opened.
+#[test]
+fn a_wal_file_that_could_not_be_removed_is_removed_by_the_next_flush() {
+    let sim = torture::sim_disk();
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    let docs = db
+        .create_collection(torture::COLLECTION, full_schema(Metric::L2))
+        .unwrap();
+    let mut model = Model::default();
+    let doc = |rank: f64| strata::Doc::new().numeric("rank", rank);
+    run(&db, &docs, &mut model, Step::Upsert(key(0), doc(0.0)));
+    // The flush publishes, starts a new WAL file, then fails to remove the old one.
+    sim.fail_next(Operation::RemoveFile, 1);
+    let error = db.flush().expect_err("removing the old WAL file fails");
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    for index in 1..3 {
+        run(
+            &db,
+            &docs,
+            &mut model,
+            Step::Upsert(key(index), doc(index as f64)),
+        );
+        run(&db, &docs, &mut model, Step::Flush);
+    }
+    expect_state(&docs, &model, "the handle");
+    drop(docs);
+    drop(db);
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    db.verify().unwrap();
+    expect_state(
+        &db.collection(torture::COLLECTION).unwrap(),
+        &model,
+        "reopened",
+    );
+}
