@@ -165,6 +165,15 @@ fn every_file_operation_of_a_flush_may_fail() {
     );
 }
 
+#[test]
+fn every_file_operation_of_a_compaction_may_fail() {
+    let failures = fail_every_operation("compact", true, Database::compact);
+    assert!(
+        failures > 20,
+        "a compaction has dozens of operations, {failures} failed"
+    );
+}
+
 /// Bug: when a flush could not remove an old WAL file, the log forgot the file anyway;
 /// the next flush removed only the files it remembered, leaving the forgotten one
 /// behind with a gap in the sequence after it, and the database no longer opened.
