@@ -95,8 +95,15 @@ fn run_and_kill(
     Run { acked, stderr }
 }
 
+/// The tests of this file run one at a time. The directory lock is an `flock`, held by
+/// an open file description: a child spawned by one test inherits every descriptor of
+/// this process until it execs, so for that moment it holds the lock of a database
+/// another test just closed, and that test's writer would find it `Locked`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `cycles` kills of a writer under `durability` on one database.
 fn torture(name: &str, durability: Durability, default_seed: u64, cycles: u64) {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let flag = match durability {
         Durability::Always => "always",
         Durability::EverySec => "everysec",
