@@ -216,10 +216,11 @@ pub(crate) fn compact_collection(
         )?;
         Ok(())
     })();
-    if let Err(error) = publish {
-        abandon(&merged);
-        return Err(error);
-    }
+    // On failure the merged segment is not abandoned (its directory not removed): the
+    // failure may have come after the manifest naming it was renamed into place (a
+    // failed directory fsync), and that manifest is the one a reopen reads. Unnamed by
+    // the next manifest, the directory is an orphan that the next open removes.
+    publish?;
     let mut tables = state.tables.write();
     tables.segments.retain(|slot| {
         !inputs

@@ -492,3 +492,55 @@ pub fn cut_power_and_restart(sim: &strata::fs::SimFileSystem, db: Database, docs
     }
     sim.restart();
 }
+
+/// Options for [`sim_db_path`] on `sim` without background work and without
+/// size-triggered flushes, so that the test alone decides when the disk is written.
+pub fn quiet_sim_options(sim: &strata::fs::SimFileSystem) -> Options {
+    Options {
+        file_system: Some(std::sync::Arc::new(sim.clone())),
+        background_work: false,
+        ..options(Durability::Always, 10_000)
+    }
+}
+
+/// Opens the database at [`sim_db_path`] with [`quiet_sim_options`].
+pub fn open_quiet_sim(sim: &strata::fs::SimFileSystem) -> strata::Result<Database> {
+    Database::open_with(sim_db_path(), quiet_sim_options(sim))
+}
+
+/// A fresh simulated disk with a quiet database on it: two segments, deletions and
+/// TTL changes in both overlays (one persisted, one not), and unflushed upserts in the
+/// memtable, some replacing segment rows. Returns the model of it.
+pub fn seeded_segments() -> (strata::fs::SimFileSystem, Database, Collection, Model) {
+    let sim = sim_disk();
+    let db = open_quiet_sim(&sim).expect("open a fresh database");
+    let docs = db
+        .create_collection(COLLECTION, crate::full_schema(Metric::L2))
+        .expect("create the collection");
+    let mut model = Model::default();
+    let mut rng = StdRng::seed_from_u64(77);
+    let mut batch = |keys: std::ops::Range<u64>| {
+        Step::UpsertMany(keys.map(|i| (key(i), random_doc(&mut rng))).collect())
+    };
+    let steps = [
+        batch(0..24),
+        Step::Flush,
+        batch(16..40),
+        Step::Delete(key(0)),
+        Step::Delete(key(1)),
+        Step::Expire(key(4)),
+        Step::Expire(key(5)),
+        Step::Flush,
+        Step::Delete(key(20)),
+        Step::Delete(key(30)),
+        Step::Expire(key(31)),
+        Step::Persist(key(4)),
+        batch(38..46),
+    ];
+    for step in steps {
+        if let Err(error) = execute_checked(&db, &docs, &mut model, &step) {
+            panic!("{step:?}: {error:?}");
+        }
+    }
+    (sim, db, docs, model)
+}

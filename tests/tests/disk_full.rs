@@ -9,13 +9,11 @@
 //! space), and a write that fails changes nothing, in memory or on disk.
 
 use std::io::ErrorKind;
-use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata::fs::sim::FullDisk;
-use strata::fs::SimFileSystem;
 use strata::{Collection, Database, Durability, Error, Metric, Options};
 use strata_tests::full_schema;
 use strata_tests::torture::{self, key, Model, Step};
@@ -25,20 +23,6 @@ const BUDGET_STEP: u64 = 24;
 
 fn is_disk_full(error: &Error) -> bool {
     matches!(error, Error::Io { source, .. } if source.kind() == ErrorKind::StorageFull)
-}
-
-/// Options without background work and without size-triggered flushes, so that the
-/// test alone decides when the disk is written.
-fn quiet_options(sim: &SimFileSystem) -> Options {
-    Options {
-        file_system: Some(Arc::new(sim.clone())),
-        background_work: false,
-        ..torture::options(Durability::Always, 10_000)
-    }
-}
-
-fn open_quiet(sim: &SimFileSystem) -> strata::Result<Database> {
-    Database::open_with(torture::sim_db_path(), quiet_options(sim))
 }
 
 fn expect_state(docs: &Collection, model: &Model, what: &str) {
@@ -51,44 +35,6 @@ fn run(db: &Database, docs: &Collection, model: &mut Model, step: Step) {
     if let Err(error) = torture::execute_checked(db, docs, model, &step) {
         panic!("{step:?}: {error:?}");
     }
-}
-
-/// A database with two segments, deletions and TTL changes in both overlays (one
-/// persisted, one not), and unflushed upserts in the memtable, some replacing
-/// segment rows.
-fn setup() -> (SimFileSystem, Database, Collection, Model) {
-    let sim = torture::sim_disk();
-    let db = open_quiet(&sim).unwrap();
-    let docs = db
-        .create_collection(torture::COLLECTION, full_schema(Metric::L2))
-        .unwrap();
-    let mut model = Model::default();
-    let mut rng = StdRng::seed_from_u64(77);
-    let mut batch = |keys: std::ops::Range<u64>| {
-        Step::UpsertMany(
-            keys.map(|i| (key(i), torture::random_doc(&mut rng)))
-                .collect(),
-        )
-    };
-    let steps = [
-        batch(0..24),
-        Step::Flush,
-        batch(16..40),
-        Step::Delete(key(0)),
-        Step::Delete(key(1)),
-        Step::Expire(key(4)),
-        Step::Expire(key(5)),
-        Step::Flush,
-        Step::Delete(key(20)),
-        Step::Delete(key(30)),
-        Step::Expire(key(31)),
-        Step::Persist(key(4)),
-        batch(38..46),
-    ];
-    for step in steps {
-        run(&db, &docs, &mut model, step);
-    }
-    (sim, db, docs, model)
 }
 
 /// Runs `action` on the set-up database with `budget` bytes of free space, for every
@@ -104,7 +50,7 @@ fn sweep(name: &str, flush_first: bool, action: fn(&Database) -> strata::Result<
             "{name} fails even with {budget} bytes free"
         );
         let what = |stage: &str| format!("{name} with {budget} bytes free: {stage}");
-        let (sim, db, docs, mut model) = setup();
+        let (sim, db, docs, mut model) = torture::seeded_segments();
         if flush_first {
             db.flush().unwrap();
         }
@@ -143,14 +89,14 @@ fn sweep(name: &str, flush_first: bool, action: fn(&Database) -> strata::Result<
             db.verify().unwrap();
             drop(docs);
             drop(db);
-            let db = open_quiet(&sim).unwrap();
+            let db = torture::open_quiet_sim(&sim).unwrap();
             let docs = db.collection(torture::COLLECTION).unwrap();
             (db, docs)
         } else {
             // Reopen while the disk is still full: nothing to write at open.
             drop(docs);
             drop(db);
-            let db = open_quiet(&sim)
+            let db = torture::open_quiet_sim(&sim)
                 .unwrap_or_else(|e| panic!("{}: {e}", what("reopen on a full disk")));
             let docs = db.collection(torture::COLLECTION).unwrap();
             expect_state(&docs, &model, &what("reopened on a full disk"));
@@ -293,7 +239,7 @@ fn a_write_is_acknowledged_even_when_the_flush_it_triggers_fails() {
     let sim = torture::sim_disk();
     let options = Options {
         memtable_rows_max: 4,
-        ..quiet_options(&sim)
+        ..torture::quiet_sim_options(&sim)
     };
     let db = Database::open_with(torture::sim_db_path(), options.clone()).unwrap();
     let docs = db

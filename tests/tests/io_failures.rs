@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use strata::fs::sim::Operation;
 use strata::fs::{FileSystem, SimFileSystem};
 use strata::{Collection, Database, Durability, Error, Metric, Options};
@@ -98,5 +98,257 @@ fn a_flush_that_fails_to_publish_does_not_let_compaction_drop_its_writes() {
         &db.collection(torture::COLLECTION).unwrap(),
         &model,
         "reopened",
+    );
+}
+
+/// Fails the n-th file operation of `action` on the seeded database, for every n in
+/// turn until the action succeeds. After each failure the handle holds exactly the
+/// model and verifies; a write in it either works or is refused with
+/// `Error::Poisoned` (after a failed fsync); the database reopens to exactly the
+/// model, verifies, and then the action succeeds. Returns how many operations failed.
+fn fail_every_operation(
+    name: &str,
+    flush_first: bool,
+    action: fn(&Database) -> strata::Result<()>,
+) -> u64 {
+    let mut failures = 0;
+    for n in 0u64.. {
+        let what = |stage: &str| format!("{name}, operation {n} failing: {stage}");
+        let (sim, db, docs, mut model) = torture::seeded_segments();
+        if flush_first {
+            db.flush().unwrap();
+        }
+        let before = sim.operations();
+        sim.fail_after(n);
+        let result = action(&db);
+        let reached = sim.operations() - before > n;
+        sim.clear_failures();
+        if !reached {
+            result.unwrap_or_else(|e| panic!("{}: {e}", what("no failure")));
+            return failures;
+        }
+        match &result {
+            // A best-effort step (removing an obsolete file) may fail quietly.
+            Ok(()) => {}
+            Err(Error::Io { .. } | Error::Poisoned { .. }) => failures += 1,
+            Err(other) => panic!("{}: {other:?}", what("the error")),
+        }
+        expect_state(&docs, &model, &what("the handle"));
+        db.verify()
+            .unwrap_or_else(|e| panic!("{}: {e}", what("verify the handle")));
+        let write = Step::Upsert(key(47), strata::Doc::new().numeric("rank", n as f64));
+        match torture::execute_checked(&db, &docs, &mut model, &write) {
+            Ok(()) | Err(Ok(Error::Poisoned { .. })) => {}
+            Err(other) => panic!("{}: {other:?}", what("a write in the handle")),
+        }
+        expect_state(&docs, &model, &what("the handle after a write"));
+        drop(docs);
+        drop(db);
+        let db =
+            torture::open_quiet_sim(&sim).unwrap_or_else(|e| panic!("{}: {e}", what("reopen")));
+        db.verify()
+            .unwrap_or_else(|e| panic!("{}: {e}", what("verify after reopen")));
+        let docs = db.collection(torture::COLLECTION).unwrap();
+        expect_state(&docs, &model, &what("reopened"));
+        action(&db).unwrap_or_else(|e| panic!("{}: {e}", what("again after reopen")));
+        expect_state(&docs, &model, &what("reopened, after the action"));
+    }
+    unreachable!()
+}
+
+#[test]
+fn every_file_operation_of_a_flush_may_fail() {
+    let failures = fail_every_operation("flush", false, Database::flush);
+    assert!(
+        failures > 20,
+        "a flush has dozens of operations, {failures} failed"
+    );
+}
+
+#[test]
+fn every_file_operation_of_a_compaction_may_fail() {
+    let failures = fail_every_operation("compact", true, Database::compact);
+    assert!(
+        failures > 20,
+        "a compaction has dozens of operations, {failures} failed"
+    );
+}
+
+/// Bug: when a flush could not remove an old WAL file, the log forgot the file anyway;
+/// the next flush removed only the files it remembered, leaving the forgotten one
+/// behind with a gap in the sequence after it, and the database no longer opened.
+#[test]
+fn a_wal_file_that_could_not_be_removed_is_removed_by_the_next_flush() {
+    let sim = torture::sim_disk();
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    let docs = db
+        .create_collection(torture::COLLECTION, full_schema(Metric::L2))
+        .unwrap();
+    let mut model = Model::default();
+    let doc = |rank: f64| strata::Doc::new().numeric("rank", rank);
+    run(&db, &docs, &mut model, Step::Upsert(key(0), doc(0.0)));
+    // The flush publishes, starts a new WAL file, then fails to remove the old one.
+    sim.fail_next(Operation::RemoveFile, 1);
+    let error = db.flush().expect_err("removing the old WAL file fails");
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    for index in 1..3 {
+        run(
+            &db,
+            &docs,
+            &mut model,
+            Step::Upsert(key(index), doc(index as f64)),
+        );
+        run(&db, &docs, &mut model, Step::Flush);
+    }
+    expect_state(&docs, &model, "the handle");
+    drop(docs);
+    drop(db);
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    db.verify().unwrap();
+    expect_state(
+        &db.collection(torture::COLLECTION).unwrap(),
+        &model,
+        "reopened",
+    );
+}
+
+/// A disk left by a power cut in the middle of a flush (a segment directory that no
+/// manifest names) and of an append (a torn WAL tail).
+fn interrupted_disk() -> (SimFileSystem, Model) {
+    let segments = torture::sim_db_path().join("segments");
+    // The first cut point at which the flush's new segment directory is durable but
+    // no manifest names it yet.
+    let (sim, model) = (0..)
+        .find_map(|cut| {
+            let (sim, db, docs, model) = torture::seeded_segments();
+            let published = sim.list_dir(&segments).unwrap().len();
+            sim.power_cut_after(cut);
+            assert!(db.flush().is_err(), "the power cut lands inside the flush");
+            sim.restart();
+            drop(docs);
+            drop(db);
+            let left = sim.list_dir(&segments).unwrap().len();
+            (left > published).then_some((sim, model))
+        })
+        .unwrap();
+    // The first bytes of a record whose append the cut interrupted: a length, part of
+    // a checksum.
+    let dir = torture::sim_db_path();
+    let mut wals: Vec<String> = sim
+        .list_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .filter(|name| name.starts_with("wal-") && name.ends_with(".log"))
+        .collect();
+    wals.sort();
+    let wal = sim.open_append(&dir.join(wals.last().unwrap())).unwrap();
+    wal.append(&[60, 0, 0, 0, 0x12, 0x34]).unwrap();
+    wal.sync().unwrap();
+    (sim, model)
+}
+
+/// Fails the n-th file operation of opening the interrupted disk, for every n in
+/// turn: opening fails cleanly or succeeds, and the next open always succeeds with
+/// the right state.
+#[test]
+fn every_file_operation_of_an_open_after_a_crash_may_fail() {
+    let mut failures = 0;
+    for n in 0u64.. {
+        let (sim, model) = interrupted_disk();
+        let before = sim.operations();
+        sim.fail_after(n);
+        let first = torture::open_quiet_sim(&sim);
+        let reached = sim.operations() - before > n;
+        sim.clear_failures();
+        match first {
+            Ok(db) => {
+                if !reached {
+                    // The open without failures found what the crash left.
+                    let cut = db.recovery_report().cut.clone();
+                    assert!(cut.is_some_and(|cut| cut.bytes == 6), "a torn WAL tail");
+                    let left = sim.list_dir(&torture::sim_db_path().join("segments"));
+                    assert_eq!(left.unwrap().len(), 2, "the orphan is removed");
+                }
+                drop(db)
+            }
+            Err(Error::Io { .. }) => failures += 1,
+            Err(other) => panic!("open with operation {n} failing: {other:?}"),
+        }
+        let db = torture::open_quiet_sim(&sim)
+            .unwrap_or_else(|e| panic!("reopen after operation {n} failed: {e}"));
+        db.verify()
+            .unwrap_or_else(|e| panic!("verify after operation {n} failed: {e}"));
+        let docs = db.collection(torture::COLLECTION).unwrap();
+        expect_state(
+            &docs,
+            &model,
+            &format!("after operation {n} of the open failed"),
+        );
+        if !reached {
+            break;
+        }
+    }
+    assert!(
+        failures > 5,
+        "opening does several operations, {failures} failed"
+    );
+}
+
+/// The torture workload (background compaction and expiry on) with one file operation
+/// failing at a random moment per cycle, in a step or in the background thread. A step
+/// that fails changes nothing in the handle; the database then reopens to the model,
+/// or (if the failure was the fsync of its WAL record, which stays in the file) to the
+/// model with that step.
+#[test]
+fn random_failures_during_the_torture_workload() {
+    let base = torture::base_seed("io_failures", 0x5EED_0006);
+    let cycles = torture::cycles(300);
+    let mut rng = StdRng::seed_from_u64(base);
+    let sim = torture::sim_disk();
+    {
+        let db = torture::open_sim(&sim, Durability::Always, 30).unwrap();
+        db.create_collection(torture::COLLECTION, full_schema(Metric::L2))
+            .unwrap();
+    }
+    let mut candidates = vec![Model::default()];
+    let (mut failed_steps, mut poisoned) = (0, 0);
+    for cycle in 0..cycles {
+        let rows = rng.gen_range(torture::MEMTABLE_ROWS);
+        let db = torture::open_sim(&sim, Durability::Always, rows)
+            .unwrap_or_else(|e| panic!("cycle {cycle}: reopen: {e}"));
+        db.verify()
+            .unwrap_or_else(|e| panic!("cycle {cycle}: verify: {e}"));
+        let docs = db.collection(torture::COLLECTION).unwrap();
+        let refs: Vec<&Model> = candidates.iter().collect();
+        let matched = torture::check(&docs, &refs, &torture::queries(cycle, 2))
+            .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        let model = candidates[matched].clone();
+
+        let seed = torture::phase_seed(base, cycle);
+        let steps = rng.gen_range(1..=60);
+        sim.fail_after(rng.gen_range(0..steps * 12));
+        let run = torture::run_phase(&db, &docs, &model, seed, steps);
+        sim.clear_failures();
+        let acknowledged = model.after(seed, run.acked);
+        expect_state(&docs, &acknowledged, &format!("cycle {cycle}: the handle"));
+        candidates = match run.failed {
+            None => vec![acknowledged],
+            Some((step, error)) => {
+                failed_steps += 1;
+                match error {
+                    Error::Io { .. } => {}
+                    Error::Poisoned { .. } => poisoned += 1,
+                    other => panic!("cycle {cycle}: {step:?} failed with {other:?}"),
+                }
+                let mut with_step = acknowledged.clone();
+                with_step.apply(&step);
+                vec![acknowledged, with_step]
+            }
+        };
+    }
+    eprintln!("io_failures: {cycles} cycles, {failed_steps} failed steps, {poisoned} poisoned");
+    assert!(
+        failed_steps > cycles / 4,
+        "most failures hit a step or poison the log"
     );
 }

@@ -15,7 +15,7 @@
 //! [`SimFileSystem::power_cut`] reverts everything to its durable state, kills every
 //! open handle and releases every lock. Beyond that the simulation refuses writes past
 //! a space budget ([`SimFileSystem::set_space_limit`]), fails chosen operations
-//! ([`SimFileSystem::fail_next`]) and cuts the power at a chosen operation
+//! ([`SimFileSystem::fail_next`], [`SimFileSystem::fail_after`]) and cuts the power at a chosen operation
 //! ([`SimFileSystem::power_cut_after`]), so a test can crash at every step in turn.
 //!
 //! Paths are keys: absolute and relative paths are two separate trees, `.` is skipped
@@ -182,9 +182,19 @@ impl SimFileSystem {
         *self.state.lock().failures.entry(op).or_default() += count;
     }
 
+    /// Lets `operations` more operations run, then fails the next one, whatever its
+    /// kind, with an `io::Error` of kind `Other`, changing nothing; later operations
+    /// run normally. With [`SimFileSystem::operations`] a test can fail every step of
+    /// a procedure in turn, as [`SimFileSystem::power_cut_after`] cuts at every step.
+    pub fn fail_after(&self, operations: u64) {
+        self.state.lock().fail_after = Some(operations);
+    }
+
     /// Cancels every pending injected failure.
     pub fn clear_failures(&self) {
-        self.state.lock().failures.clear();
+        let mut state = self.state.lock();
+        state.failures.clear();
+        state.fail_after = None;
     }
 
     /// Operations run so far, failed ones included, for choosing where

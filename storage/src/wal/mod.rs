@@ -296,17 +296,35 @@ impl Wal {
             .and_then(|path| path.file_name()?.to_str().and_then(parse_file_name));
         if current_first != Some(self.next_seq) {
             let name = file_name(self.next_seq);
-            write_atomic(
-                self.fs.as_ref(),
-                &self.dir,
-                &name,
-                &encode_header(self.next_seq),
-            )?;
             let path = self.dir.join(&name);
+            let temporary = self.dir.join(format!("{name}.tmp"));
+            // Until the rename, a failure leaves at most a temporary, which the next
+            // rotation replaces and `open` removes.
+            self.fs
+                .write_file(&temporary, &encode_header(self.next_seq))
+                .map_err(|e| Error::io("write", &temporary, e))?;
+            self.fs
+                .rename(&temporary, &path)
+                .map_err(|e| Error::io("rename into place", &path, e))?;
+            // From here a file starting at `next_seq` is in place. If making it durable
+            // or opening it fails, appends must not go on in the current file: their
+            // sequence numbers would overlap the new file's, a gap to the next `open`.
+            // So the log refuses appends until reopened, as after any failed fsync.
             let file = self
                 .fs
-                .open_append(&path)
-                .map_err(|e| Error::io("open for append", &path, e))?;
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync directory", &self.dir, e))
+                .and_then(|()| {
+                    self.fs
+                        .open_append(&path)
+                        .map_err(|e| Error::io("open for append", &path, e))
+                })
+                .inspect_err(|error| {
+                    self.poison.set(format!(
+                        "starting the WAL file {} failed: {error}",
+                        path.display()
+                    ))
+                })?;
             if let Some(syncer) = self.syncer.take() {
                 syncer.stop();
                 self.syncer = Some(Syncer::start(
@@ -320,11 +338,16 @@ impl Wal {
             self.file_len = format::HEADER_LEN as u64;
             self.files.push(path);
         }
-        let current = self.files.len() - 1;
-        for path in self.files.drain(..current) {
-            self.fs
-                .remove_file(&path)
-                .map_err(|e| Error::io("remove", &path, e))?;
+        // Oldest first, and each file forgotten only once removed: a file left behind
+        // and forgotten would make a gap in the sequence once later files are removed.
+        while self.files.len() > 1 {
+            let path = &self.files[0];
+            match self.fs.remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", path, e)),
+            }
+            self.files.remove(0);
         }
         self.fs
             .sync_dir(&self.dir)

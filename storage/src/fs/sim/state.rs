@@ -122,6 +122,8 @@ pub(super) struct State {
     pub(super) operations: u64,
     /// Operations left to run before a scheduled power cut.
     pub(super) cut_after: Option<u64>,
+    /// Operations left to run before one scheduled failure.
+    pub(super) fail_after: Option<u64>,
     pub(super) powered_off: bool,
 }
 
@@ -144,6 +146,7 @@ impl Default for State {
             failures: HashMap::new(),
             operations: 0,
             cut_after: None,
+            fail_after: None,
             powered_off: false,
         }
     }
@@ -177,6 +180,16 @@ impl State {
             None => {}
         }
         self.operations += 1;
+        match self.fail_after {
+            Some(0) => {
+                self.fail_after = None;
+                return Err(io::Error::other(format!(
+                    "injected {op:?} failure (scheduled)"
+                )));
+            }
+            Some(left) => self.fail_after = Some(left - 1),
+            None => {}
+        }
         if let Some(pending) = self.failures.get_mut(&op).filter(|n| **n > 0) {
             *pending -= 1;
             return Err(io::Error::other(format!("injected {op:?} failure")));

@@ -287,6 +287,24 @@ fn injected_failures_fire_exactly_n_times() {
 }
 
 #[test]
+fn fail_after_fails_exactly_one_operation_of_any_kind() {
+    let fs = disk();
+    durable_file(&fs, b"x");
+    let before = fs.operations();
+    fs.fail_after(2);
+    fs.sync_dir(p("/db")).unwrap();
+    fs.list_dir(p("/db")).unwrap();
+    let error = fs.rename(p("/db/f"), p("/db/g")).unwrap_err();
+    assert!(error.to_string().contains("injected Rename"), "{error}");
+    assert!(fs.exists(p("/db/f")), "a failed rename changes nothing");
+    fs.rename(p("/db/f"), p("/db/g")).unwrap();
+    assert_eq!(fs.operations(), before + 4, "the failed one counts");
+    fs.fail_after(0);
+    fs.clear_failures();
+    fs.sync_dir(p("/db")).unwrap();
+}
+
+#[test]
 fn handles_die_in_a_power_cut() {
     let fs = disk();
     durable_file(&fs, b"x");
