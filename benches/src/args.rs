@@ -28,6 +28,9 @@ options:
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
   --k K                neighbours per query, default 10
+  --m M                HNSW M, default 16
+  --ef-construction E  HNSW EF_CONSTRUCTION, default 200
+  --ef E1,E2,...       HNSW EF_RUNTIME values, one run each, default 10,20,40,80,160,320
   --threads T          threads for computing ground truth, default: all cores
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
@@ -70,12 +73,12 @@ impl IndexKind {
         }
     }
 
-    /// The engine's index declaration for vectors of `dim` components. Build-time
-    /// parameters are the Redis defaults for now; flags for them come with the indexes.
-    pub fn declaration(self, dim: usize) -> VectorIndex {
+    /// The engine's index declaration for vectors of `dim` components, with HNSW's
+    /// `M` and `EF_CONSTRUCTION`.
+    pub fn declaration(self, dim: usize, m: usize, ef_construction: usize) -> VectorIndex {
         match self {
             IndexKind::Flat => VectorIndex::flat(),
-            IndexKind::Hnsw => VectorIndex::hnsw(16, 200),
+            IndexKind::Hnsw => VectorIndex::hnsw(m, ef_construction),
             // 8 dimensions per sub-quantizer is the usual starting point.
             IndexKind::IvfPq => VectorIndex::ivf_pq(1024, (dim / 8).max(1)),
         }
@@ -111,6 +114,12 @@ pub struct Args {
     pub memtable_rows: Option<usize>,
     pub background: bool,
     pub final_flush: bool,
+    /// HNSW `M` (`--m`, default 16).
+    pub m: usize,
+    /// HNSW `EF_CONSTRUCTION` (`--ef-construction`, default 200).
+    pub ef_construction: usize,
+    /// `EF_RUNTIME` values to sweep (`--ef`, default 10,20,40,80,160,320).
+    pub efs: Vec<usize>,
 }
 
 /// What the command line asks for.
@@ -144,6 +153,9 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut memtable_rows = None;
     let mut background = true;
     let mut final_flush = true;
+    let mut m = 16;
+    let mut ef_construction = 200;
+    let mut efs = vec![10, 20, 40, 80, 160, 320];
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -187,6 +199,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--batch" => batch = positive(&flag, &value()?)?,
             "--durability" => durability = parse_durability(&value()?)?,
             "--db" => db = Some(PathBuf::from(value()?)),
+            "--m" => m = positive(&flag, &value()?)?,
+            "--ef-construction" => ef_construction = positive(&flag, &value()?)?,
+            "--ef" => {
+                efs = value()?
+                    .split(',')
+                    .map(|ef| positive(&flag, ef.trim()))
+                    .collect::<Result<Vec<usize>>>()?
+            }
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -257,6 +277,9 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         memtable_rows,
         background,
         final_flush,
+        m,
+        ef_construction,
+        efs,
     })))
 }
 

@@ -31,6 +31,17 @@ pub const POPULARITY_FIELD: &str = "popularity";
 /// The collection's schema. The engine refuses indexes it does not provide yet
 /// (`Error::Unsupported`), so this is where an HNSW or IVF-PQ request stops.
 pub fn schema(dim: usize, metric: Metric, index: IndexKind, with_meta: bool) -> Result<Schema> {
+    schema_with(dim, metric, index, (16, 200), with_meta)
+}
+
+/// [`schema`] with HNSW's `(M, EF_CONSTRUCTION)`.
+pub fn schema_with(
+    dim: usize,
+    metric: Metric,
+    index: IndexKind,
+    hnsw: (usize, usize),
+    with_meta: bool,
+) -> Result<Schema> {
     let mut builder = Schema::builder();
     if with_meta {
         builder = builder
@@ -40,7 +51,12 @@ pub fn schema(dim: usize, metric: Metric, index: IndexKind, with_meta: bool) -> 
             .numeric(POPULARITY_FIELD);
     }
     Ok(builder
-        .vector(VECTOR_FIELD, dim, metric, index.declaration(dim))
+        .vector(
+            VECTOR_FIELD,
+            dim,
+            metric,
+            index.declaration(dim, hnsw.0, hnsw.1),
+        )
         .build()?)
 }
 
@@ -138,25 +154,38 @@ pub fn search_request<'a>(
     vector: &'a [f32],
     k: usize,
 ) -> Result<Request<'a>> {
-    // FLAT has no query-time parameters; `ef` and friends will be applied here.
-    if let Some(name) = run.params.keys().next() {
-        return Err(BenchError::new(format!(
-            "query parameter `{name}` is not supported by this build of strata"
-        )));
+    let mut ef = None;
+    for (name, value) in &run.params {
+        match (name.as_str(), value.as_u64()) {
+            ("ef", Some(value)) => ef = Some(value as usize),
+            _ => {
+                return Err(BenchError::new(format!(
+                    "query parameter `{name}` is not supported by this build of strata"
+                )))
+            }
+        }
     }
     if let Some(filter) = run.filter {
         let filter = filters
             .get(filter)
             .ok_or_else(|| BenchError::new("a run names a filter that was not read"))?;
         return Ok(Request::Text {
-            query: format!("({})=>[KNN {k} @{VECTOR_FIELD} $vec]", filter.filter),
+            query: match ef {
+                Some(ef) => format!(
+                    "({})=>[KNN {k} @{VECTOR_FIELD} $vec EF_RUNTIME {ef}]",
+                    filter.filter
+                ),
+                None => format!("({})=>[KNN {k} @{VECTOR_FIELD} $vec]", filter.filter),
+            },
             vector,
             k,
         });
     }
-    Ok(Request::Typed(Box::new(
-        Search::knn(VECTOR_FIELD, vector, k).no_content(),
-    )))
+    let mut search = Search::knn(VECTOR_FIELD, vector, k).no_content();
+    if let Some(ef) = ef {
+        search = search.ef_runtime(ef);
+    }
+    Ok(Request::Typed(Box::new(search)))
 }
 
 /// A run to measure: query-time parameters and an optional filter (an index into the
@@ -168,11 +197,13 @@ pub struct RunSpec {
 }
 
 /// The runs for an index: each parameter setting unfiltered, then under each filter.
-pub fn plan_runs(index: IndexKind, filters: &[FilterSpec]) -> Vec<RunSpec> {
+pub fn plan_runs(index: IndexKind, filters: &[FilterSpec], efs: &[usize]) -> Vec<RunSpec> {
     let settings: Vec<Map<String, Value>> = match index {
-        // Only FLAT runs today; the others are refused when the schema is built. Their
-        // parameter sweeps (`--ef 10,20,...`) will be listed here.
-        IndexKind::Flat | IndexKind::Hnsw | IndexKind::IvfPq => vec![Map::new()],
+        IndexKind::Hnsw => efs
+            .iter()
+            .map(|ef| Map::from_iter([("ef".to_string(), Value::from(*ef))]))
+            .collect(),
+        IndexKind::Flat | IndexKind::IvfPq => vec![Map::new()],
     };
     let mut runs: Vec<RunSpec> = settings
         .iter()
@@ -262,7 +293,7 @@ mod tests {
         assert_eq!(collection.len().unwrap(), 5);
 
         let queries = Matrix::new(2, vec![0.9, 0.5, -1.0, 0.1]).unwrap();
-        let runs = plan_runs(IndexKind::Flat, &[]);
+        let runs = plan_runs(IndexKind::Flat, &[], &[]);
         assert_eq!(runs.len(), 1);
         let outcome = execute(&collection, &queries, &[0, 1], 2, &runs[0], &[]).unwrap();
         assert_eq!(outcome.returned, vec![vec![4, 2], vec![3, 1]]);
@@ -282,7 +313,7 @@ mod tests {
             query_ids: vec![0],
             gt: vec![vec![]],
         };
-        let runs = plan_runs(IndexKind::Flat, std::slice::from_ref(&filter));
+        let runs = plan_runs(IndexKind::Flat, std::slice::from_ref(&filter), &[]);
         assert_eq!(runs.len(), 2);
         match search_request(&runs[1], &[filter], &[1.0, 0.0], 10).unwrap() {
             Request::Text { query, .. } => {

@@ -5,8 +5,16 @@ use std::process::{Command, Stdio};
 
 use strata::{Database, Error};
 
+/// The tests here run one at a time. The lock is an `flock`, held by an open file
+/// description; a child process forked by one test (to hold the database) shares every
+/// descriptor of the parent until it execs, so a parallel test that closes and reopens
+/// a database in that window would see its own lock still held. Applications that
+/// spawn processes while reopening a database can see the same brief `Locked`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_second_open_in_the_same_process_is_locked() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
     match Database::open(dir.path()) {
@@ -22,6 +30,7 @@ fn a_second_open_in_the_same_process_is_locked() {
 
 #[test]
 fn another_process_holding_the_database_is_named() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
         .args([dir.path().to_str().unwrap(), "always", "hold"])

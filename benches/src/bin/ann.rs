@@ -115,7 +115,7 @@ fn measure(args: &Args) -> Result<()> {
     let mut runs = Vec::new();
     let mut notes = Vec::new();
     let all_queries: Vec<usize> = (0..queries.len()).collect();
-    for run in runner::plan_runs(args.index, &filters) {
+    for run in runner::plan_runs(args.index, &filters, &args.efs) {
         let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
             Some(filter) => (
                 filter.query_ids.as_slice(),
@@ -271,7 +271,13 @@ fn load(args: &Args) -> Result<Dataset> {
             let clock = Instant::now();
             let base = spec.base(args.threads);
             let queries = spec.queries(*queries);
-            let schema = runner::schema(spec.dim, args.metric, args.index, false)?;
+            let schema = runner::schema_with(
+                spec.dim,
+                args.metric,
+                args.index,
+                (args.m, args.ef_construction),
+                false,
+            )?;
             eprintln!(
                 "ann: generated {} base and {} query vectors of dimension {} in {:.2} s",
                 base.len(),
@@ -315,7 +321,13 @@ fn load_files(args: &Args, base_path: &Path, query_path: &Path) -> Result<Datase
         );
     }
     // Checked before anything slow: an index the engine refuses stops here.
-    let schema = runner::schema(base.dim(), args.metric, args.index, args.meta.is_some())?;
+    let schema = runner::schema_with(
+        base.dim(),
+        args.metric,
+        args.index,
+        (args.m, args.ef_construction),
+        args.meta.is_some(),
+    )?;
     eprintln!(
         "ann: loaded {} base and {} query vectors of dimension {} in {:.2} s",
         base.len(),
