@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side HNSW comparison on one data set, in one run:
-#   strata-index (examples/hnsw_bench.rs) vs hnswlib (and faiss with FAISS=1).
+#   strata through its public API (the `ann` tool: ingest, flush = graph build, reopen,
+#   query), the bare strata-index graph (examples/hnsw_bench.rs, RAW=1), and hnswlib
+#   (and faiss with FAISS=1); ratios.py prints QPS at equal recall@10 and build ratios.
 #
 #   benches/compare/run.sh [DATA_DIR] [THREADS]
 #
@@ -25,14 +27,22 @@ if [ ! -x "$here/.venv/bin/python" ]; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-(cd "$root" && cargo build --quiet --release -p strata-index --example hnsw_bench)
+(cd "$root" && cargo build --quiet --release -p strata-index --example hnsw_bench && cargo build --quiet --release -p strata-bench --bin ann)
 bench="$CARGO_TARGET_DIR/release/examples/hnsw_bench"
+ann="$CARGO_TARGET_DIR/release/ann"
+out="$(mktemp -d)"
 
 faiss_flag=()
 [ "${FAISS:-0}" = 1 ] && faiss_flag=(--faiss)
 for round in $(seq "$rounds"); do
     echo "== round $round"
-    "$bench" --data "$data" --threads "$threads" --m "$m" --efc "$efc" --efs "$efs" --repeat "$repeat"
+    "$ann" --base "$data/base.fvecs" --query "$data/query.fvecs" --gt "$data/gt.ivecs" \
+        --metric cosine --index hnsw --m "$m" --ef-construction "$efc" --ef "$efs" \
+        --json "$out/ann-$round.json" | tail -n 12
+    if [ "${RAW:-0}" = 1 ]; then
+        "$bench" --data "$data" --threads "$threads" --m "$m" --efc "$efc" --efs "$efs" --repeat "$repeat"
+    fi
     "$here/.venv/bin/python" "$here/compare_hnswlib.py" --data "$data" --threads "$threads" \
-        --m "$m" --efc "$efc" --efs "$efs" --repeat "$repeat" "${faiss_flag[@]}"
+        --m "$m" --efc "$efc" --efs "$efs" --repeat "$repeat" "${faiss_flag[@]}" | tee "$out/peers-$round.txt"
+    "$here/.venv/bin/python" "$here/ratios.py" "$out/ann-$round.json" "$out/peers-$round.txt"
 done

@@ -221,7 +221,8 @@ fn the_planner_scans_small_or_selective_segments_and_walks_large_ones() {
     db.flush().unwrap();
     let query = &random_vectors(10, 1, DIM)[0];
     let strategy = |request: Search| graph.explain(&request).unwrap().sources[0].strategy;
-    // 3,000 live rows: a walk pays once C * ef <= 3,000, i.e. ef <= 75.
+    // 3,000 live rows of 32 floats: a walk pays while 3,000 * 32 >= 3,500 * ef, i.e.
+    // up to ef = 27.
     assert_eq!(
         strategy(Search::knn("v", query, 10).ef_runtime(10)),
         Strategy::GraphTraversal

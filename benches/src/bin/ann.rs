@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use strata::{Collection, Database, Durability, Error as StrataError, Options, Schema};
-use strata_bench::args::{self, Args, Command, Source};
+use strata_bench::args::{self, Args, Command, IndexKind, Source};
 use strata_bench::fvecs::{self, Matrix};
 use strata_bench::groundtruth;
 use strata_bench::meta::{self, FilterSpec, Meta};
@@ -253,11 +253,27 @@ fn durability_name(durability: Durability) -> &'static str {
 
 /// The engine options of every open: the durability and memtable size asked for, and
 /// background work on or off.
+///
+/// HNSW is measured as a bulk load, the way hnswlib and faiss build: unless
+/// `--memtable-rows` says otherwise, the whole data set stays in the memtable and the
+/// final flush builds one graph over it (`build_s`). With the engine's default limits
+/// a 50k x 384 load would flush at 64 MiB and leave two segments, so every query
+/// would walk two graphs, and the first graph would be built for nothing.
 fn options(args: &Args) -> Options {
     let defaults = Options::default();
+    let bulk = args.index == IndexKind::Hnsw && args.memtable_rows.is_none();
     Options {
         durability: args.durability,
-        memtable_rows_max: args.memtable_rows.unwrap_or(defaults.memtable_rows_max),
+        memtable_rows_max: args.memtable_rows.unwrap_or(if bulk {
+            usize::MAX
+        } else {
+            defaults.memtable_rows_max
+        }),
+        memtable_bytes_max: if bulk {
+            usize::MAX
+        } else {
+            defaults.memtable_bytes_max
+        },
         background_work: args.background,
         ..defaults
     }
