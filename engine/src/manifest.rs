@@ -75,6 +75,11 @@ impl Manifest {
             next_collection_id: reader.u64()?,
             collections: Vec::new(),
         };
+        // A segment named twice would show its rows twice, and two collections with
+        // one name would hide one of them: refuse both rather than open wrong data.
+        let mut segment_ids = std::collections::HashSet::new();
+        let mut collection_ids = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
         let collections = reader.u32()?;
         for _ in 0..collections {
             let id = reader.u64()?;
@@ -97,6 +102,9 @@ impl Manifest {
                 if id >= manifest.next_segment_id {
                     return Err(format!("segment {id} is not below the next segment id"));
                 }
+                if !segment_ids.insert(id) {
+                    return Err(format!("segment {id} is listed twice"));
+                }
                 segments.push(SegmentEntry {
                     id,
                     row_count,
@@ -109,6 +117,9 @@ impl Manifest {
                 return Err(format!(
                     "collection {id} is not below the next collection id"
                 ));
+            }
+            if !collection_ids.insert(id) || !names.insert(name.clone()) {
+                return Err(format!("collection {id} `{name}` is listed twice"));
             }
             manifest.collections.push(CollectionEntry {
                 id,
@@ -161,5 +172,28 @@ mod tests {
         for len in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..len]).is_err());
         }
+
+        // The same segment twice, in one collection or in two, and two collections
+        // under one name or one id.
+        let mut twice = manifest.clone();
+        let segment = twice.collections[0].segments[0].clone();
+        twice.collections[0].segments.push(segment);
+        assert!(Manifest::decode(&twice.encode()).is_err());
+        let mut other = manifest.collections[0].clone();
+        other.id = 1;
+        other.name = "other".into();
+        let mut shared = manifest.clone();
+        shared.collections.push(other.clone());
+        assert!(Manifest::decode(&shared.encode()).is_err());
+        other.segments.clear();
+        let mut renamed = manifest.clone();
+        renamed.collections.push(CollectionEntry {
+            name: "docs".into(),
+            ..other.clone()
+        });
+        assert!(Manifest::decode(&renamed.encode()).is_err());
+        let mut same_id = manifest.clone();
+        same_id.collections.push(CollectionEntry { id: 2, ..other });
+        assert!(Manifest::decode(&same_id.encode()).is_err());
     }
 }

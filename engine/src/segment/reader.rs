@@ -718,4 +718,45 @@ mod tests {
         body[count_at..].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
         assert!(decode_rows(&body, 0).is_err());
     }
+
+    #[test]
+    fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs: Arc<dyn FileSystem> = Arc::new(StdFileSystem);
+        let schema = Schema::builder()
+            .vector("v", 2, Metric::L2, VectorIndex::flat())
+            .build()
+            .unwrap();
+        let rows: Vec<SegmentRow> = ["a", "b"]
+            .iter()
+            .map(|key| SegmentRow {
+                key,
+                values: Vec::new(),
+                vectors: vec![Some(&[1.0, 2.0][..])],
+                deadline: None,
+            })
+            .collect();
+        let mut written = write_segment(fs.as_ref(), dir.path(), &schema, &rows).unwrap();
+        // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed so that only
+        // the bounds checks stand between it and the read.
+        let path = dir.path().join("keys");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut body = bytes[..bytes.len() - strata_storage::sealed::FOOTER_LEN].to_vec();
+        body[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        let kind = FileKind::Keys;
+        let crc = strata_storage::sealed::write_sealed(
+            fs.as_ref(),
+            &path,
+            kind.code(),
+            kind.version(),
+            &body,
+        )
+        .unwrap();
+        written.files[0].body_crc = crc;
+        let segment = Segment::open(fs, dir.path(), 1, &schema, 2, written.files).unwrap();
+        assert!(matches!(segment.key(0), Err(Error::Corrupt { .. })));
+        assert!(matches!(segment.key(1), Err(Error::Corrupt { .. })));
+        assert!(segment.find("b").is_err() || segment.find("b").unwrap().is_none());
+        assert!(segment.verify().is_err());
+    }
 }
