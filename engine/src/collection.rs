@@ -202,16 +202,7 @@ impl Collection {
     /// Runs a search built with [`Search`]. Results are nearest first for vector
     /// queries; documents without the searched vector field are never returned.
     pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
-        self.check_not_dropped()?;
-        let plan = prepare(
-            &request.query,
-            &request.params,
-            &self.state.schema,
-            &self.state.name,
-            self.limits(),
-        )?;
-        let tables = self.state.tables.read();
-        Ok(execute(&tables, &self.state.schema, &plan, now_ms())?.0)
+        Ok(self.run(request)?.0)
     }
 
     /// A query in the RediSearch dialect, e.g.
@@ -224,6 +215,10 @@ impl Collection {
     /// How `request` would run: per source, live and matching rows and the strategy
     /// the planner chose.
     pub fn explain(&self, request: &Search) -> Result<Explain> {
+        Ok(self.run(request)?.1)
+    }
+
+    fn run(&self, request: &Search) -> Result<(Vec<Hit>, Explain)> {
         self.check_not_dropped()?;
         let plan = prepare(
             &request.query,
@@ -233,7 +228,7 @@ impl Collection {
             self.limits(),
         )?;
         let tables = self.state.tables.read();
-        Ok(execute(&tables, &self.state.schema, &plan, now_ms())?.1)
+        execute(&tables, &self.state.schema, &plan, now_ms())
     }
 
     pub(crate) fn limits(&self) -> &Limits {

@@ -12,6 +12,18 @@ use strata_tests::random_vectors;
 const COUNT: usize = 3_000;
 const DIM: usize = 32;
 
+/// A database without background work, so segments stay as the test made them.
+fn open(path: &std::path::Path) -> Database {
+    Database::open_with(
+        path,
+        Options {
+            background_work: false,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
 fn collection(db: &Database, name: &str, metric: Metric, index: VectorIndex) -> Collection {
     let schema = Schema::builder()
         .numeric("u")
@@ -54,14 +66,7 @@ fn hnsw_matches_exact_search_closely_for_every_metric() {
     let queries = random_vectors(4, 40, DIM);
     for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open_with(
-            dir.path(),
-            Options {
-                background_work: false,
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let db = open(dir.path());
         let graph = collection(&db, "graph", metric, VectorIndex::hnsw(16, 100));
         let exact = collection(&db, "exact", metric, VectorIndex::flat());
         fill(&[&graph, &exact], &vectors);
@@ -90,14 +95,7 @@ fn hnsw_matches_exact_search_closely_for_every_metric() {
 #[test]
 fn filtered_search_never_returns_fewer_than_k_and_keeps_recall() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_with(
-        dir.path(),
-        Options {
-            background_work: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = open(dir.path());
     let graph = collection(&db, "graph", Metric::L2, VectorIndex::hnsw(16, 100));
     let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
     fill(&[&graph, &exact], &random_vectors(5, COUNT, DIM));
@@ -153,27 +151,13 @@ fn the_graph_survives_reopen_and_compaction() {
         .brute_force(false)
         .no_content();
     let before = {
-        let db = Database::open_with(
-            dir.path(),
-            Options {
-                background_work: false,
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let db = open(dir.path());
         let graph = collection(&db, "graph", Metric::Cosine, VectorIndex::hnsw(8, 64));
         fill(&[&graph], &vectors);
         db.flush().unwrap();
         keys(&graph, &request)
     };
-    let db = Database::open_with(
-        dir.path(),
-        Options {
-            background_work: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = open(dir.path());
     let graph = db.collection("graph").unwrap();
     assert_eq!(
         keys(&graph, &request),
@@ -208,14 +192,7 @@ fn the_graph_survives_reopen_and_compaction() {
 #[test]
 fn the_planner_scans_small_or_selective_segments_and_walks_large_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open_with(
-        dir.path(),
-        Options {
-            background_work: false,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = open(dir.path());
     let graph = collection(&db, "graph", Metric::L2, VectorIndex::hnsw(8, 32));
     fill(&[&graph], &random_vectors(9, COUNT, DIM));
     db.flush().unwrap();
