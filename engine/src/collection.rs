@@ -202,7 +202,7 @@ impl Collection {
     /// Runs a search built with [`Search`]. Results are nearest first for vector
     /// queries; documents without the searched vector field are never returned.
     pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
-        Ok(self.run(request)?.0)
+        Ok(self.run(request, false)?.0)
     }
 
     /// A query in the RediSearch dialect, e.g.
@@ -215,10 +215,10 @@ impl Collection {
     /// How `request` would run: per source, live and matching rows and the strategy
     /// the planner chose.
     pub fn explain(&self, request: &Search) -> Result<Explain> {
-        Ok(self.run(request)?.1)
+        Ok(self.run(request, true)?.1)
     }
 
-    fn run(&self, request: &Search) -> Result<(Vec<Hit>, Explain)> {
+    fn run(&self, request: &Search, explain: bool) -> Result<(Vec<Hit>, Explain)> {
         self.check_not_dropped()?;
         let plan = prepare(
             &request.query,
@@ -226,6 +226,7 @@ impl Collection {
             &self.state.schema,
             &self.state.name,
             self.limits(),
+            explain,
         )?;
         let tables = self.state.tables.read();
         execute(&tables, &self.state.schema, &plan, now_ms())
