@@ -64,9 +64,11 @@ pub(crate) fn one<const L2: bool>(isa: Isa, q: &[f32], r: &[f32]) -> f32 {
             // SAFETY: `isa` comes from `Isa::detect`, so the CPU has the features the
             // function is compiled for; the lengths are equal, as it requires.
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: the offset is below the slice length (the loop bound above).
             Level::Avx512 => return unsafe { x86::one_512::<L2>(q, r) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: the offset is below the slice length (the loop bound above).
             Level::Avx2 => return unsafe { x86::one_256::<L2>(q, r) },
             Level::Portable => {}
         }
@@ -81,9 +83,11 @@ pub(crate) fn four<const L2: bool>(isa: Isa, q: &[f32], r: [&[f32]; 4]) -> [f32;
         match isa.0 {
             // SAFETY: as in `one`; all four rows have the query's length.
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: the offset is below the slice length (the loop bound above).
             Level::Avx512 => return unsafe { x86::four_512::<L2>(q, r) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: the offset is below the slice length (the loop bound above).
             Level::Avx2 => return unsafe { x86::four_256::<L2>(q, r) },
             Level::Portable => {}
         }
@@ -115,7 +119,7 @@ mod x86 {
         let (qp, rp) = (q.as_ptr(), r.as_ptr());
         let mut acc = [_mm512_setzero_ps(); 4];
         let mut i = 0;
-        // SAFETY (all loads): every offset read is below `n`, the length of both
+        // SAFETY: (all loads) every offset read is below `n`, the length of both
         // slices; the masked tail load touches only lanes below `n`.
         while i + 64 <= n {
             for (j, a) in acc.iter_mut().enumerate() {
@@ -124,7 +128,9 @@ mod x86 {
                     L2,
                     _mm512_sub_ps,
                     _mm512_fmadd_ps,
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm512_loadu_ps(qp.add(at)) },
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm512_loadu_ps(rp.add(at)) },
                     *a
                 );
@@ -136,7 +142,9 @@ mod x86 {
                 L2,
                 _mm512_sub_ps,
                 _mm512_fmadd_ps,
+                // SAFETY: the offset is below the slice length (the loop bound above).
                 unsafe { _mm512_loadu_ps(qp.add(i)) },
+                // SAFETY: the offset is below the slice length (the loop bound above).
                 unsafe { _mm512_loadu_ps(rp.add(i)) },
                 acc[0]
             );
@@ -148,7 +156,9 @@ mod x86 {
                 L2,
                 _mm512_sub_ps,
                 _mm512_fmadd_ps,
+                // SAFETY: the mask enables only lanes below the slice length.
                 unsafe { _mm512_maskz_loadu_ps(mask, qp.add(i)) },
+                // SAFETY: the mask enables only lanes below the slice length.
                 unsafe { _mm512_maskz_loadu_ps(mask, rp.add(i)) },
                 acc[1]
             );
@@ -166,8 +176,9 @@ mod x86 {
         let rp = r.map(<[f32]>::as_ptr);
         let mut acc = [_mm512_setzero_ps(); 4];
         let mut i = 0;
-        // SAFETY (all loads): offsets below `n`, the length of every slice.
+        // SAFETY: (all loads) offsets below `n`, the length of every slice.
         while i + 16 <= n {
+            // SAFETY: the offset is below the slice length (the loop bound above).
             let qv = unsafe { _mm512_loadu_ps(qp.add(i)) };
             for (a, p) in acc.iter_mut().zip(rp) {
                 *a = step!(
@@ -175,6 +186,7 @@ mod x86 {
                     _mm512_sub_ps,
                     _mm512_fmadd_ps,
                     qv,
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm512_loadu_ps(p.add(i)) },
                     *a
                 );
@@ -183,6 +195,7 @@ mod x86 {
         }
         if i < n {
             let mask: __mmask16 = (1u16 << (n - i)) - 1;
+            // SAFETY: the mask enables only lanes below the slice length.
             let qv = unsafe { _mm512_maskz_loadu_ps(mask, qp.add(i)) };
             for (a, p) in acc.iter_mut().zip(rp) {
                 *a = step!(
@@ -190,6 +203,7 @@ mod x86 {
                     _mm512_sub_ps,
                     _mm512_fmadd_ps,
                     qv,
+                    // SAFETY: the mask enables only lanes below the slice length.
                     unsafe { _mm512_maskz_loadu_ps(mask, p.add(i)) },
                     *a
                 );
@@ -219,7 +233,7 @@ mod x86 {
         let (qp, rp) = (q.as_ptr(), r.as_ptr());
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
-        // SAFETY (all loads): offsets below `n`, the length of both slices.
+        // SAFETY: (all loads) offsets below `n`, the length of both slices.
         while i + 32 <= n {
             for (j, a) in acc.iter_mut().enumerate() {
                 let at = i + 8 * j;
@@ -227,7 +241,9 @@ mod x86 {
                     L2,
                     _mm256_sub_ps,
                     _mm256_fmadd_ps,
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm256_loadu_ps(qp.add(at)) },
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm256_loadu_ps(rp.add(at)) },
                     *a
                 );
@@ -239,7 +255,9 @@ mod x86 {
                 L2,
                 _mm256_sub_ps,
                 _mm256_fmadd_ps,
+                // SAFETY: the offset is below the slice length (the loop bound above).
                 unsafe { _mm256_loadu_ps(qp.add(i)) },
+                // SAFETY: the offset is below the slice length (the loop bound above).
                 unsafe { _mm256_loadu_ps(rp.add(i)) },
                 acc[0]
             );
@@ -262,8 +280,9 @@ mod x86 {
         let rp = r.map(<[f32]>::as_ptr);
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
-        // SAFETY (all loads): offsets below `n`, the length of every slice.
+        // SAFETY: (all loads) offsets below `n`, the length of every slice.
         while i + 8 <= n {
+            // SAFETY: the offset is below the slice length (the loop bound above).
             let qv = unsafe { _mm256_loadu_ps(qp.add(i)) };
             for (a, p) in acc.iter_mut().zip(rp) {
                 *a = step!(
@@ -271,6 +290,7 @@ mod x86 {
                     _mm256_sub_ps,
                     _mm256_fmadd_ps,
                     qv,
+                    // SAFETY: the offset is below the slice length (the loop bound above).
                     unsafe { _mm256_loadu_ps(p.add(i)) },
                     *a
                 );
