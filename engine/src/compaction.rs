@@ -196,17 +196,33 @@ pub(crate) fn compact_collection(
     };
     let publish = (|| -> Result<()> {
         wal.sync()?;
-        let catalog = shared.catalog.read();
-        let mut manifest = shared.manifest(&catalog, catalog.wal_seq_covered);
-        if let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) {
+        // The last published manifest with this collection's segments swapped: the
+        // live catalog may hold collections whose creation is still only in the WAL.
+        let mut manifest = {
+            let catalog = shared.catalog.read();
+            let mut manifest = catalog.published.clone();
+            manifest.next_segment_id = catalog.next_segment_id;
+            manifest
+        };
+        let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) else {
+            // Unreachable in practice: only a flush makes segments, and it publishes the
+            // collection. Refusing keeps the manifest free of unflushed collections.
+            return Err(crate::error::Error::Corrupt {
+                file: shared.path.join(strata_storage::manifest::MANIFEST_NAME),
+                offset: 0,
+                reason: format!(
+                    "collection `{}` has segments the manifest does not list",
+                    state.name
+                ),
+            });
+        };
+        entry
+            .segments
+            .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
+        if let Some(segment) = &merged {
             entry
                 .segments
-                .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
-            if let Some(segment) = &merged {
-                entry
-                    .segments
-                    .push(segment_entry(segment, state_version, state_crc));
-            }
+                .push(segment_entry(segment, state_version, state_crc));
         }
         strata_storage::manifest::publish(
             shared.fs.as_ref(),
@@ -214,6 +230,7 @@ pub(crate) fn compact_collection(
             crate::manifest::MANIFEST_VERSION,
             &manifest.encode(),
         )?;
+        shared.catalog.write().published = manifest;
         Ok(())
     })();
     // On failure the merged segment is not abandoned (its directory not removed): the

@@ -424,6 +424,7 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
         next_collection_id: manifest.next_collection_id,
         next_segment_id: manifest.next_segment_id.max(1),
         wal_seq_covered: manifest.wal_seq_covered,
+        published: manifest.clone(),
         ..Catalog::default()
     };
     for collection in &manifest.collections {

@@ -31,15 +31,15 @@ pub(crate) fn backup(shared: &Shared, destination: &Path) -> Result<()> {
         .map_err(|e| io("create", destination, e))?;
     let wal = shared.lock_wal();
     wal.sync()?;
-    let source_manifest = shared.path.join(MANIFEST_NAME);
     let has_manifest = fs
         .list_dir(&shared.path)
         .map_err(|e| io("list", &shared.path, e))?
         .iter()
         .any(|name| name == MANIFEST_NAME);
     if has_manifest {
-        let catalog = shared.catalog.read();
-        let manifest = shared.manifest(&catalog, catalog.wal_seq_covered);
+        // The manifest last published, not one made from the live catalog: with the WAL
+        // copied below, it reopens to exactly the acknowledged state.
+        let manifest = shared.catalog.read().published.clone();
         let segments_dir = destination.join(SEGMENTS_DIR);
         fs.create_dir_all(&segments_dir)
             .map_err(|e| io("create", &segments_dir, e))?;
@@ -59,7 +59,12 @@ pub(crate) fn backup(shared: &Shared, destination: &Path) -> Result<()> {
         }
         fs.sync_dir(&segments_dir)
             .map_err(|e| io("fsync", &segments_dir, e))?;
-        copy_file(shared, &source_manifest, &destination.join(MANIFEST_NAME))?;
+        strata_storage::manifest::publish(
+            fs,
+            destination,
+            crate::manifest::MANIFEST_VERSION,
+            &manifest.encode(),
+        )?;
     }
     for file in wal.files() {
         let name = file

@@ -60,6 +60,11 @@ pub(crate) struct Catalog {
     pub next_segment_id: u64,
     /// Every WAL record up to this sequence number is in the published segments.
     pub wal_seq_covered: u64,
+    /// The manifest last published (or read at open). A compaction edits a copy of it
+    /// rather than describing the live catalog: collections created or dropped since
+    /// the last flush exist only in the WAL tail, which a reopen replays, so the
+    /// manifest must not hold them already.
+    pub published: Manifest,
     /// Segments of dropped collections, removed once a manifest without them is out.
     pub retired: Vec<Arc<Segment>>,
 }
@@ -362,7 +367,11 @@ impl Shared {
         // publication that then failed, the mark would let the next manifest (a
         // background compaction's) claim records that are in no published segment,
         // and a reopen would skip them in the WAL.
-        self.catalog.write().wal_seq_covered = covered;
+        {
+            let mut catalog = self.catalog.write();
+            catalog.wal_seq_covered = covered;
+            catalog.published = manifest;
+        }
 
         // Published: from here on the new state is the durable one.
         for (state, new_segment, states) in planned {
