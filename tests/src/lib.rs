@@ -21,6 +21,18 @@ pub fn full_schema(metric: Metric) -> Schema {
         .expect("valid schema")
 }
 
+/// [`full_schema`] with a small HNSW index on the vector field, so tests build graphs
+/// quickly.
+pub fn hnsw_schema(metric: Metric) -> Schema {
+    Schema::builder()
+        .text("title")
+        .tag("tags")
+        .numeric("rank")
+        .vector("embedding", DIM, metric, VectorIndex::hnsw(8, 32))
+        .build()
+        .expect("valid schema")
+}
+
 /// The vector the schedule writes for document `index`.
 pub fn vector_for(index: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(index);

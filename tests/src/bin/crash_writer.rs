@@ -13,7 +13,7 @@ use std::io::Write;
 
 use strata::{Database, Durability, Metric, Options};
 use strata_tests::torture::{self, Model};
-use strata_tests::{doc_for, full_schema, key_for, schedule_step};
+use strata_tests::{doc_for, full_schema, hnsw_schema, key_for, schedule_step};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -32,13 +32,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         return run_torture(path, durability, seed.parse()?, rows.parse()?);
     }
-    let db = Database::open_with(
-        path,
+    // `write-hnsw`: the same schedule into an HNSW collection whose memtable flushes
+    // every 16 rows and whose segments merge as soon as two share a tier, so kills land
+    // while graphs are being built and published.
+    let hnsw = mode == "write-hnsw";
+    let options = if hnsw {
+        Options {
+            durability,
+            memtable_rows_max: 16,
+            background_interval: std::time::Duration::from_millis(2),
+            compaction_trigger: 2,
+            ..Options::default()
+        }
+    } else {
         Options {
             durability,
             ..Options::default()
-        },
-    )?;
+        }
+    };
+    let db = Database::open_with(path, options)?;
     let stdout = std::io::stdout();
     if mode == "hold" {
         writeln!(stdout.lock(), "ready")?;
@@ -48,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let docs = match db.collection("docs") {
         Ok(docs) => docs,
+        Err(_) if hnsw => db.create_collection("docs", hnsw_schema(Metric::L2))?,
         Err(_) => db.create_collection("docs", full_schema(Metric::L2))?,
     };
     for step in 0.. {
