@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use strata_index::hnsw::{HnswGraph, HnswParams, HnswView};
+use strata_index::hnsw::{HnswGraph, HnswIndex, HnswParams, HnswView};
 use strata_index::Metric;
 
 struct Args {

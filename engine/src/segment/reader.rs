@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
-use strata_index::hnsw::{HnswView, RowFilter};
+use strata_index::hnsw::{HnswIndex, HnswView, RowFilter};
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
 use strata_index::Neighbor;

@@ -59,10 +59,9 @@ use std::fmt;
 use std::io::{self, Write};
 
 use super::build::MAX_LEVEL;
-use super::search::{GraphRef, RowFilter};
-use super::{HnswError, HnswGraph, HnswParams, Meta};
+use super::search::GraphRef;
+use super::{HnswGraph, HnswIndex, HnswParams, Meta};
 use crate::distance::Metric;
-use crate::topk::Neighbor;
 
 /// First eight bytes of every HNSW file.
 pub const MAGIC: [u8; 8] = *b"STRHNSW\0";
@@ -337,6 +336,19 @@ fn bad(what: &'static str) -> HnswFormatError {
     HnswFormatError::BadHeader(what)
 }
 
+impl HnswIndex for HnswView<'_> {
+    fn graph_ref(&self) -> GraphRef<'_> {
+        GraphRef {
+            meta: self.meta,
+            level0: &self.level0,
+            inv_norms: &self.inv_norms,
+            upper_nodes: &self.upper_nodes,
+            upper_offsets: &self.upper_offsets,
+            upper_links: &self.upper_links,
+        }
+    }
+}
+
 impl<'a> HnswView<'a> {
     /// Checks the header and the sizes (not the body) and borrows the sections.
     pub fn open(bytes: &'a [u8]) -> Result<HnswView<'a>, HnswFormatError> {
@@ -428,55 +440,6 @@ impl<'a> HnswView<'a> {
             upper_offsets: words(section(layout.upper_offsets)),
             upper_links: words(section(layout.upper_links)),
         })
-    }
-
-    /// The borrowed form every search runs on.
-    pub fn graph_ref(&self) -> GraphRef<'_> {
-        GraphRef {
-            meta: self.meta,
-            level0: &self.level0,
-            inv_norms: &self.inv_norms,
-            upper_nodes: &self.upper_nodes,
-            upper_offsets: &self.upper_offsets,
-            upper_links: &self.upper_links,
-        }
-    }
-
-    /// The `k` rows nearest to `query`, nearest first; see [`GraphRef::search`].
-    pub fn search(
-        &self,
-        vectors: &[f32],
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        filter: Option<&dyn RowFilter>,
-    ) -> Result<Vec<Neighbor>, HnswError> {
-        self.graph_ref().search(vectors, query, k, ef, filter)
-    }
-
-    /// Number of rows indexed.
-    pub fn len(&self) -> usize {
-        self.meta.n as usize
-    }
-
-    /// Whether the graph has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.meta.n == 0
-    }
-
-    /// Floats per row of the vectors the graph was built over.
-    pub fn dim(&self) -> usize {
-        self.meta.dim as usize
-    }
-
-    /// The metric the graph was built (and is searched) with.
-    pub fn metric(&self) -> Metric {
-        self.meta.metric
-    }
-
-    /// The build parameters.
-    pub fn params(&self) -> HnswParams {
-        self.graph_ref().params()
     }
 
     /// An owned copy (e.g. to keep after the mapping is gone).

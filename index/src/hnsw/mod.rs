@@ -39,6 +39,63 @@ use crate::topk::Neighbor;
 pub use format::{HnswFormatError, HnswView};
 pub use search::{GraphRef, RowFilter};
 
+/// What the owned graph ([`HnswGraph`]) and the view over file bytes ([`HnswView`])
+/// share: both lend the same [`GraphRef`], which every accessor and search reads.
+pub trait HnswIndex {
+    /// The borrowed form every search runs on.
+    fn graph_ref(&self) -> GraphRef<'_>;
+
+    /// The `k` rows nearest to `query`, nearest first; see [`GraphRef::search`].
+    fn search(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<Vec<Neighbor>, HnswError> {
+        self.graph_ref().search(vectors, query, k, ef, filter)
+    }
+
+    /// Number of rows indexed.
+    fn len(&self) -> usize {
+        self.graph_ref().len()
+    }
+
+    /// Whether the graph has no rows.
+    fn is_empty(&self) -> bool {
+        self.graph_ref().len() == 0
+    }
+
+    /// Floats per row of the vectors the graph was built over.
+    fn dim(&self) -> usize {
+        self.graph_ref().dim()
+    }
+
+    /// The metric the graph was built (and is searched) with.
+    fn metric(&self) -> Metric {
+        self.graph_ref().metric()
+    }
+
+    /// The build parameters.
+    fn params(&self) -> HnswParams {
+        self.graph_ref().params()
+    }
+}
+
+impl HnswIndex for HnswGraph {
+    fn graph_ref(&self) -> GraphRef<'_> {
+        GraphRef {
+            meta: self.meta,
+            level0: &self.level0,
+            inv_norms: &self.inv_norms,
+            upper_nodes: &self.upper_nodes,
+            upper_offsets: &self.upper_offsets,
+            upper_links: &self.upper_links,
+        }
+    }
+}
+
 /// Build parameters (Redis `M`, `EF_CONSTRUCTION`), plus the seed of the level draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HnswParams {
@@ -179,55 +236,6 @@ impl HnswGraph {
         threads: usize,
     ) -> Result<HnswGraph, HnswError> {
         build::build(vectors, dim, metric, params, threads)
-    }
-
-    /// The borrowed form every search runs on.
-    pub fn graph_ref(&self) -> GraphRef<'_> {
-        GraphRef {
-            meta: self.meta,
-            level0: &self.level0,
-            inv_norms: &self.inv_norms,
-            upper_nodes: &self.upper_nodes,
-            upper_offsets: &self.upper_offsets,
-            upper_links: &self.upper_links,
-        }
-    }
-
-    /// The `k` rows nearest to `query`, nearest first; see [`GraphRef::search`].
-    pub fn search(
-        &self,
-        vectors: &[f32],
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        filter: Option<&dyn RowFilter>,
-    ) -> Result<Vec<Neighbor>, HnswError> {
-        self.graph_ref().search(vectors, query, k, ef, filter)
-    }
-
-    /// Number of rows indexed.
-    pub fn len(&self) -> usize {
-        self.meta.n as usize
-    }
-
-    /// Whether the graph has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.meta.n == 0
-    }
-
-    /// Floats per row of the vectors the graph was built over.
-    pub fn dim(&self) -> usize {
-        self.meta.dim as usize
-    }
-
-    /// The metric the graph was built (and is searched) with.
-    pub fn metric(&self) -> Metric {
-        self.meta.metric
-    }
-
-    /// The build parameters.
-    pub fn params(&self) -> HnswParams {
-        self.graph_ref().params()
     }
 
     /// Highest level of any node (the entry point's).

@@ -374,6 +374,26 @@ impl<'a> GraphRef<'a> {
         Some(&block[1..1 + count])
     }
 
+    /// Number of rows (nodes).
+    pub fn len(&self) -> usize {
+        self.meta.n as usize
+    }
+
+    /// Whether the graph has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.meta.n == 0
+    }
+
+    /// Floats per row of the vectors the graph was built over.
+    pub fn dim(&self) -> usize {
+        self.meta.dim as usize
+    }
+
+    /// The metric the graph was built (and is searched) with.
+    pub fn metric(&self) -> Metric {
+        self.meta.metric
+    }
+
     /// The build parameters recorded with the graph.
     pub fn params(&self) -> HnswParams {
         HnswParams {
