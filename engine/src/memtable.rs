@@ -5,7 +5,8 @@
 //! each vector field has a column: row-major FLOAT32 with a bitmap of the rows that
 //! have a vector, so exact search scans one contiguous array.
 //!
-//! Invariant: a slot is in `free` exactly when `rows[slot]` is `None`; a vector
+//! Invariant: a slot is in `free` exactly when `rows[slot]` is `None`, and in
+//! `occupied` exactly when it is a value of `keys`; a vector
 //! column's `present` bitmap and `deadlines` only hold occupied slots.
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,8 @@ struct VectorColumn {
 #[derive(Debug)]
 pub(crate) struct Memtable {
     keys: HashMap<String, u32>,
+    /// The slots in `keys`, as a bitmap: every query starts from it.
+    occupied: RoaringBitmap,
     rows: Vec<Option<Row>>,
     free: Vec<u32>,
     /// One entry per schema field; `Some` for vector fields.
@@ -85,6 +88,7 @@ impl Memtable {
             .collect();
         Memtable {
             keys: HashMap::new(),
+            occupied: RoaringBitmap::new(),
             rows: Vec::new(),
             free: Vec::new(),
             columns,
@@ -142,7 +146,7 @@ impl Memtable {
 
     /// Occupied slots whose document has not expired at `now_ms`.
     pub fn live(&self, now_ms: u64) -> RoaringBitmap {
-        let mut live: RoaringBitmap = self.keys.values().copied().collect();
+        let mut live = self.occupied.clone();
         for (slot, deadline) in &self.deadlines {
             if *deadline <= now_ms {
                 live.remove(*slot);
@@ -186,6 +190,7 @@ impl Memtable {
                     (self.rows.len() - 1) as u32
                 });
                 self.keys.insert(key.clone(), slot);
+                self.occupied.insert(slot);
                 slot
             }
         };
@@ -222,6 +227,7 @@ impl Memtable {
         let Some(slot) = self.keys.remove(key) else {
             return false;
         };
+        self.occupied.remove(slot);
         for column in self.columns.iter_mut().flatten() {
             column.present.remove(slot);
         }
