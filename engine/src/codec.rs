@@ -45,6 +45,19 @@ pub(crate) enum Op {
     },
 }
 
+impl Op {
+    /// The collection a data operation writes; `None` for creates and drops, which
+    /// change the catalog.
+    pub fn data_collection(&self) -> Option<u64> {
+        match self {
+            Op::CreateCollection { .. } | Op::DropCollection { .. } => None,
+            Op::Upsert { collection, .. }
+            | Op::Delete { collection, .. }
+            | Op::Expire { collection, .. } => Some(*collection),
+        }
+    }
+}
+
 const OP_CREATE_COLLECTION: u8 = 1;
 const OP_DROP_COLLECTION: u8 = 2;
 const OP_UPSERT: u8 = 3;

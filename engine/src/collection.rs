@@ -105,8 +105,7 @@ impl Collection {
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
         self.state
-            .tables
-            .read()
+            .snapshot()
             .get(key, &self.state.schema, now_ms())
     }
 
@@ -119,7 +118,7 @@ impl Collection {
             if self
                 .state
                 .tables
-                .read()
+                .lock()
                 .locate_live(key, now_ms())?
                 .is_none()
             {
@@ -157,7 +156,7 @@ impl Collection {
     pub fn ttl(&self, key: &str) -> Result<KeyTtl> {
         self.check_not_dropped()?;
         let now = now_ms();
-        let tables = self.state.tables.read();
+        let tables = self.state.snapshot();
         Ok(match tables.locate_live(key, now)? {
             None => KeyTtl::Missing,
             Some(location) => match tables.deadline(location) {
@@ -173,7 +172,7 @@ impl Collection {
         validate_key(key)?;
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
-            let tables = self.state.tables.read();
+            let tables = self.state.tables.lock();
             let Some(location) = tables.locate_live(key, now_ms())? else {
                 return Ok(None);
             };
@@ -191,7 +190,14 @@ impl Collection {
     /// Number of documents.
     pub fn len(&self) -> Result<usize> {
         self.check_not_dropped()?;
-        Ok(self.state.tables.read().len(now_ms()))
+        Ok(self.state.snapshot().len(now_ms()))
+    }
+
+    /// Rows, sources (memtable, frozen memtables, segments) with their rows and bytes,
+    /// index sizes, pending flushes and write stalls: what Redis's `FT.INFO` reports.
+    pub fn info(&self) -> Result<crate::info::CollectionInfo> {
+        self.check_not_dropped()?;
+        Ok(crate::info::collection_info(&self.state))
     }
 
     /// Whether the collection holds no documents.
@@ -228,7 +234,7 @@ impl Collection {
             self.limits(),
             explain,
         )?;
-        let tables = self.state.tables.read();
+        let tables = self.state.snapshot();
         execute(&tables, &self.state.schema, &plan, now_ms())
     }
 

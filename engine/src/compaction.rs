@@ -71,14 +71,14 @@ pub(crate) fn compact_collection(
 ) -> Result<bool> {
     let _one_at_a_time = COMPACTION.lock();
     let now = now_ms();
-    let inputs: Vec<(Arc<Segment>, Overlay)> = {
-        let tables = state.tables.read();
+    let inputs: Vec<(Arc<Segment>, Arc<Overlay>)> = {
+        let tables = state.snapshot();
         let ids = pick(&tables.segments, now);
         tables
             .segments
             .iter()
             .filter(|slot| ids.contains(&slot.segment.id))
-            .map(|slot| (Arc::clone(&slot.segment), slot.overlay.clone()))
+            .map(|slot| (Arc::clone(&slot.segment), Arc::clone(&slot.overlay)))
             .collect()
     };
     if inputs.is_empty() {
@@ -144,28 +144,26 @@ pub(crate) fn compact_collection(
     drop(rows);
 
     // Phase 2: under the WAL mutex nothing else changes the tables.
-    let wal = shared.lock_wal();
+    let mut wal = shared.lock_wal();
+    let mut tables = state.tables.lock();
     let abandon = |merged: &Option<Arc<Segment>>| {
         if let Some(segment) = merged {
             segment.mark_obsolete();
         }
     };
-    let still_there = {
-        let tables = state.tables.read();
-        !state.dropped.load(std::sync::atomic::Ordering::Acquire)
-            && inputs.iter().all(|(segment, _)| {
-                tables
-                    .segments
-                    .iter()
-                    .any(|slot| Arc::ptr_eq(&slot.segment, segment))
-            })
-    };
+    let still_there = !state.dropped.load(std::sync::atomic::Ordering::Acquire)
+        && inputs.iter().all(|(segment, _)| {
+            tables
+                .segments
+                .iter()
+                .any(|slot| Arc::ptr_eq(&slot.segment, segment))
+        });
     if !still_there {
         abandon(&merged);
         return Ok(false);
     }
     let carried = match &merged {
-        Some(segment) => carry_over(state, &inputs, segment)?,
+        Some(segment) => carry_over(&tables.segments, &inputs, segment)?,
         None => Overlay::default(),
     };
     let (state_version, state_crc) = if carried != Overlay::default() {
@@ -194,51 +192,28 @@ pub(crate) fn compact_collection(
     } else {
         (0, 0)
     };
-    let publish = (|| -> Result<()> {
-        wal.sync()?;
-        // The last published manifest with this collection's segments swapped: the
-        // live catalog may hold collections whose creation is still only in the WAL.
-        let mut manifest = {
-            let catalog = shared.catalog.read();
-            let mut manifest = catalog.published.clone();
-            manifest.next_segment_id = catalog.next_segment_id;
-            manifest
-        };
-        let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) else {
-            // Unreachable in practice: only a flush makes segments, and it publishes the
-            // collection. Refusing keeps the manifest free of unflushed collections.
-            return Err(crate::error::Error::Corrupt {
-                file: shared.path.join(strata_storage::manifest::MANIFEST_NAME),
-                offset: 0,
-                reason: format!(
-                    "collection `{}` has segments the manifest does not list",
-                    state.name
-                ),
-            });
-        };
-        entry
-            .segments
-            .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
-        if let Some(segment) = &merged {
+    let collection_id = state.id;
+    let publish = shared.publish_manifest(&mut wal, Some((collection_id, &tables)), |manifest| {
+        if let Some(entry) = manifest
+            .collections
+            .iter_mut()
+            .find(|entry| entry.id == collection_id)
+        {
             entry
                 .segments
-                .push(segment_entry(segment, state_version, state_crc));
+                .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
+            if let Some(segment) = &merged {
+                entry
+                    .segments
+                    .push(segment_entry(segment, state_version, state_crc));
+            }
         }
-        strata_storage::manifest::publish(
-            shared.fs.as_ref(),
-            &shared.path,
-            crate::manifest::MANIFEST_VERSION,
-            &manifest.encode(),
-        )?;
-        shared.catalog.write().published = manifest;
-        Ok(())
-    })();
+    });
     // On failure the merged segment is not abandoned (its directory not removed): the
     // failure may have come after the manifest naming it was renamed into place (a
     // failed directory fsync), and that manifest is the one a reopen reads. Unnamed by
     // the next manifest, the directory is an orphan that the next open removes.
     publish?;
-    let mut tables = state.tables.write();
     tables.segments.retain(|slot| {
         !inputs
             .iter()
@@ -247,7 +222,7 @@ pub(crate) fn compact_collection(
     if let Some(segment) = merged {
         tables.segments.push(SegmentSlot {
             segment,
-            overlay: carried,
+            overlay: Arc::new(carried),
             state_version,
             state_crc,
             dirty: false,
@@ -256,23 +231,24 @@ pub(crate) fn compact_collection(
     for (segment, _) in &inputs {
         segment.mark_obsolete();
     }
-    drop(tables);
-    drop(wal);
+    state.publish(&tables);
+    state
+        .stats
+        .merges
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(true)
 }
 
 /// Deletions and TTL changes made to the inputs since the snapshot, re-addressed to
 /// the merged segment's rows.
 fn carry_over(
-    state: &CollectionState,
-    inputs: &[(Arc<Segment>, Overlay)],
+    slots: &[SegmentSlot],
+    inputs: &[(Arc<Segment>, Arc<Overlay>)],
     merged: &Segment,
 ) -> Result<Overlay> {
-    let tables = state.tables.read();
     let mut carried = Overlay::default();
     for (segment, snapshot) in inputs {
-        let Some(current) = tables
-            .segments
+        let Some(current) = slots
             .iter()
             .find(|slot| Arc::ptr_eq(&slot.segment, segment))
         else {

@@ -17,7 +17,7 @@ use strata_storage::{manifest as manifest_file, FileSystem, StdFileSystem};
 use crate::codec::{self, Op};
 use crate::collection::Collection;
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, MANIFEST_VERSION};
+use crate::manifest::Manifest;
 use crate::options::{Options, Recovery};
 use crate::overlay::Overlay;
 use crate::schema::{validate_name, Schema};
@@ -107,22 +107,20 @@ impl Database {
         create_durable_dir(fs.as_ref(), &path)?;
         let lock = fs.lock_dir(&path)?;
 
-        let body = manifest_file::read(fs.as_ref(), &path, MANIFEST_VERSION)?;
-        let missing_wal = check_manifest_and_wal_present(fs.as_ref(), &path, &body)?;
-        let manifest = match body {
-            Some(body) => Manifest::decode(&body).map_err(|reason| Error::Corrupt {
-                file: path.join(manifest_file::MANIFEST_NAME),
-                offset: 0,
-                reason,
-            })?,
-            None => Manifest {
-                next_segment_id: 1,
-                ..Manifest::default()
-            },
-        };
+        let found = crate::manifest::read(fs.as_ref(), &path)?;
+        let missing_wal = check_manifest_and_wal_present(fs.as_ref(), &path, found.is_some())?;
+        let manifest = found.unwrap_or(Manifest {
+            next_segment_id: 1,
+            ..Manifest::default()
+        });
         let mut catalog = load_catalog(&fs, &path, &manifest)?;
 
-        let covered = manifest.wal_seq_covered;
+        // Every record up to the highest mark may have been trimmed from the WAL.
+        let covered = manifest
+            .collections
+            .iter()
+            .map(|entry| entry.covered)
+            .fold(manifest.catalog_seq, u64::max);
         let missing_wal_cut = match missing_wal {
             false => None,
             true => {
@@ -154,17 +152,17 @@ impl Database {
         };
         let mut replayed = 0u64;
         let (wal, replay) = Wal::open(Arc::clone(&fs), &path, wal_options, |seq, payload| {
-            if seq <= covered {
-                return Ok(());
-            }
-            replayed += 1;
             let corrupt = |reason: String| strata_storage::Error::Corrupt {
                 path: path.clone(),
                 offset: 0,
                 reason: format!("WAL record {seq}: {reason}"),
             };
             let op = codec::decode(payload).map_err(corrupt)?;
-            catalog.apply(op).map_err(|error| match error {
+            if !replays(&manifest, seq, &op) {
+                return Ok(());
+            }
+            replayed += 1;
+            catalog.apply(op, seq).map_err(|error| match error {
                 ApplyError::Rule(reason) => corrupt(reason),
                 // Damage to a segment read while replaying is that file's, not the
                 // log's: blaming the log would point recovery at the wrong file.
@@ -192,6 +190,8 @@ impl Database {
             wal: Mutex::new(wal),
             catalog: RwLock::new(catalog),
             recovery,
+            flush_signal: Default::default(),
+            background_flush: Default::default(),
             _lock: lock,
         });
         let worker = shared
@@ -199,6 +199,8 @@ impl Database {
             .background_work
             .then(|| Worker::start(Arc::clone(&shared)))
             .transpose()?;
+        // Replay may have left memtables past their limits; the next write to such a
+        // collection freezes it.
         Ok(Database {
             inner: Arc::new(DatabaseInner {
                 shared,
@@ -280,12 +282,26 @@ impl Database {
     }
 
     /// Writes every memtable to an immutable segment and every changed deletion
-    /// bitmap to disk, publishes a new manifest, and trims the WAL. Writers wait while
-    /// it runs; readers do not.
+    /// bitmap to disk, publishes a new manifest, and trims the WAL. Writers wait only
+    /// while the manifest is published; readers never wait.
     pub fn flush(&self) -> Result<()> {
+        let collections: Vec<_> = self
+            .shared()
+            .catalog
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        for state in collections {
+            crate::flush::flush_all(self.shared(), &state)?;
+        }
         let shared = self.shared();
         let mut wal = shared.lock_wal();
-        shared.flush_locked(&mut wal)
+        // Also when nothing was flushed: collections created or dropped since the last
+        // manifest, and idle collections' marks, are brought up to date.
+        shared.publish_manifest(&mut wal, None, |_| {})?;
+        Ok(())
     }
 
     /// Seals the memtable and trims the WAL: the same as [`Database::flush`], named
@@ -329,6 +345,19 @@ impl Database {
     /// `PRAGMA integrity_check`. Damage is [`Error::Corrupt`] naming the file.
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::maintenance::verify(self.shared())
+    }
+}
+
+/// Whether replay applies the record `seq` holding `op`: the manifest says which
+/// records its segments (and its collection list) already reflect.
+fn replays(manifest: &Manifest, seq: u64, op: &Op) -> bool {
+    match op.data_collection() {
+        Some(id) => match manifest.collection(id) {
+            Some(entry) => seq > entry.covered,
+            // Created after the manifest (replayed), or dropped before it (skipped).
+            None => seq > manifest.catalog_seq,
+        },
+        None => seq > manifest.catalog_seq,
     }
 }
 
@@ -391,11 +420,11 @@ fn create_durable_dir(fs: &dyn FileSystem, path: &Path) -> Result<()> {
 fn check_manifest_and_wal_present(
     fs: &dyn FileSystem,
     path: &Path,
-    manifest: &Option<Vec<u8>>,
+    has_manifest: bool,
 ) -> Result<bool> {
     let names = fs.list_dir(path).map_err(|e| io("list", path, e))?;
     let first_wal = names.iter().filter_map(|n| parse_wal_file_name(n)).min();
-    if manifest.is_some() {
+    if has_manifest {
         return Ok(first_wal.is_none());
     }
     let has_segments = fs
@@ -423,7 +452,6 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
     let mut catalog = Catalog {
         next_collection_id: manifest.next_collection_id,
         next_segment_id: manifest.next_segment_id.max(1),
-        wal_seq_covered: manifest.wal_seq_covered,
         published: manifest.clone(),
         ..Catalog::default()
     };
@@ -459,7 +487,7 @@ fn load_catalog(fs: &Arc<dyn FileSystem>, path: &Path, manifest: &Manifest) -> R
             };
             slots.push(SegmentSlot {
                 segment: Arc::new(segment),
-                overlay,
+                overlay: Arc::new(overlay),
                 state_version: entry.state_version,
                 state_crc: entry.state_crc,
                 dirty: false,

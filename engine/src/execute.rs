@@ -304,6 +304,8 @@ fn literal_u64(value: &strata_query::Value<u64>) -> Result<u64> {
 
 struct MemtableSource<'a> {
     memtable: &'a Memtable,
+    /// A frozen memtable's changes since it froze; `None` for the active memtable.
+    overlay: Option<&'a crate::overlay::Overlay>,
     now_ms: u64,
 }
 
@@ -357,7 +359,10 @@ impl RowSource for MemtableSource<'_> {
         u64::MAX
     }
     fn live(&self) -> RoaringBitmap {
-        self.memtable.live(self.now_ms)
+        match self.overlay {
+            Some(overlay) => crate::tables::frozen_live(self.memtable, overlay, self.now_ms),
+            None => self.memtable.live(self.now_ms),
+        }
     }
     fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
         Ok(self.memtable.tag_rows(position, tag))
@@ -467,10 +472,26 @@ pub(crate) fn execute(
     plan: &Plan,
     now_ms: u64,
 ) -> Result<(Vec<Hit>, Explain)> {
+    let active = tables.memtable.read_recursive();
+    let frozen_guards: Vec<_> = tables
+        .frozen
+        .iter()
+        .map(|frozen| frozen.memtable.read_recursive())
+        .collect();
     let memtable = MemtableSource {
-        memtable: &tables.memtable,
+        memtable: &active,
+        overlay: None,
         now_ms,
     };
+    let frozen: Vec<MemtableSource> = frozen_guards
+        .iter()
+        .zip(&tables.frozen)
+        .map(|(memtable, slot)| MemtableSource {
+            memtable,
+            overlay: Some(&slot.overlay),
+            now_ms,
+        })
+        .collect();
     let segments: Vec<SegmentSource> = tables
         .segments
         .iter()
@@ -487,6 +508,13 @@ pub(crate) fn execute(
             )
         })
         .collect();
+    for (index, source) in frozen.iter().enumerate() {
+        sources.push((
+            source as &dyn Source,
+            Location::Frozen(index, 0),
+            format!("frozen memtable {index}"),
+        ));
+    }
     sources.push((&memtable, Location::Memtable(0), "memtable".to_string()));
 
     let vector_index =
@@ -504,6 +532,7 @@ pub(crate) fn execute(
     for (source, location, name) in sources {
         let at = |row: u32| match location {
             Location::Segment(index, _) => Location::Segment(index, row),
+            Location::Frozen(index, _) => Location::Frozen(index, row),
             Location::Memtable(_) => Location::Memtable(row),
         };
         let live = source.live();
@@ -612,7 +641,9 @@ fn sort_found(
     let mut keyed = Vec::with_capacity(found.len());
     for (distance, location) in found.iter() {
         let doc = match location {
-            Location::Memtable(_) => tables.document(*location, schema, Some(&[position]))?,
+            Location::Memtable(_) | Location::Frozen(..) => {
+                tables.document(*location, schema, Some(&[position]))?
+            }
             Location::Segment(index, row) => segment_document(
                 &tables.segments[*index].segment,
                 *row,

@@ -47,6 +47,8 @@ mod doc;
 mod error;
 mod execute;
 mod filter;
+mod flush;
+mod info;
 mod maintenance;
 mod manifest;
 mod memtable;
@@ -70,6 +72,7 @@ pub use doc::{Doc, Value};
 pub use error::{Error, Result};
 pub use execute::{Explain, SourcePlan, Strategy};
 pub use filter::Filter;
+pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,

@@ -59,12 +59,7 @@ pub(crate) fn backup(shared: &Shared, destination: &Path) -> Result<()> {
         }
         fs.sync_dir(&segments_dir)
             .map_err(|e| io("fsync", &segments_dir, e))?;
-        strata_storage::manifest::publish(
-            fs,
-            destination,
-            crate::manifest::MANIFEST_VERSION,
-            &manifest.encode(),
-        )?;
+        crate::manifest::publish(fs, destination, &manifest)?;
     }
     for file in wal.files() {
         let name = file
@@ -98,8 +93,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
     let collections: Vec<_> = shared.catalog.read().by_name.values().cloned().collect();
     for state in collections {
         let segments: Vec<_> = state
-            .tables
-            .read()
+            .snapshot()
             .segments
             .iter()
             .map(|slot| std::sync::Arc::clone(&slot.segment))
@@ -109,17 +103,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
             report.segments += 1;
         }
     }
-    if let Some(body) = strata_storage::manifest::read(
-        shared.fs.as_ref(),
-        &shared.path,
-        crate::manifest::MANIFEST_VERSION,
-    )? {
-        crate::manifest::Manifest::decode(&body).map_err(|reason| Error::Corrupt {
-            file: shared.path.join(MANIFEST_NAME),
-            offset: 0,
-            reason,
-        })?;
-    }
+    crate::manifest::read(shared.fs.as_ref(), &shared.path)?;
     let wal = shared.lock_wal();
     report.wal_records = verify_files(shared.fs.as_ref(), wal.files())?;
     Ok(report)

@@ -144,6 +144,11 @@ impl Memtable {
         }
     }
 
+    /// Every occupied slot, expired or not.
+    pub fn occupied(&self) -> &RoaringBitmap {
+        &self.occupied
+    }
+
     /// Occupied slots whose document has not expired at `now_ms`.
     pub fn live(&self, now_ms: u64) -> RoaringBitmap {
         let mut live = self.occupied.clone();

@@ -19,12 +19,23 @@ pub(crate) struct Overlay {
 }
 
 impl Overlay {
-    /// The deadline in force for `row`.
+    /// The deadline in force for `row` of a segment.
     pub fn deadline(&self, segment: &Segment, row: u32) -> Option<u64> {
+        self.deadline_over(row, segment.deadline(row))
+    }
+
+    /// The deadline in force for `row`, whose source gave it `base`.
+    pub fn deadline_over(&self, row: u32, base: Option<u64>) -> Option<u64> {
         match self.deadlines.get(&row) {
             Some(changed) => *changed,
-            None => segment.deadline(row),
+            None => base,
         }
+    }
+
+    /// Marks `row` deleted; a deleted row has no deadline to keep.
+    pub fn delete(&mut self, row: u32) {
+        self.deleted.insert(row);
+        self.deadlines.remove(&row);
     }
 
     /// Whether `row` is neither deleted nor expired at `now_ms`.

@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! write:  build op (checks) ─┐ WAL mutex
-//!                            ├─ WAL append (+fsync) ─ Catalog::apply ─ maybe flush
-//! flush:  memtables → new segments, dirty overlays → state files,
-//!         WAL fsync → MANIFEST (covers every record so far) → WAL rotate → swap
+//!                            ├─ WAL append ─ Catalog::apply ─ publish the version
+//!                            └─ memtable full? freeze it ─┐ (mutex released)
+//!                                                         └─ flusher (flush.rs)
 //! ```
 //!
-//! Invariant: the catalog, the memtables and the overlays change only under the WAL
-//! mutex, in WAL order, through `Catalog::apply`, which replay uses too.
+//! Invariant: a collection's writer `Tables` change only under the WAL mutex, in WAL
+//! order, through `Catalog::apply` (which replay uses too), or when a flush or a
+//! compaction installs its result (also under the WAL mutex).
 //! Invariant: a manifest is published only after the WAL is fsynced, so it never holds
 //! the effect of a write that a crash could still take away.
 //! Invariant: a segment directory is removed only after a published manifest no longer
@@ -16,30 +17,43 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use strata_storage::fs::LockGuard;
 use strata_storage::wal::Wal;
-use strata_storage::{manifest as manifest_file, FileSystem};
+use strata_storage::FileSystem;
 
 use crate::codec::{self, Op};
 use crate::error::{Error, Result};
-use crate::manifest::{CollectionEntry, Manifest, SegmentEntry, MANIFEST_VERSION};
+use crate::manifest::{CollectionEntry, Manifest, SegmentEntry};
 use crate::options::Options;
 use crate::schema::Schema;
-use crate::segment::{
-    segment_dir_name, write_file, write_segment, FileKind, Segment, SEGMENTS_DIR,
-};
+use crate::segment::{Segment, SEGMENTS_DIR};
 use crate::tables::{SegmentSlot, Tables};
 
 /// Milliseconds since the Unix epoch: the clock TTL deadlines are measured on.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Frozen memtables a collection may queue for flushing before its writers wait.
+pub(crate) const FROZEN_MAX: usize = 2;
+
+/// Counters of one collection, for `Collection::info`.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Writes that waited for a flush to make room.
+    pub write_stalls: AtomicU64,
+    /// Total time they waited, in microseconds.
+    pub write_stall_micros: AtomicU64,
+    pub flushes: AtomicU64,
+    pub merges: AtomicU64,
 }
 
 /// One collection's state, shared by every handle to it.
@@ -48,9 +62,40 @@ pub(crate) struct CollectionState {
     pub id: u64,
     pub name: String,
     pub schema: Arc<Schema>,
-    pub tables: RwLock<Tables>,
+    /// The writer's version. Locked only under the WAL mutex.
+    pub tables: Mutex<Tables>,
+    /// What readers load: the writer's version as of its last change.
+    pub published: ArcSwap<Tables>,
     /// Set when the collection is dropped, so stale handles stop working.
     pub dropped: AtomicBool,
+    /// One flush of this collection at a time (the flusher, `Database::flush`).
+    pub flushing: Mutex<()>,
+    pub stats: Stats,
+}
+
+impl CollectionState {
+    fn new(id: u64, name: String, schema: Schema, tables: Tables) -> CollectionState {
+        CollectionState {
+            id,
+            name,
+            schema: Arc::new(schema),
+            published: ArcSwap::from_pointee(tables.clone()),
+            tables: Mutex::new(tables),
+            dropped: AtomicBool::new(false),
+            flushing: Mutex::new(()),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Makes `tables` (the writer's version) what readers see.
+    pub fn publish(&self, tables: &Tables) {
+        self.published.store(Arc::new(tables.clone()));
+    }
+
+    /// The version readers work on.
+    pub fn snapshot(&self) -> Arc<Tables> {
+        self.published.load_full()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -58,19 +103,15 @@ pub(crate) struct Catalog {
     pub by_name: BTreeMap<String, Arc<CollectionState>>,
     pub next_collection_id: u64,
     pub next_segment_id: u64,
-    /// Every WAL record up to this sequence number is in the published segments.
-    pub wal_seq_covered: u64,
-    /// The manifest last published (or read at open). A compaction edits a copy of it
-    /// rather than describing the live catalog: collections created or dropped since
-    /// the last flush exist only in the WAL tail, which a reopen replays, so the
-    /// manifest must not hold them already.
+    /// The manifest last published (or read at open): each collection's `covered`
+    /// mark stays as published until that collection's memtables are persisted.
     pub published: Manifest,
     /// Segments of dropped collections, removed once a manifest without them is out.
     pub retired: Vec<Arc<Segment>>,
 }
 
 impl Catalog {
-    fn by_id(&self, id: u64) -> Option<&Arc<CollectionState>> {
+    pub fn by_id(&self, id: u64) -> Option<&Arc<CollectionState>> {
         self.by_name.values().find(|state| state.id == id)
     }
 
@@ -90,19 +131,14 @@ impl Catalog {
         self.next_collection_id = self.next_collection_id.max(id + 1);
         let mut tables = Tables::new(&schema);
         tables.segments = segments;
-        let state = CollectionState {
-            id,
-            name: name.clone(),
-            schema: Arc::new(schema),
-            tables: RwLock::new(tables),
-            dropped: AtomicBool::new(false),
-        };
+        let state = CollectionState::new(id, name.clone(), schema, tables);
         self.by_name.insert(name, Arc::new(state));
     }
 
-    /// Applies a logged operation. Called for live writes (already validated) and on
-    /// replay, where a violation means the log does not match the rules that wrote it.
-    pub fn apply(&mut self, op: Op) -> Result<(), ApplyError> {
+    /// Applies the logged operation with sequence number `seq`. Called for live writes
+    /// (already validated) and on replay, where a violation means the log does not
+    /// match the rules that wrote it.
+    pub fn apply(&mut self, op: Op, seq: u64) -> Result<(), ApplyError> {
         let collection = |catalog: &Catalog, id: u64| {
             catalog
                 .by_id(id)
@@ -125,7 +161,7 @@ impl Catalog {
                 let state = collection(self, id)?;
                 self.by_name.remove(&state.name);
                 state.dropped.store(true, Ordering::Release);
-                let tables = state.tables.read();
+                let tables = state.tables.lock();
                 self.retired
                     .extend(tables.segments.iter().map(|slot| Arc::clone(&slot.segment)));
             }
@@ -138,34 +174,33 @@ impl Catalog {
                     crate::collection::check_logged_record(&state.schema, record)
                         .map_err(ApplyError::Rule)?;
                 }
-                let mut tables = state.tables.write();
+                let mut tables = state.tables.lock();
                 for (key, record) in docs {
                     let deadline = record.deadline;
                     tables
-                        .apply_upsert(key, record, deadline)
+                        .apply_upsert(key, record, deadline, seq)
                         .map_err(storage)?;
                 }
+                state.publish(&tables);
             }
             Op::Delete {
                 collection: id,
                 key,
             } => {
-                collection(self, id)?
-                    .tables
-                    .write()
-                    .apply_delete(&key)
-                    .map_err(storage)?;
+                let state = collection(self, id)?;
+                let mut tables = state.tables.lock();
+                tables.apply_delete(&key).map_err(storage)?;
+                state.publish(&tables);
             }
             Op::Expire {
                 collection: id,
                 key,
                 deadline,
             } => {
-                collection(self, id)?
-                    .tables
-                    .write()
-                    .apply_deadline(&key, deadline)
-                    .map_err(storage)?;
+                let state = collection(self, id)?;
+                let mut tables = state.tables.lock();
+                tables.apply_deadline(&key, deadline).map_err(storage)?;
+                state.publish(&tables);
             }
         }
         Ok(())
@@ -182,6 +217,44 @@ pub(crate) enum ApplyError {
     Segment(Error),
 }
 
+/// Wakes the flusher and tells writers waiting for room that a flush ended.
+#[derive(Debug, Default)]
+pub(crate) struct FlushSignal {
+    /// Flush passes asked for and not yet started, and whether the flusher must stop.
+    state: Mutex<(u64, bool)>,
+    wake: Condvar,
+    /// Incremented after every flush attempt, successful or not.
+    finished: Mutex<u64>,
+    done: Condvar,
+}
+
+impl FlushSignal {
+    pub fn request(&self) {
+        self.state.lock().0 += 1;
+        self.wake.notify_all();
+    }
+
+    pub fn stop(&self) {
+        self.state.lock().1 = true;
+        self.wake.notify_all();
+    }
+
+    /// Waits for a request (or `interval`, for periodic checks); false once stopped.
+    pub fn wait(&self, interval: Duration) -> bool {
+        let mut state = self.state.lock();
+        if state.0 == 0 && !state.1 {
+            self.wake.wait_for(&mut state, interval);
+        }
+        state.0 = 0;
+        !state.1
+    }
+
+    pub fn finished(&self) {
+        *self.finished.lock() += 1;
+        self.done.notify_all();
+    }
+}
+
 /// Everything an open database holds.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -191,6 +264,10 @@ pub(crate) struct Shared {
     pub wal: Mutex<Wal>,
     pub catalog: RwLock<Catalog>,
     pub recovery: crate::database::RecoveryReport,
+    pub flush_signal: FlushSignal,
+    /// Whether a flusher thread runs; without one, the writer that freezes a memtable
+    /// flushes it itself.
+    pub background_flush: AtomicBool,
     // Released last: declared after everything that writes into the directory.
     pub _lock: Box<dyn LockGuard>,
 }
@@ -199,8 +276,8 @@ impl Shared {
     /// Builds an operation from the catalog, logs it and applies it, all under the WAL
     /// mutex, so that what `build` checked cannot change before the write lands.
     /// `build` returns `None` when there is nothing to write; the result says whether
-    /// something was written. A write that fills the memtable past its limits flushes;
-    /// a failure of that flush is not the write's (it is retried by the next write).
+    /// something was written. A write that fills its collection's memtable freezes it
+    /// for the flusher; the write is acknowledged whatever becomes of that flush.
     pub fn write(&self, build: impl FnOnce(&Catalog) -> Result<Option<Op>>) -> Result<bool> {
         let mut wal = self.wal.lock();
         let Some(op) = build(&self.catalog.read())? else {
@@ -217,10 +294,11 @@ impl Shared {
                 });
             }
         }
-        wal.append(&[&payload])?;
+        let target = op.data_collection();
+        let seq = wal.append(&[&payload])?;
         self.catalog
             .write()
-            .apply(op)
+            .apply(op, seq)
             .map_err(|error| match error {
                 ApplyError::Rule(reason) => Error::Corrupt {
                     file: self.path.clone(),
@@ -229,31 +307,63 @@ impl Shared {
                 },
                 ApplyError::Segment(error) => error,
             })?;
-        if self.memtables_full() {
+        let frozen = target.and_then(|id| {
+            let state = Arc::clone(self.catalog.read().by_id(id)?);
+            let mut tables = state.tables.lock();
+            let full = {
+                let memtable = tables.memtable.read();
+                memtable.len() >= self.options.memtable_rows_max
+                    || memtable.bytes_written() >= self.options.memtable_bytes_max
+            };
+            if full && tables.freeze(&state.schema) {
+                state.publish(&tables);
+                drop(tables);
+                return Some(state);
+            }
+            None
+        });
+        drop(wal);
+        if let Some(state) = frozen {
             // The write is acknowledged: logged (and synced per the durability) and
-            // applied. The flush is maintenance on behalf of every write; if it fails
-            // (a full disk), the memtable stays as it is and the next write or
-            // `flush` tries again. Returning its error here would tell the caller that
-            // a durable, visible write did not happen.
-            let _ = self.flush_locked(&mut wal);
+            // applied. The flush is maintenance; if it fails (a full disk), the frozen
+            // memtable stays searchable and the next flush tries again.
+            self.after_freeze(&state);
         }
         Ok(true)
     }
 
-    fn memtables_full(&self) -> bool {
-        let (rows, bytes) =
-            self.catalog
-                .read()
-                .by_name
-                .values()
-                .fold((0, 0), |(rows, bytes), state| {
-                    let tables = state.tables.read();
-                    (
-                        rows + tables.memtable.len(),
-                        bytes + tables.memtable.bytes_written(),
-                    )
-                });
-        rows >= self.options.memtable_rows_max || bytes >= self.options.memtable_bytes_max
+    /// Hands a frozen memtable to the flusher, and holds the writer back while its
+    /// collection has more than [`FROZEN_MAX`] memtables waiting (back-pressure); with
+    /// no flusher running, flushes it here.
+    fn after_freeze(&self, state: &Arc<CollectionState>) {
+        if !self.background_flush.load(Ordering::Acquire) {
+            let _ = crate::flush::flush_collection(self, state);
+            return;
+        }
+        self.flush_signal.request();
+        let backlog = || state.tables.lock().frozen.len();
+        if backlog() <= FROZEN_MAX {
+            return;
+        }
+        let started = Instant::now();
+        let mut finished = self.flush_signal.finished.lock();
+        let seen = *finished;
+        // Wait for one flush attempt: a failing flush (a full disk) must not hang the
+        // writer, whose write is already acknowledged.
+        while *finished == seen && backlog() > FROZEN_MAX {
+            self.flush_signal
+                .done
+                .wait_for(&mut finished, Duration::from_millis(100));
+            if !self.background_flush.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        drop(finished);
+        state.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
+        state.stats.write_stall_micros.fetch_add(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// Takes the WAL mutex (for maintenance that must not interleave with writes).
@@ -273,167 +383,86 @@ impl Shared {
         id
     }
 
-    /// Writes every memtable as a segment and every changed overlay as a state file,
-    /// publishes a manifest that covers the whole WAL, and trims the WAL.
-    pub fn flush_locked(&self, wal: &mut Wal) -> Result<()> {
-        let collections: Vec<Arc<CollectionState>> =
-            self.catalog.read().by_name.values().cloned().collect();
-        let segments_dir = self.segments_dir();
-        self.fs
-            .create_dir_all(&segments_dir)
-            .map_err(|e| io("create", &segments_dir, e))?;
-        let mut planned = Vec::new();
-        let mut written_dirs = Vec::new();
-        let outcome = (|| -> Result<()> {
-            for state in &collections {
-                let tables = state.tables.read();
-                let mut new_segment = None;
-                if tables.memtable.len() > 0 {
-                    let id = self.next_segment_id();
-                    let dir = segments_dir.join(segment_dir_name(id));
-                    written_dirs.push(dir.clone());
-                    let written = write_segment(
-                        self.fs.as_ref(),
-                        &dir,
-                        &state.schema,
-                        &tables.memtable.segment_rows(),
-                    )?;
-                    let segment = Segment::open(
-                        Arc::clone(&self.fs),
-                        &dir,
-                        id,
-                        &state.schema,
-                        written.row_count,
-                        written.files,
-                    )?;
-                    new_segment = Some(Arc::new(segment));
-                }
-                let mut states = Vec::new();
-                for (index, slot) in tables
-                    .segments
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, slot)| slot.dirty)
-                {
-                    let version = slot.state_version + 1;
-                    let record = write_file(
-                        self.fs.as_ref(),
-                        slot.segment.dir(),
-                        FileKind::State(version),
-                        &slot.overlay.encode(),
-                    )?;
-                    self.fs
-                        .sync_dir(slot.segment.dir())
-                        .map_err(|e| io("fsync", slot.segment.dir(), e))?;
-                    states.push((index, version, record.body_crc, slot.overlay.clone()));
-                }
-                planned.push((Arc::clone(state), new_segment, states));
-            }
-            Ok(())
-        })();
-        if let Err(error) = outcome {
-            for dir in written_dirs {
-                let _ = self.fs.remove_dir_all(&dir);
-            }
-            return Err(error);
-        }
-
+    /// Publishes a manifest of the catalog as it is now, after fsyncing the WAL, then
+    /// trims the WAL files every collection covers. The caller holds the WAL mutex
+    /// and, for the collection it changes (a flush or a merge), passes that
+    /// collection's new segments and `covered` mark through `edit`, since its writer
+    /// tables are installed only once the manifest is out.
+    ///
+    /// A collection's `covered` mark rises to the present only when all its writes are
+    /// persisted (memtables empty, overlays saved); otherwise it stays as last
+    /// published, and replay re-applies its later records (re-applying a deletion or
+    /// TTL change a state file already holds is harmless).
+    /// `held` is the collection whose writer tables the caller has locked, if any.
+    pub fn publish_manifest(
+        &self,
+        wal: &mut Wal,
+        held: Option<(u64, &Tables)>,
+        edit: impl FnOnce(&mut Manifest),
+    ) -> Result<Manifest> {
         wal.sync()?;
-        let covered = wal.next_seq() - 1;
-        let manifest = {
+        let now = wal.next_seq() - 1;
+        let mut manifest = {
             let catalog = self.catalog.read();
-            let mut manifest = self.manifest(&catalog, covered);
-            for (state, new_segment, states) in &planned {
-                let Some(entry) = manifest.collections.iter_mut().find(|c| c.id == state.id) else {
-                    continue;
-                };
-                for (index, version, crc, _) in states {
-                    entry.segments[*index].state_version = *version;
-                    entry.segments[*index].state_crc = *crc;
-                }
-                if let Some(segment) = new_segment {
-                    entry.segments.push(segment_entry(segment, 0, 0));
-                }
+            let collections = catalog
+                .by_name
+                .values()
+                .map(|state| {
+                    let locked;
+                    let tables = match held {
+                        Some((id, tables)) if id == state.id => tables,
+                        _ => {
+                            locked = state.tables.lock();
+                            &*locked
+                        }
+                    };
+                    let covered = if tables.is_persisted() {
+                        now
+                    } else {
+                        catalog
+                            .published
+                            .collection(state.id)
+                            .map_or(0, |entry| entry.covered)
+                    };
+                    CollectionEntry {
+                        id: state.id,
+                        name: state.name.clone(),
+                        schema: (*state.schema).clone(),
+                        covered,
+                        segments: tables
+                            .segments
+                            .iter()
+                            .map(|slot| {
+                                segment_entry(&slot.segment, slot.state_version, slot.state_crc)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            Manifest {
+                catalog_seq: now,
+                next_segment_id: catalog.next_segment_id,
+                next_collection_id: catalog.next_collection_id,
+                collections,
             }
-            manifest
         };
-        manifest_file::publish(
-            self.fs.as_ref(),
-            &self.path,
-            MANIFEST_VERSION,
-            &manifest.encode(),
-        )?;
-        // Only now do the segments cover the WAL up to `covered`. Raised before a
-        // publication that then failed, the mark would let the next manifest (a
-        // background compaction's) claim records that are in no published segment,
-        // and a reopen would skip them in the WAL.
-        {
+        edit(&mut manifest);
+        crate::manifest::publish(self.fs.as_ref(), &self.path, &manifest)?;
+        let retired = {
             let mut catalog = self.catalog.write();
-            catalog.wal_seq_covered = covered;
-            catalog.published = manifest;
-        }
-
-        // Published: from here on the new state is the durable one.
-        for (state, new_segment, states) in planned {
-            let mut tables = state.tables.write();
-            for (index, version, crc, persisted) in states {
-                let slot = &mut tables.segments[index];
-                let old = slot.state_version;
-                slot.state_version = version;
-                slot.state_crc = crc;
-                slot.dirty = slot.overlay != persisted;
-                if old > 0 {
-                    let _ = self
-                        .fs
-                        .remove_file(&slot.segment.dir().join(FileKind::State(old).file_name()));
-                }
-            }
-            if let Some(segment) = new_segment {
-                tables.memtable = crate::memtable::Memtable::new(&state.schema);
-                tables.segments.push(SegmentSlot {
-                    segment,
-                    overlay: Default::default(),
-                    state_version: 0,
-                    state_crc: 0,
-                    dirty: false,
-                });
-            }
-        }
-        for segment in std::mem::take(&mut self.catalog.write().retired) {
+            catalog.published = manifest.clone();
+            std::mem::take(&mut catalog.retired)
+        };
+        for segment in retired {
             segment.mark_obsolete();
         }
-        wal.rotate()?;
-        Ok(())
-    }
-
-    /// The manifest describing the persisted state: every collection with its
-    /// segments and their persisted state versions.
-    pub fn manifest(&self, catalog: &Catalog, covered: u64) -> Manifest {
-        let collections = catalog
-            .by_name
-            .values()
-            .map(|state| {
-                let tables = state.tables.read();
-                CollectionEntry {
-                    id: state.id,
-                    name: state.name.clone(),
-                    schema: (*state.schema).clone(),
-                    segments: tables
-                        .segments
-                        .iter()
-                        .map(|slot| {
-                            segment_entry(&slot.segment, slot.state_version, slot.state_crc)
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        Manifest {
-            wal_seq_covered: covered,
-            next_segment_id: catalog.next_segment_id,
-            next_collection_id: catalog.next_collection_id,
-            collections,
-        }
+        let covered = manifest
+            .collections
+            .iter()
+            .map(|entry| entry.covered)
+            .fold(manifest.catalog_seq, u64::min);
+        wal.rotate(covered)?;
+        Ok(manifest)
     }
 }
 

@@ -1,4 +1,6 @@
-//! The background thread: active expiry and compaction.
+//! The background threads: the flusher (frozen memtables to segments, on demand), and
+//! maintenance (active expiry and compaction, periodically). They are apart so that a
+//! long merge never delays a flush that writers may be waiting for.
 //!
 //! Expiry here is Redis's active expiry: expired documents are already invisible to
 //! reads; this pass deletes them through the ordinary write path (so the WAL records
@@ -22,16 +24,41 @@ struct Signal {
     wake: Condvar,
 }
 
-/// Handle of the background thread; `stop` joins it.
+/// WAL files beyond which the flusher flushes the collections that keep the oldest one
+/// alive (a collection written rarely would otherwise pin the log forever).
+const WAL_FILES_MAX: usize = 8;
+
+/// Handle of the background threads; `stop` joins them.
 #[derive(Debug)]
 pub(crate) struct Worker {
     signal: Arc<Signal>,
     thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
 }
 
 impl Worker {
     pub fn start(shared: Arc<Shared>) -> Result<Worker> {
+        let flusher_shared = Arc::clone(&shared);
+        let flusher = std::thread::Builder::new()
+            .name("strata-flush".into())
+            .spawn(move || {
+                let shared = flusher_shared;
+                while shared.flush_signal.wait(shared.options.background_interval) {
+                    flush_pass(&shared);
+                    shared.flush_signal.finished();
+                }
+            })
+            .map_err(|e| Error::Io {
+                op: "start the flush thread for",
+                path: Default::default(),
+                source: e,
+            })?;
+        shared
+            .background_flush
+            .store(true, std::sync::atomic::Ordering::Release);
         let signal = Arc::new(Signal::default());
+        let worker_shared = Arc::clone(&shared);
         let thread_signal = Arc::clone(&signal);
         let interval = shared.options.background_interval;
         let thread = std::thread::Builder::new()
@@ -48,8 +75,8 @@ impl Worker {
                 }
                 // Failures (a full disk, say) are retried on the next pass; writes that
                 // hit the same failure report it to their callers.
-                let _ = expire_pass(&shared);
-                let _ = compaction_pass(&shared);
+                let _ = expire_pass(&worker_shared);
+                let _ = compaction_pass(&worker_shared);
             })
             .map_err(|e| Error::Io {
                 op: "start the background thread for",
@@ -59,6 +86,8 @@ impl Worker {
         Ok(Worker {
             signal,
             thread: Some(thread),
+            shared,
+            flusher: Some(flusher),
         })
     }
 
@@ -68,22 +97,47 @@ impl Worker {
     }
 }
 
+/// Flushes every collection's frozen memtables; when the WAL has grown long, also the
+/// collections whose unflushed writes keep its oldest file. Failures (a full disk) are
+/// retried on the next pass; the frozen memtables stay searchable meanwhile.
+fn flush_pass(shared: &Shared) {
+    let collections: Vec<_> = shared.catalog.read().by_name.values().cloned().collect();
+    for state in &collections {
+        let _ = crate::flush::flush_collection(shared, state);
+    }
+    if shared.lock_wal().files().len() > WAL_FILES_MAX {
+        let pinning = {
+            let catalog = shared.catalog.read();
+            collections
+                .iter()
+                .filter(|state| !state.tables.lock().is_persisted())
+                .min_by_key(|state| {
+                    catalog
+                        .published
+                        .collection(state.id)
+                        .map_or(0, |entry| entry.covered)
+                })
+                .cloned()
+        };
+        if let Some(state) = pinning {
+            let _ = crate::flush::flush_all(shared, &state);
+        }
+    }
+}
+
 /// Deletes documents whose deadline has passed.
 pub(crate) fn expire_pass(shared: &Shared) -> Result<usize> {
     let collections: Vec<_> = shared.catalog.read().by_name.values().cloned().collect();
     let mut deleted = 0;
     for state in collections {
-        let keys = state
-            .tables
-            .read()
-            .expired_keys(now_ms(), EXPIRED_PER_PASS)?;
+        let keys = state.snapshot().expired_keys(now_ms(), EXPIRED_PER_PASS)?;
         for key in keys {
             let written = shared.write(|catalog| {
                 if catalog.check_live(&state).is_err() {
                     return Ok(None);
                 }
                 // Re-checked under the WAL mutex: an upsert or PERSIST may have won.
-                let tables = state.tables.read();
+                let tables = state.tables.lock();
                 let still_expired = match tables.locate(&key)? {
                     Some(location) => tables
                         .deadline(location)
@@ -119,6 +173,14 @@ impl Drop for Worker {
         self.signal.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        // Writers stop handing memtables over; what is frozen stays in the WAL.
+        self.shared
+            .background_flush
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.shared.flush_signal.stop();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
         }
     }
 }

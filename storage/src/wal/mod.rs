@@ -284,11 +284,12 @@ impl Wal {
         })
     }
 
-    /// Starts a new WAL file at the next sequence number and removes every older one.
+    /// Starts a new WAL file at the next sequence number and removes the older files
+    /// whose every record has a sequence number up to `covered`.
     ///
-    /// Call only after publishing a manifest that covers every record appended so far:
+    /// Call only after publishing a manifest that covers every record up to `covered`:
     /// the removed files hold nothing else.
-    pub fn rotate(&mut self) -> Result<()> {
+    pub fn rotate(&mut self, covered: u64) -> Result<()> {
         self.poison.check()?;
         let current_first = self
             .files
@@ -340,7 +341,14 @@ impl Wal {
         }
         // Oldest first, and each file forgotten only once removed: a file left behind
         // and forgotten would make a gap in the sequence once later files are removed.
-        while self.files.len() > 1 {
+        // A file ends where the next one starts.
+        while self.files.len() > 1
+            && self.files[1]
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(parse_file_name)
+                .is_some_and(|next_first| next_first.saturating_sub(1) <= covered)
+        {
             let path = &self.files[0];
             match self.fs.remove_file(path) {
                 Ok(()) => {}

@@ -1,0 +1,144 @@
+//! `Collection::info`: what FT.INFO reports, for one collection.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::schema::{FieldKind, VectorIndex};
+use crate::segment::FileKind;
+use crate::store::{now_ms, CollectionState, FROZEN_MAX};
+use crate::tables::frozen_live;
+
+/// Where a collection's rows are held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// The memtable taking writes.
+    Memtable,
+    /// A full memtable waiting for its flush (still searched).
+    Frozen,
+    /// A sealed segment on disk, with its id.
+    Segment(u64),
+}
+
+/// One source of a collection's rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub kind: SourceKind,
+    /// Rows held, counting deleted and expired ones not yet reclaimed.
+    pub rows: u64,
+    /// Rows that are live now.
+    pub live_rows: u64,
+    /// Bytes: written into a memtable, or of a segment's files on disk.
+    pub bytes: u64,
+}
+
+/// One vector field's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexInfo {
+    pub field: String,
+    /// `FLAT`, `HNSW` or `IVF_PQ`, as in the schema.
+    pub kind: &'static str,
+    /// Bytes of the index files on disk (the HNSW graphs), over every segment.
+    pub bytes: u64,
+    /// Segments searched through the index (the others are searched exactly).
+    pub indexed_segments: usize,
+}
+
+/// What [`crate::Collection::info`] reports (the role of Redis's `FT.INFO`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionInfo {
+    pub name: String,
+    /// Live documents.
+    pub rows: u64,
+    /// Every source a query visits, oldest segment first, the memtable last.
+    pub sources: Vec<SourceInfo>,
+    pub indexes: Vec<IndexInfo>,
+    /// Frozen memtables waiting for the flusher.
+    pub pending_flushes: usize,
+    /// How many frozen memtables may wait before writers are held back.
+    pub pending_flushes_max: usize,
+    /// Writes that waited for a flush to make room, and how long in all.
+    pub write_stalls: u64,
+    pub write_stall_time: Duration,
+    /// Flushes and merges done since the database was opened.
+    pub flushes: u64,
+    pub merges: u64,
+}
+
+pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
+    let now = now_ms();
+    let tables = state.snapshot();
+    let mut sources = Vec::new();
+    for slot in &tables.segments {
+        let rows = u64::from(slot.segment.row_count());
+        sources.push(SourceInfo {
+            kind: SourceKind::Segment(slot.segment.id),
+            rows,
+            live_rows: rows - slot.overlay.dead_rows(&slot.segment, now).len(),
+            bytes: slot.segment.files().iter().map(|f| f.body_len).sum(),
+        });
+    }
+    for frozen in &tables.frozen {
+        let memtable = frozen.memtable.read_recursive();
+        sources.push(SourceInfo {
+            kind: SourceKind::Frozen,
+            rows: memtable.len() as u64,
+            live_rows: frozen_live(&memtable, &frozen.overlay, now).len(),
+            bytes: memtable.bytes_written() as u64,
+        });
+    }
+    {
+        let memtable = tables.memtable.read_recursive();
+        sources.push(SourceInfo {
+            kind: SourceKind::Memtable,
+            rows: memtable.len() as u64,
+            live_rows: memtable.live(now).len(),
+            bytes: memtable.bytes_written() as u64,
+        });
+    }
+    let indexes = state
+        .schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter_map(|(position, field)| {
+            let FieldKind::Vector(options) = field.kind else {
+                return None;
+            };
+            let graph = FileKind::Graph(position as u16).file_name();
+            let graphs: Vec<u64> = tables
+                .segments
+                .iter()
+                .filter_map(|slot| {
+                    slot.segment
+                        .files()
+                        .iter()
+                        .find(|file| file.name == graph)
+                        .map(|file| file.body_len)
+                })
+                .collect();
+            Some(IndexInfo {
+                field: field.name.clone(),
+                kind: match options.index {
+                    VectorIndex::Flat => "FLAT",
+                    VectorIndex::Hnsw { .. } => "HNSW",
+                    VectorIndex::IvfPq { .. } => "IVF_PQ",
+                },
+                bytes: graphs.iter().sum(),
+                indexed_segments: graphs.len(),
+            })
+        })
+        .collect();
+    let stats = &state.stats;
+    CollectionInfo {
+        name: state.name.clone(),
+        rows: sources.iter().map(|source| source.live_rows).sum(),
+        sources,
+        indexes,
+        pending_flushes: tables.frozen.len(),
+        pending_flushes_max: FROZEN_MAX,
+        write_stalls: stats.write_stalls.load(Ordering::Relaxed),
+        write_stall_time: Duration::from_micros(stats.write_stall_micros.load(Ordering::Relaxed)),
+        flushes: stats.flushes.load(Ordering::Relaxed),
+        merges: stats.merges.load(Ordering::Relaxed),
+    }
+}
