@@ -47,6 +47,7 @@ mod doc;
 mod error;
 mod execute;
 mod filter;
+mod live_memtable;
 mod maintenance;
 mod manifest;
 mod memtable;
