@@ -453,6 +453,14 @@ fn check_race(memtable: &LiveMemtable, schema: &Schema, horizon: u32, probe: u32
             (slot % 3 == 0).then_some(u64::from(slot))
         );
     }
+    // Keys the writer is appending right now: their newest slot in the map may already
+    // be at or above the horizon, so the answer must come from the previous-slot chain.
+    for ahead in horizon..horizon + 3 {
+        assert_eq!(
+            memtable.newest_slot(&race_key(ahead), horizon),
+            ahead.checked_sub(RACE_KEYS)
+        );
+    }
     let tag = probe % 7;
     assert_eq!(
         memtable.tag_rows(RACE_TAG, &format!("t{tag}"), horizon),
