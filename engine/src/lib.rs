@@ -39,6 +39,9 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals;
 mod codec;
 mod collection;
 mod compaction;
@@ -49,6 +52,7 @@ mod execute;
 mod filter;
 mod flush;
 mod info;
+mod live_memtable;
 mod maintenance;
 mod manifest;
 mod memtable;

@@ -51,7 +51,9 @@ const SIGN: u64 = 1 << 63;
 /// `-0.0` and `0.0` mapped to the same key. Integer keys make equality, the
 /// "just above" of an exclusive bound and range ends exact, with no float
 /// comparison subtleties. (NaN gets a key too, outside ±inf; callers keep it out.)
-fn key(value: f64) -> u64 {
+/// Public so that other in-memory forms (the engine's live memtable) order and
+/// range values exactly as this index does.
+pub fn key(value: f64) -> u64 {
     let value = if value == 0.0 { 0.0 } else { value };
     let bits = value.to_bits();
     if bits & SIGN != 0 {
@@ -72,7 +74,7 @@ fn value_of(key: u64) -> f64 {
 
 /// The inclusive key interval a pair of bounds selects, or `None` when it is
 /// empty (including any NaN bound).
-fn key_range(low: Bound<f64>, high: Bound<f64>) -> Option<(u64, u64)> {
+pub fn key_range(low: Bound<f64>, high: Bound<f64>) -> Option<(u64, u64)> {
     let lo = match low {
         Bound::Unbounded => 0,
         Bound::Included(v) if !v.is_nan() => key(v),
