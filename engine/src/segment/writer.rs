@@ -144,8 +144,8 @@ pub(crate) fn write_segment(
 }
 
 /// The HNSW graph of the vector field at `position`, when the field asks for one and
-/// every row has a vector (node ids are row ids; a segment with vector-less rows is
-/// searched exactly instead).
+/// some row has a vector. Node ids are row ids; rows without a vector are not in the
+/// graph (their lists are empty), so they cost the segment nothing but a few bytes.
 fn build_graph(
     schema: &Schema,
     position: u16,
@@ -162,23 +162,38 @@ fn build_graph(
     let VectorIndex::Hnsw { m, ef_construction } = options.index else {
         return Ok(None);
     };
-    let mut vectors = Vec::with_capacity(rows.len() * options.dim);
-    for row in rows {
+    let dim = options.dim;
+    let mut vectors = Vec::with_capacity(rows.len() * dim);
+    let mut present = RoaringBitmap::new();
+    for (row_id, row) in rows.iter().enumerate() {
         match row.vectors.get(index).copied().flatten() {
-            Some(vector) => vectors.extend_from_slice(vector),
-            None => return Ok(None),
+            Some(vector) if vector.len() == dim => {
+                vectors.extend_from_slice(vector);
+                present.insert(row_id as u32);
+            }
+            Some(vector) => {
+                return Err(Error::InvalidArgument {
+                    reason: format!(
+                        "a vector of {} floats in a field of dimension {dim}",
+                        vector.len()
+                    ),
+                })
+            }
+            None => vectors.resize(vectors.len() + dim, 0.0),
         }
     }
-    if rows.is_empty() {
+    if present.is_empty() {
         return Ok(None);
     }
+    let partial = present.len() < rows.len() as u64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let graph = HnswGraph::build(
+    let graph = HnswGraph::build_present(
         &vectors,
-        options.dim,
+        dim,
         options.metric,
         &HnswParams::new(m, ef_construction),
         threads,
+        partial.then_some(&present),
     )
     .map_err(|e| Error::InvalidArgument {
         reason: format!("cannot build the HNSW graph: {e}"),
