@@ -286,7 +286,7 @@ fn a_compaction_keeps_the_largest_graph_and_adds_the_other_rows() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = random_vectors(13, COUNT, DIM);
     let queries = random_vectors(14, 40, DIM);
-    let has_vector = |i: usize| i < 2_000 || i % 5 != 0;
+    let has_vector = |i: usize| i < 2_000 || !i.is_multiple_of(5);
     let deleted = |i: usize| i % 10 == 1 || i % 50 == 2;
     {
         let db = open(dir.path());
