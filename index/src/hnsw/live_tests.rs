@@ -198,6 +198,18 @@ fn live_graph_refuses_bad_inserts_and_changes_nothing() {
         .search(&source, &base[..DIM], 5, 10, None)
         .unwrap()
         .is_empty());
+
+    // A snapshot shorter than the inserted ids (a broken contract) is still a
+    // well-formed graph over the rows it covers, whichever node was the entry.
+    for id in 1..9 {
+        live.insert(id, &source).unwrap();
+    }
+    for n_rows in [1, 4, 9] {
+        let graph = round_trip(&live.to_graph(n_rows));
+        assert_eq!(graph.len(), n_rows as usize);
+        let got = graph.search(&base[..n_rows as usize * DIM], &base[..DIM], 3, 10, None);
+        assert_eq!(got.unwrap()[0].id, 0);
+    }
 }
 
 #[test]

@@ -7,7 +7,11 @@
 //! few bytes per edge.
 //!
 //! * [`HnswGraph::build`] builds over row-major vectors on any number of threads
-//!   (per-node locks, as hnswlib does).
+//!   (per-node locks, as hnswlib does); [`HnswGraph::build_present`] leaves rows
+//!   without a vector out of the graph.
+//! * [`LiveGraph`] grows one row at a time from several threads while it is
+//!   searched (a memtable's graph), and snapshots into an [`HnswGraph`].
+//! * [`HnswGraph::merged`] starts a merged segment's graph from an input's graph.
 //! * [`HnswGraph::write_to`] / [`HnswGraph::to_bytes`] serialise it; the layout is in
 //!   [`format`](self::format) and is searched in place by [`HnswView`], so opening an
 //!   index is O(1) (header and size checks) and never rebuilds or re-reads the body.
