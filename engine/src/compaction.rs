@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! phase 1, no lock:   snapshot inputs (segments + overlay copies) → write new segment
+//!                     (HNSW graphs start from the largest input's, see `GraphSeed`)
 //! phase 2, WAL mutex: carry over deletions/TTL changes made since the snapshot
 //!                     → state file → WAL fsync → MANIFEST → swap → inputs obsolete
 //! ```
@@ -18,7 +19,9 @@ use parking_lot::Mutex;
 
 use crate::error::Result;
 use crate::overlay::Overlay;
-use crate::segment::{segment_dir_name, write_file, write_segment, FileKind, Segment, SegmentRow};
+use crate::segment::{
+    segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, Segment, SegmentRow,
+};
 use crate::store::{now_ms, segment_entry, CollectionState, Shared};
 use crate::tables::SegmentSlot;
 
@@ -100,11 +103,26 @@ pub(crate) fn compact_collection(
         .filter(|(_, field)| matches!(field.kind, crate::schema::FieldKind::Vector(_)))
         .map(|(position, _)| position as u16)
         .collect();
+    // The input with the most live rows lends its graphs: its live rows come first,
+    // in their order, and `seed_map` says where each of its rows went.
+    let largest = inputs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, (segment, overlay))| {
+            (segment.row_count() as u64).saturating_sub(overlay.dead_rows(segment, now).len())
+        })
+        .map_or(0, |(index, _)| index);
+    let mut seed_map = vec![None; inputs[largest].0.row_count() as usize];
+    let order = std::iter::once(largest).chain((0..inputs.len()).filter(|&i| i != largest));
     let mut rows = Vec::new();
-    for (segment, overlay) in &inputs {
+    for index in order {
+        let (segment, overlay) = &inputs[index];
         for row in 0..segment.row_count() {
             if !overlay.is_live(segment, row, now) {
                 continue;
+            }
+            if index == largest {
+                seed_map[row as usize] = Some(rows.len() as u32);
             }
             rows.push(SegmentRow {
                 key: segment.key(row)?,
@@ -122,7 +140,11 @@ pub(crate) fn compact_collection(
     } else {
         let id = shared.next_segment_id();
         let dir = shared.segments_dir().join(segment_dir_name(id));
-        let written = write_segment(shared.fs.as_ref(), &dir, schema, &rows);
+        let seed = GraphSeed {
+            segment: &inputs[largest].0,
+            map: &seed_map,
+        };
+        let written = write_segment_seeded(shared.fs.as_ref(), &dir, schema, &rows, Some(&seed));
         let opened = written.and_then(|written| {
             Segment::open(
                 Arc::clone(&shared.fs),

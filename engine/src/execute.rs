@@ -551,9 +551,17 @@ pub(crate) fn execute(
                 );
                 let neighbors = match strategy {
                     Strategy::GraphTraversal => {
-                        // Every row is in the graph; rows that are dead or do not match
-                        // are walked through but never returned.
-                        let filter = (matching.len() < source.row_count()).then_some(&matching);
+                        // Rows that are dead or do not match are walked through but never
+                        // returned; rows without a vector are not in the graph, and the
+                        // filter keeps the walk's exhaustive fallback off them too.
+                        let with_vector;
+                        let filter = match source.column(knn.position, schema) {
+                            Some((.., present)) if present.len() < source.row_count() => {
+                                with_vector = &matching & present;
+                                Some(&with_vector)
+                            }
+                            _ => (matching.len() < source.row_count()).then_some(&matching),
+                        };
                         source.graph_search(knn, filter)?.unwrap_or_default()
                     }
                     _ => match source.column(knn.position, schema) {

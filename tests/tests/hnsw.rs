@@ -229,3 +229,113 @@ fn the_planner_scans_small_or_selective_segments_and_walks_large_ones() {
         Strategy::GraphTraversal
     );
 }
+
+#[test]
+fn rows_without_a_vector_leave_the_segment_graph_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let graph = collection(&db, "graph", Metric::Cosine, VectorIndex::hnsw(16, 100));
+    let exact = collection(&db, "exact", Metric::Cosine, VectorIndex::flat());
+    let vectors = random_vectors(11, COUNT, DIM);
+    // 30% of the documents have no vector.
+    let has_vector = |key: &str| key[1..].parse::<usize>().unwrap() % 10 >= 3;
+    for docs in [&graph, &exact] {
+        docs.upsert_many(vectors.iter().enumerate().map(|(i, v)| {
+            let key = format!("k{i}");
+            let mut doc = Doc::new().numeric("u", i as f64 / COUNT as f64);
+            if has_vector(&key) {
+                doc = doc.vector("v", v.clone());
+            }
+            (key, doc)
+        }))
+        .unwrap();
+    }
+    db.flush().unwrap();
+    let queries = random_vectors(12, 40, DIM);
+    let mut total = 0.0;
+    for query in &queries {
+        let request = Search::knn("v", query, 10)
+            .ef_runtime(100)
+            .brute_force(false)
+            .no_content();
+        let plan = graph.explain(&request).unwrap();
+        assert_eq!(plan.sources[0].strategy, Strategy::GraphTraversal, "{plan}");
+        let got = keys(&graph, &request);
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|key| has_vector(key)), "{got:?}");
+        total += recall(&got, &keys(&exact, &request));
+
+        // Six of the nine matching rows have a vector: the walk runs out of graph and
+        // scans the rest, which must not bring back the three without one.
+        let few = Search::knn("v", query, 10)
+            .filter(Filter::range("u", ..0.003))
+            .ef_runtime(100)
+            .brute_force(false)
+            .no_content();
+        let got = keys(&graph, &few);
+        assert_eq!(got, keys(&exact, &few));
+        assert_eq!(got.len(), 6, "{got:?}");
+    }
+    let mean = total / queries.len() as f64;
+    assert!(mean >= 0.95, "recall@10 {mean} at ef=100");
+    db.verify().unwrap();
+}
+
+#[test]
+fn a_compaction_keeps_the_largest_graph_and_adds_the_other_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(13, COUNT, DIM);
+    let queries = random_vectors(14, 40, DIM);
+    let has_vector = |i: usize| i < 2_000 || !i.is_multiple_of(5);
+    let deleted = |i: usize| i % 10 == 1 || i % 50 == 2;
+    {
+        let db = open(dir.path());
+        let graph = collection(&db, "graph", Metric::L2, VectorIndex::hnsw(16, 100));
+        let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+        // Two segments: 2,000 rows, then 1,000 of which a fifth have no vector.
+        for range in [0..2_000, 2_000..COUNT] {
+            for docs in [&graph, &exact] {
+                docs.upsert_many(range.clone().map(|i| {
+                    let mut doc = Doc::new().numeric("u", i as f64 / COUNT as f64);
+                    if has_vector(i) {
+                        doc = doc.vector("v", vectors[i].clone());
+                    }
+                    (format!("k{i}"), doc)
+                }))
+                .unwrap();
+            }
+            db.flush().unwrap();
+        }
+        for i in (0..COUNT).filter(|&i| deleted(i)) {
+            graph.delete(&format!("k{i}")).unwrap();
+            exact.delete(&format!("k{i}")).unwrap();
+        }
+        db.compact().unwrap();
+        db.verify().unwrap();
+    }
+    let db = open(dir.path());
+    let (graph, exact) = (
+        db.collection("graph").unwrap(),
+        db.collection("exact").unwrap(),
+    );
+    let mut total = 0.0;
+    for query in &queries {
+        let request = Search::knn("v", query, 10)
+            .ef_runtime(100)
+            .brute_force(false)
+            .no_content();
+        let plan = graph.explain(&request).unwrap();
+        assert_eq!(plan.sources.len(), 2, "one merged segment and the memtable");
+        assert_eq!(plan.sources[0].strategy, Strategy::GraphTraversal, "{plan}");
+        assert_eq!(plan.sources[0].live_rows, graph.len().unwrap() as u64);
+        let got = keys(&graph, &request);
+        assert_eq!(got.len(), 10);
+        for key in &got {
+            let i: usize = key[1..].parse().unwrap();
+            assert!(has_vector(i) && !deleted(i), "{key}");
+        }
+        total += recall(&got, &keys(&exact, &request));
+    }
+    let mean = total / queries.len() as f64;
+    assert!(mean >= 0.95, "recall@10 {mean} at ef=100 after the merge");
+}

@@ -404,6 +404,21 @@ impl Segment {
         Ok(Some(neighbors))
     }
 
+    /// The HNSW graph of the field at `position`, if the segment has one (header
+    /// checked; the body as `verify` left it).
+    pub(crate) fn graph(&self, position: u16) -> Result<Option<HnswView<'_>>> {
+        let Some(file) = self
+            .columns
+            .iter()
+            .find(|c| c.position == position)
+            .and_then(|c| c.graph.as_ref())
+        else {
+            return Ok(None);
+        };
+        let view = HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        Ok(Some(view))
+    }
+
     /// The metric of the vector field at `position`.
     pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
         self.columns

@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use roaring::RoaringBitmap;
-use strata_index::hnsw::{HnswGraph, HnswParams};
+use strata_index::hnsw::{HnswGraph, HnswIndex, HnswParams};
 use strata_index::numeric::NumericIndex;
 use strata_index::tags::{split_tags, TagIndex};
 use strata_storage::sealed::SealedWriter;
 use strata_storage::FileSystem;
 
 use super::format::{align_up, FileKind};
-use super::FileRecord;
+use super::{FileRecord, Segment};
 use crate::doc::Value;
 use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema, VectorIndex};
@@ -36,6 +36,13 @@ pub(crate) struct WrittenSegment {
     pub files: Vec<FileRecord>,
 }
 
+/// Where a merged segment's graphs start from: an input segment's graphs, whose
+/// rows `map` sends to the merged segment's rows (`None`: dropped).
+pub(crate) struct GraphSeed<'a> {
+    pub segment: &'a Segment,
+    pub map: &'a [Option<u32>],
+}
+
 /// Writes `rows` as segment files into `dir` (which must not exist yet), fsyncs them
 /// and the directory. The caller publishes the segment through the manifest.
 pub(crate) fn write_segment(
@@ -43,6 +50,18 @@ pub(crate) fn write_segment(
     dir: &Path,
     schema: &Schema,
     rows: &[SegmentRow],
+) -> Result<WrittenSegment> {
+    write_segment_seeded(fs, dir, schema, rows, None)
+}
+
+/// [`write_segment`], with each HNSW graph started from `seed`'s graph for the same
+/// field when it has one (a merge), instead of built from nothing.
+pub(crate) fn write_segment_seeded(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    schema: &Schema,
+    rows: &[SegmentRow],
+    seed: Option<&GraphSeed>,
 ) -> Result<WrittenSegment> {
     fs.create_dir_all(dir)
         .map_err(|e| io_error("create the segment directory", dir, e))?;
@@ -128,7 +147,7 @@ pub(crate) fn write_segment(
             body_len,
             body_crc,
         });
-        if let Some(graph) = build_graph(schema, *position, index, rows)? {
+        if let Some(graph) = build_graph(schema, *position, index, rows, seed)? {
             files.push(write_file(fs, dir, FileKind::Graph(*position), &graph)?);
         }
     }
@@ -144,13 +163,16 @@ pub(crate) fn write_segment(
 }
 
 /// The HNSW graph of the vector field at `position`, when the field asks for one and
-/// every row has a vector (node ids are row ids; a segment with vector-less rows is
-/// searched exactly instead).
+/// some row has a vector. Node ids are row ids; rows without a vector are not in the
+/// graph (their lists are empty), so they cost the segment nothing but a few bytes.
+/// With a `seed` whose segment has a graph for the field, the graph is that one with
+/// its rows renumbered, dropped rows removed and the other rows inserted.
 fn build_graph(
     schema: &Schema,
     position: u16,
     index: usize,
     rows: &[SegmentRow],
+    seed: Option<&GraphSeed>,
 ) -> Result<Option<Vec<u8>>> {
     let Some(FieldKind::Vector(options)) = schema
         .fields()
@@ -162,24 +184,47 @@ fn build_graph(
     let VectorIndex::Hnsw { m, ef_construction } = options.index else {
         return Ok(None);
     };
-    let mut vectors = Vec::with_capacity(rows.len() * options.dim);
-    for row in rows {
+    let dim = options.dim;
+    let mut vectors = Vec::with_capacity(rows.len() * dim);
+    let mut present = RoaringBitmap::new();
+    for (row_id, row) in rows.iter().enumerate() {
         match row.vectors.get(index).copied().flatten() {
-            Some(vector) => vectors.extend_from_slice(vector),
-            None => return Ok(None),
+            Some(vector) if vector.len() == dim => {
+                vectors.extend_from_slice(vector);
+                present.insert(row_id as u32);
+            }
+            Some(vector) => {
+                return Err(Error::InvalidArgument {
+                    reason: format!(
+                        "a vector of {} floats in a field of dimension {dim}",
+                        vector.len()
+                    ),
+                })
+            }
+            None => vectors.resize(vectors.len() + dim, 0.0),
         }
     }
-    if rows.is_empty() {
+    if present.is_empty() {
         return Ok(None);
     }
+    let partial = present.len() < rows.len() as u64;
+    let present = partial.then_some(&present);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let graph = HnswGraph::build(
-        &vectors,
-        options.dim,
-        options.metric,
-        &HnswParams::new(m, ef_construction),
-        threads,
-    )
+    let params = HnswParams::new(m, ef_construction);
+    let seed_graph = match seed {
+        Some(seed) => seed.segment.graph(position)?.map(|view| (view, seed.map)),
+        None => None,
+    };
+    let graph = match seed_graph {
+        // The schema fixes the metric, dimension and M, so a seed that differs is not
+        // this field's graph: build afresh rather than fail the merge.
+        Some((view, map))
+            if view.metric() == options.metric && view.dim() == dim && view.params().m == m =>
+        {
+            HnswGraph::merged(view.graph_ref(), map, &vectors, present, &params, threads)
+        }
+        _ => HnswGraph::build_present(&vectors, dim, options.metric, &params, threads, present),
+    }
     .map_err(|e| Error::InvalidArgument {
         reason: format!("cannot build the HNSW graph: {e}"),
     })?;

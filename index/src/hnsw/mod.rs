@@ -7,7 +7,11 @@
 //! few bytes per edge.
 //!
 //! * [`HnswGraph::build`] builds over row-major vectors on any number of threads
-//!   (per-node locks, as hnswlib does).
+//!   (per-node locks, as hnswlib does); [`HnswGraph::build_present`] leaves rows
+//!   without a vector out of the graph.
+//! * [`LiveGraph`] grows one row at a time from several threads while it is
+//!   searched (a memtable's graph), and snapshots into an [`HnswGraph`].
+//! * [`HnswGraph::merged`] starts a merged segment's graph from an input's graph.
 //! * [`HnswGraph::write_to`] / [`HnswGraph::to_bytes`] serialise it; the layout is in
 //!   [`format`](self::format) and is searched in place by [`HnswView`], so opening an
 //!   index is O(1) (header and size checks) and never rebuilds or re-reads the body.
@@ -25,6 +29,11 @@
 mod build;
 pub mod format;
 mod kernels;
+mod live;
+#[cfg(test)]
+mod live_tests;
+mod merge;
+mod nodes;
 mod prefetch;
 mod search;
 mod space;
@@ -37,7 +46,9 @@ use crate::distance::Metric;
 use crate::topk::Neighbor;
 
 pub use format::{HnswFormatError, HnswView};
+pub use live::LiveGraph;
 pub use search::{GraphRef, RowFilter};
+pub use space::{SliceRows, VectorSource};
 
 /// What the owned graph ([`HnswGraph`]) and the view over file bytes ([`HnswView`])
 /// share: both lend the same [`GraphRef`], which every accessor and search reads.
@@ -165,6 +176,10 @@ pub enum HnswError {
     },
     /// More rows than u32 ids can name.
     TooManyRows(usize),
+    /// A live graph was asked to insert an id it already holds.
+    AlreadyInserted(u32),
+    /// The row to insert has no vector in the source.
+    MissingVector(u32),
 }
 
 impl fmt::Display for HnswError {
@@ -182,6 +197,15 @@ impl fmt::Display for HnswError {
                 )
             }
             HnswError::TooManyRows(n) => write!(f, "HNSW index over {n} rows exceeds u32 ids"),
+            HnswError::AlreadyInserted(id) => {
+                write!(
+                    f,
+                    "HNSW node {id} is already in the graph; insert each id once"
+                )
+            }
+            HnswError::MissingVector(id) => {
+                write!(f, "row {id} has no vector to insert into the HNSW graph")
+            }
         }
     }
 }
@@ -235,7 +259,22 @@ impl HnswGraph {
         params: &HnswParams,
         threads: usize,
     ) -> Result<HnswGraph, HnswError> {
-        build::build(vectors, dim, metric, params, threads)
+        build::build(vectors, dim, metric, params, threads, None)
+    }
+
+    /// [`Self::build`] over the rows in `present` only (all rows when `None`): the
+    /// others (a segment's rows without a vector, stored as zeros) are never inserted
+    /// or linked, keep id = row, an empty level-0 list and level 0, and are never
+    /// returned by a search. The entry point is a present row.
+    pub fn build_present(
+        vectors: &[f32],
+        dim: usize,
+        metric: Metric,
+        params: &HnswParams,
+        threads: usize,
+        present: Option<&roaring::RoaringBitmap>,
+    ) -> Result<HnswGraph, HnswError> {
+        build::build(vectors, dim, metric, params, threads, present)
     }
 
     /// Highest level of any node (the entry point's).

@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 
 use roaring::RoaringBitmap;
 
-use super::space::{inverse_norm, CosKernel, IpKernel, Kernel, L2Kernel, Query, Rows};
+use super::space::{inverse_norm, CosKernel, IpKernel, Kernel, L2Kernel, Query, RowStore, Rows};
 use super::{HnswError, HnswParams, Meta};
 use crate::distance::Metric;
 use crate::topk::Neighbor;
@@ -54,6 +54,9 @@ pub(crate) trait Links {
     fn neighbors(&self, node: u32, level: u32, out: &mut Vec<u32>);
     /// Hints that `node`'s level-0 list is about to be read.
     fn prefetch_node(&self, _node: u32) {}
+    /// Whether `node` is in the graph (has a vector and was inserted): the
+    /// exhaustive fallback of a search returns only such nodes.
+    fn is_node(&self, node: u32) -> bool;
 }
 
 /// A candidate: a node and its distance to the query.
@@ -134,9 +137,11 @@ impl Visited {
         fresh
     }
 
+    /// Whether `id` was marked; false past the last reset's `n` (a live graph may
+    /// have grown since).
     #[inline(always)]
     fn contains(&self, id: u32) -> bool {
-        self.marks[id as usize] == self.generation
+        self.marks.get(id as usize) == Some(&self.generation)
     }
 }
 
@@ -165,8 +170,8 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// Greedy walk on one level: move to the nearest neighbour while it gets closer.
-pub(crate) fn greedy<K: Kernel, L: Links>(
-    rows: &Rows<'_, K>,
+pub(crate) fn greedy<'a, K: Kernel, S: RowStore<'a>, L: Links>(
+    rows: &Rows<'a, K, S>,
     links: &L,
     q: &Query<'_>,
     mut cur: Cand,
@@ -209,8 +214,8 @@ pub(crate) struct Beam {
 /// only once `ef` matching nodes are held and no candidate can improve them, so a
 /// restrictive filter widens the walk instead of shrinking the result.
 #[inline(never)]
-pub(crate) fn search_layer<K: Kernel, L: Links, const FILTERED: bool>(
-    rows: &Rows<'_, K>,
+pub(crate) fn search_layer<'a, K: Kernel, S: RowStore<'a>, L: Links, const FILTERED: bool>(
+    rows: &Rows<'a, K, S>,
     links: &L,
     q: &Query<'_>,
     beam: Beam,
@@ -339,6 +344,14 @@ impl Links for GraphRef<'_> {
         if let Some(list) = self.list(node, level) {
             out.extend_from_slice(list);
         }
+    }
+
+    /// A row without a vector is a node with an empty level-0 list that is not the
+    /// entry point: every other node got at least one neighbour when it was
+    /// inserted, and pruning and repair never empty a list.
+    #[inline]
+    fn is_node(&self, node: u32) -> bool {
+        node == self.meta.entry || self.list(node, 0).is_some_and(|l| !l.is_empty())
     }
 
     #[inline(always)]
@@ -471,10 +484,6 @@ impl<'a> GraphRef<'a> {
         ef: usize,
         filter: Option<&dyn RowFilter>,
     ) -> Vec<Neighbor> {
-        let q = Query {
-            v: query,
-            inv: if K::NORMS { inverse_norm(query) } else { 1.0 },
-        };
         // A damaged header cannot point outside the rows: open() checks it, and this
         // keeps a hand-made GraphRef safe too.
         let entry = if self.meta.entry < self.meta.n {
@@ -482,51 +491,77 @@ impl<'a> GraphRef<'a> {
         } else {
             0
         };
-        let ef = ef.max(k);
-        with_scratch(|sc| {
-            let mut cur = Cand {
-                dist: rows.dist(&q, entry),
-                id: entry,
-            };
-            for level in (1..=self.meta.max_level).rev() {
-                cur = greedy(&rows, self, &q, cur, level, sc);
-            }
-            let beam = Beam {
-                entry: cur,
-                level: 0,
-                ef,
-            };
-            let exhausted = match filter {
-                None => search_layer::<K, _, false>(&rows, self, &q, beam, &AcceptAll, sc),
-                Some(f) => search_layer::<K, _, true>(&rows, self, &q, beam, f, sc),
-            };
-            if exhausted && sc.top.len() < k {
-                // Part of the graph is unreachable from the entry point (it happens
-                // after heavy pruning) and the walk found too few rows: scan the rest.
-                let accept = filter.unwrap_or(&AcceptAll);
-                for id in 0..self.meta.n {
-                    if !sc.visited.contains(id) && accept.matches(id) {
-                        sc.top.push(Far(Cand {
-                            dist: rows.dist(&q, id),
-                            id,
-                        }));
-                        if sc.top.len() > ef {
-                            sc.top.pop();
-                        }
+        knn(
+            &rows,
+            self,
+            (entry, self.meta.max_level),
+            query,
+            (k, ef),
+            filter,
+        )
+    }
+}
+
+/// The `k` nearest nodes to `query` passing `filter`, from `entry` (a node and its
+/// level): the greedy descent, the level-0 beam of width `max(ef, k)`, then, if the
+/// walk ran out of graph with fewer than `k` results, a scan of the nodes it never
+/// reached. Shared by the segment graphs and the live graph.
+pub(crate) fn knn<'a, K: Kernel, S: RowStore<'a>, L: Links>(
+    rows: &Rows<'a, K, S>,
+    links: &L,
+    entry: (u32, u32),
+    query: &[f32],
+    (k, ef): (usize, usize),
+    filter: Option<&dyn RowFilter>,
+) -> Vec<Neighbor> {
+    let q = Query {
+        v: query,
+        inv: if K::NORMS { inverse_norm(query) } else { 1.0 },
+    };
+    let ef = ef.max(k);
+    with_scratch(|sc| {
+        let mut cur = Cand {
+            dist: rows.dist(&q, entry.0),
+            id: entry.0,
+        };
+        for level in (1..=entry.1).rev() {
+            cur = greedy(rows, links, &q, cur, level, sc);
+        }
+        let beam = Beam {
+            entry: cur,
+            level: 0,
+            ef,
+        };
+        let exhausted = match filter {
+            None => search_layer::<K, S, L, false>(rows, links, &q, beam, &AcceptAll, sc),
+            Some(f) => search_layer::<K, S, L, true>(rows, links, &q, beam, f, sc),
+        };
+        if exhausted && sc.top.len() < k {
+            // Part of the graph is unreachable from the entry point (it happens
+            // after heavy pruning) and the walk found too few rows: scan the rest.
+            let accept = filter.unwrap_or(&AcceptAll);
+            for id in 0..links.node_count() {
+                if !sc.visited.contains(id) && links.is_node(id) && accept.matches(id) {
+                    sc.top.push(Far(Cand {
+                        dist: rows.dist(&q, id),
+                        id,
+                    }));
+                    if sc.top.len() > ef {
+                        sc.top.pop();
                     }
                 }
             }
-            let mut out: Vec<Neighbor> = sc
-                .top
-                .drain()
-                .map(|Far(c)| Neighbor {
-                    id: c.id,
-                    distance: c.dist,
-                })
-                .collect();
-            out.sort_by(Neighbor::cmp_by_distance);
-            out.truncate(k);
-            out
-        })
-    }
+        }
+        let mut out: Vec<Neighbor> = sc
+            .top
+            .drain()
+            .map(|Far(c)| Neighbor {
+                id: c.id,
+                distance: c.dist,
+            })
+            .collect();
+        out.sort_by(Neighbor::cmp_by_distance);
+        out.truncate(k);
+        out
+    })
 }

@@ -7,6 +7,7 @@
 
 use std::marker::PhantomData;
 
+use roaring::RoaringBitmap;
 use simsimd::SpatialSimilarity;
 
 use super::kernels::{self, Isa};
@@ -76,46 +77,146 @@ pub(crate) struct Query<'q> {
     pub inv: f32,
 }
 
-/// The rows a graph indexes, with what the kernel needs to compare against them.
+/// Where a graph's vectors come from, for the live graph and the merge: the engine
+/// implements it over its append-only vector arena, [`SliceRows`] over row-major
+/// floats.
+///
+/// `Sync` because a build searches the rows from several threads at once.
+pub trait VectorSource: Sync {
+    /// Row `id`'s vector (`dim()` floats), or `None` when the row has none.
+    fn row(&self, id: u32) -> Option<&[f32]>;
+    /// Floats per row.
+    fn dim(&self) -> usize;
+}
+
+/// Row-major vectors (`dim` floats per row) with an optional presence bitmap: rows
+/// outside it, and rows past the end, have no vector.
+#[derive(Clone, Copy, Debug)]
+pub struct SliceRows<'a> {
+    data: &'a [f32],
+    dim: usize,
+    present: Option<&'a RoaringBitmap>,
+}
+
+impl<'a> SliceRows<'a> {
+    /// Rows over `data`; every whole row counts as present unless `present` says
+    /// otherwise.
+    pub fn new(data: &'a [f32], dim: usize, present: Option<&'a RoaringBitmap>) -> Self {
+        SliceRows { data, dim, present }
+    }
+}
+
+impl VectorSource for SliceRows<'_> {
+    #[inline]
+    fn row(&self, id: u32) -> Option<&[f32]> {
+        if self.present.is_some_and(|p| !p.contains(id)) {
+            return None;
+        }
+        let start = (id as usize).checked_mul(self.dim)?;
+        self.data.get(start..start.checked_add(self.dim)?)
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+}
+
+/// How [`Rows`] reaches a row and its inverse norm. Monomorphised, so the slice
+/// form (segments, the bulk build) compiles to the same indexing it always did.
+pub(crate) trait RowStore<'a>: Copy + Send + Sync {
+    /// Row `id`: `dim` floats, or an empty slice when the store has none (the
+    /// kernels then return a non-finite distance instead of reading out of bounds).
+    fn row(&self, id: u32) -> &'a [f32];
+    /// `1/|v|` of row `id` (0 when unknown); read only by COSINE.
+    fn inv_norm(&self, id: u32) -> f32;
+    /// Hints that row `id` (up to `lines` cache lines) and, with `norm`, its inverse
+    /// norm are about to be read.
+    fn prefetch(&self, id: u32, lines: usize, norm: bool);
+}
+
+/// Row-major floats and a norm slice: a mapped segment, or the bulk build's input.
 ///
 /// Invariant (checked by every constructor's caller): `vectors.len() == n * dim`, so
 /// any id below `n` addresses a whole row.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Rows<'a, K> {
+pub(crate) struct Flat<'a> {
     vectors: &'a [f32],
     dim: usize,
     inv_norms: &'a [f32],
-    /// Cache lines of a row worth prefetching (the whole row, capped).
-    lines: usize,
-    isa: Isa,
-    _kernel: PhantomData<K>,
 }
 
-impl<'a, K: Kernel> Rows<'a, K> {
-    pub fn new(vectors: &'a [f32], dim: usize, inv_norms: &'a [f32]) -> Self {
-        let lines = (dim * 4).div_ceil(64).min(64);
-        Rows {
-            vectors,
-            dim,
-            inv_norms,
-            lines,
-            isa: Isa::detect(),
-            _kernel: PhantomData,
-        }
-    }
-
-    /// Row `id`; the caller has checked `id < n`.
+impl<'a> RowStore<'a> for Flat<'a> {
+    /// The caller has checked `id < n`.
     #[inline(always)]
-    pub fn row(&self, id: u32) -> &'a [f32] {
+    fn row(&self, id: u32) -> &'a [f32] {
         let start = id as usize * self.dim;
         &self.vectors[start..start + self.dim]
     }
 
     #[inline(always)]
+    fn inv_norm(&self, id: u32) -> f32 {
+        // A missing norm (damaged file) degrades to "orthogonal", never a panic.
+        self.inv_norms.get(id as usize).copied().unwrap_or(0.0)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, id: u32, lines: usize, norm: bool) {
+        let start = id as usize * self.dim;
+        if let Some(row) = self.vectors.get(start..start + self.dim) {
+            prefetch_lines(row, lines);
+        }
+        if norm {
+            if let Some(n) = self.inv_norms.get(id as usize..id as usize + 1) {
+                prefetch_lines(n, 1);
+            }
+        }
+    }
+}
+
+/// The rows a graph indexes, with what the kernel needs to compare against them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a, K, S = Flat<'a>> {
+    store: S,
+    /// Cache lines of a row worth prefetching (the whole row, capped).
+    lines: usize,
+    isa: Isa,
+    _kernel: PhantomData<(K, &'a ())>,
+}
+
+impl<'a, K: Kernel> Rows<'a, K> {
+    /// Rows over row-major `vectors`; the caller has checked `vectors.len() == n * dim`.
+    pub fn new(vectors: &'a [f32], dim: usize, inv_norms: &'a [f32]) -> Self {
+        Rows::with_store(
+            Flat {
+                vectors,
+                dim,
+                inv_norms,
+            },
+            dim,
+        )
+    }
+}
+
+impl<'a, K: Kernel, S: RowStore<'a>> Rows<'a, K, S> {
+    pub fn with_store(store: S, dim: usize) -> Self {
+        Rows {
+            store,
+            lines: (dim * 4).div_ceil(64).min(64),
+            isa: Isa::detect(),
+            _kernel: PhantomData,
+        }
+    }
+
+    /// Row `id` (see [`RowStore::row`]).
+    #[inline(always)]
+    pub fn row(&self, id: u32) -> &'a [f32] {
+        self.store.row(id)
+    }
+
+    #[inline(always)]
     fn inv(&self, id: u32) -> f32 {
         if K::NORMS {
-            // A missing norm (damaged file) degrades to "orthogonal", never a panic.
-            self.inv_norms.get(id as usize).copied().unwrap_or(0.0)
+            self.store.inv_norm(id)
         } else {
             1.0
         }
@@ -160,23 +261,12 @@ impl<'a, K: Kernel> Rows<'a, K> {
     /// for every neighbour of a hop at once.
     #[inline(always)]
     pub fn prefetch_head(&self, id: u32) {
-        let start = id as usize * self.dim;
-        if let Some(row) = self.vectors.get(start..start + self.dim) {
-            prefetch_lines(row, 2);
-        }
+        self.store.prefetch(id, 2, false);
     }
 
     /// Starts loading row `id` (and its norm) into the cache.
     #[inline(always)]
     pub fn prefetch(&self, id: u32) {
-        let start = id as usize * self.dim;
-        if let Some(row) = self.vectors.get(start..start + self.dim) {
-            prefetch_lines(row, self.lines);
-        }
-        if K::NORMS {
-            if let Some(norm) = self.inv_norms.get(id as usize..id as usize + 1) {
-                prefetch_lines(norm, 1);
-            }
-        }
+        self.store.prefetch(id, self.lines, K::NORMS);
     }
 }
