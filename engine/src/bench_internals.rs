@@ -5,20 +5,12 @@
 use crate::codec::Record;
 use crate::doc::Value;
 use crate::live_memtable::LiveMemtable;
-use crate::memtable::Memtable;
 use crate::schema::{Metric, Schema, VectorIndex};
 
-/// A [`LiveMemtable`] over [`bench_schema`], and the current `Memtable` over the same
-/// schema as the baseline its appends are compared with.
+/// A [`LiveMemtable`] over [`bench_schema`].
 #[derive(Debug)]
 pub struct LiveMemtableBench {
     memtable: LiveMemtable,
-}
-
-/// The current, single-threaded memtable, fed the same rows.
-#[derive(Debug)]
-pub struct MemtableBench {
-    memtable: Memtable,
 }
 
 /// Schema position of the vector field.
@@ -50,25 +42,6 @@ fn bench_record(tags: [String; 3], numbers: [f64; 2], vector: Vec<f32>) -> Recor
             (VECTOR, Value::Vector(vector)),
         ],
         deadline: None,
-    }
-}
-
-impl MemtableBench {
-    /// An empty memtable whose vectors have `dim` components.
-    ///
-    /// # Panics
-    ///
-    /// When `dim` is not a valid dimension (1 to 32,768).
-    pub fn new(dim: usize) -> MemtableBench {
-        MemtableBench {
-            memtable: Memtable::new(&bench_schema(dim)),
-        }
-    }
-
-    /// Upserts one row as the current write path does.
-    pub fn upsert(&mut self, key: String, tags: [String; 3], numbers: [f64; 2], vector: Vec<f32>) {
-        let record = bench_record(tags, numbers, vector);
-        self.memtable.upsert(key, record, None);
     }
 }
 

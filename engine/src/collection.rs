@@ -104,9 +104,7 @@ impl Collection {
     /// The document stored under `key`, or `None`.
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
-        self.state
-            .snapshot()
-            .get(key, &self.state.schema, now_ms())
+        self.state.snapshot().get(key, &self.state.schema, now_ms())
     }
 
     /// Removes the document under `key`; returns whether there was one. Deleting a

@@ -20,7 +20,8 @@ use parking_lot::Mutex;
 use crate::error::Result;
 use crate::overlay::Overlay;
 use crate::segment::{
-    segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, Segment, SegmentRow,
+    segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, SeedGraphs, Segment,
+    SegmentRow,
 };
 use crate::store::{now_ms, segment_entry, CollectionState, Shared};
 use crate::tables::SegmentSlot;
@@ -141,7 +142,7 @@ pub(crate) fn compact_collection(
         let id = shared.next_segment_id();
         let dir = shared.segments_dir().join(segment_dir_name(id));
         let seed = GraphSeed {
-            segment: &inputs[largest].0,
+            graphs: SeedGraphs::Segment(&inputs[largest].0),
             map: &seed_map,
         };
         let written = write_segment_seeded(shared.fs.as_ref(), &dir, schema, &rows, Some(&seed));

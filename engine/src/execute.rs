@@ -7,21 +7,21 @@
 //!      ─ merge (distances are comparable across sources) ─ sort ─ page ─ project
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use roaring::RoaringBitmap;
-use strata_index::{flat, Metric};
+use strata_index::{flat, Metric, Neighbor, TopK};
 use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
 use crate::doc::Value;
 use crate::error::{Error, Result};
 use crate::filter::{compile, Compiled, RowSource};
-use crate::memtable::Memtable;
 use crate::options::Limits;
 use crate::schema::{FieldKind, Schema, VectorIndex};
 use crate::search::Hit;
-use crate::tables::{segment_document, Location, SegmentSlot, Tables};
+use crate::tables::{segment_document, Location, MemSource, SegmentSlot, Tables};
 
 /// Results per query when the query string gives no LIMIT, as in RediSearch.
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
@@ -302,10 +302,9 @@ fn literal_u64(value: &strata_query::Value<u64>) -> Result<u64> {
     })
 }
 
+/// A memtable (the active one or a frozen one) as this version sees it.
 struct MemtableSource<'a> {
-    memtable: &'a Memtable,
-    /// A frozen memtable's changes since it froze; `None` for the active memtable.
-    overlay: Option<&'a crate::overlay::Overlay>,
+    source: &'a MemSource,
     now_ms: u64,
 }
 
@@ -314,11 +313,18 @@ struct SegmentSource<'a> {
     now_ms: u64,
 }
 
-/// A source's vector column: row-major data, dimension, metric, rows that have one.
-type Column<'a> = (&'a [f32], usize, Metric, &'a RoaringBitmap);
-
 trait Source: RowSource {
-    fn column(&self, position: u16, schema: &Schema) -> Option<Column<'_>>;
+    /// Rows that have a vector in the field at `position`; `None` for a field that is
+    /// not a vector field.
+    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>>;
+    /// The `k` rows of `candidates` (all with a vector) nearest to `query`, exactly.
+    fn exact(
+        &self,
+        position: u16,
+        query: &[f32],
+        candidates: &RoaringBitmap,
+        k: usize,
+    ) -> Vec<Neighbor>;
     /// Graph search among `filter`'s rows, when the source has a graph for the field.
     fn graph_search(
         &self,
@@ -332,14 +338,120 @@ trait Source: RowSource {
     }
 }
 
+impl RowSource for MemtableSource<'_> {
+    fn row_count(&self) -> u64 {
+        u64::from(self.source.horizon)
+    }
+    fn live(&self) -> RoaringBitmap {
+        self.source.live(self.now_ms)
+    }
+    fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
+        Ok(self
+            .source
+            .memtable
+            .tag_rows(position, tag, self.source.horizon))
+    }
+    fn numeric_rows(
+        &self,
+        position: u16,
+        low: std::ops::Bound<f64>,
+        high: std::ops::Bound<f64>,
+    ) -> Result<RoaringBitmap> {
+        Ok(self
+            .source
+            .memtable
+            .numeric_rows(position, low, high, self.source.horizon))
+    }
+    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
+        let Some(column) = self.source.memtable.column(position) else {
+            return Vec::new();
+        };
+        rows.iter()
+            .filter_map(|slot| Some((slot, column.metric().distance(vector, column.row(slot)?))))
+            .collect()
+    }
+}
+
+impl Source for MemtableSource<'_> {
+    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
+        self.source.memtable.column(position)?;
+        Some(Cow::Owned(
+            self.source.memtable.present(position, self.source.horizon),
+        ))
+    }
+    fn has_graph(&self, position: u16) -> bool {
+        self.source.index.graph(position).is_some() && self.source.index.indexed() > 0
+    }
+    /// The graph answers for the slots it holds; the newest slots, not indexed yet,
+    /// are scanned exactly, and the two lists merge.
+    fn graph_search(
+        &self,
+        knn: &Knn,
+        filter: Option<&RoaringBitmap>,
+    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
+        let (Some(graph), Some(column)) = (
+            self.source.index.graph(knn.position),
+            self.source.memtable.column(knn.position),
+        ) else {
+            return Ok(None);
+        };
+        let horizon = self.source.horizon;
+        let indexed = self.source.index.indexed().min(horizon);
+        let mut allowed = match filter {
+            Some(filter) => filter.clone(),
+            None => {
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..horizon);
+                all
+            }
+        };
+        let mut tail = allowed.clone();
+        allowed.remove_range(indexed..);
+        tail.remove_range(..indexed);
+        let mut found = graph
+            .search(column, &knn.vector, knn.k, knn.ef, Some(&allowed))
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("memtable graph search failed: {e}"),
+            })?;
+        if !tail.is_empty() {
+            tail &= self.source.memtable.present(knn.position, horizon);
+            found.extend(self.exact(knn.position, &knn.vector, &tail, knn.k));
+            found.sort_by(Neighbor::cmp_by_distance);
+            found.truncate(knn.k);
+        }
+        Ok(Some(found))
+    }
+    fn exact(
+        &self,
+        position: u16,
+        query: &[f32],
+        candidates: &RoaringBitmap,
+        k: usize,
+    ) -> Vec<Neighbor> {
+        let Some(column) = self.source.memtable.column(position) else {
+            return Vec::new();
+        };
+        let mut top = TopK::new(k);
+        for id in candidates {
+            let Some(row) = column.row(id) else { continue };
+            let distance = column.metric().distance(query, row);
+            if top.len() < k || distance < top.threshold() {
+                top.push(Neighbor { id, distance });
+            }
+        }
+        top.into_sorted_vec()
+    }
+}
+
+/// Distances of `rows` that have a vector, over a row-major column.
 fn distances_in(
-    column: Option<Column<'_>>,
+    data: &[f32],
+    dim: usize,
+    metric: Metric,
+    present: &RoaringBitmap,
     vector: &[f32],
     rows: &RoaringBitmap,
 ) -> Vec<(u32, f32)> {
-    let Some((data, dim, metric, present)) = column else {
-        return Vec::new();
-    };
     (rows & present)
         .iter()
         .filter_map(|row| {
@@ -352,38 +464,6 @@ fn distances_in(
             ))
         })
         .collect()
-}
-
-impl RowSource for MemtableSource<'_> {
-    fn row_count(&self) -> u64 {
-        u64::MAX
-    }
-    fn live(&self) -> RoaringBitmap {
-        match self.overlay {
-            Some(overlay) => crate::tables::frozen_live(self.memtable, overlay, self.now_ms),
-            None => self.memtable.live(self.now_ms),
-        }
-    }
-    fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
-        Ok(self.memtable.tag_rows(position, tag))
-    }
-    fn numeric_rows(
-        &self,
-        position: u16,
-        low: std::ops::Bound<f64>,
-        high: std::ops::Bound<f64>,
-    ) -> Result<RoaringBitmap> {
-        Ok(self.memtable.numeric_rows(position, low, high))
-    }
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
-        distances_in(self.memtable.column(position), vector, rows)
-    }
-}
-
-impl Source for MemtableSource<'_> {
-    fn column(&self, position: u16, _: &Schema) -> Option<Column<'_>> {
-        self.memtable.column(position)
-    }
 }
 
 impl RowSource for SegmentSource<'_> {
@@ -407,25 +487,38 @@ impl RowSource for SegmentSource<'_> {
         self.slot.segment.numeric_rows(position, low, high)
     }
     fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
-        let metric = self.slot.segment.metric(position);
-        let column = metric.and_then(|metric| {
-            let (data, dim) = self.slot.segment.vectors(position)?;
-            Some((data, dim, metric, self.slot.segment.present(position)?))
-        });
-        distances_in(column, vector, rows)
+        let segment = &self.slot.segment;
+        match (
+            segment.metric(position),
+            segment.vectors(position),
+            segment.present(position),
+        ) {
+            (Some(metric), Some((data, dim)), Some(present)) => {
+                distances_in(data, dim, metric, present, vector, rows)
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
 impl Source for SegmentSource<'_> {
-    fn column(&self, position: u16, _: &Schema) -> Option<Column<'_>> {
+    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
+        self.slot.segment.present(position).map(Cow::Borrowed)
+    }
+    fn exact(
+        &self,
+        position: u16,
+        query: &[f32],
+        candidates: &RoaringBitmap,
+        k: usize,
+    ) -> Vec<Neighbor> {
         let segment = &self.slot.segment;
-        let (data, dim) = segment.vectors(position)?;
-        Some((
-            data,
-            dim,
-            segment.metric(position)?,
-            segment.present(position)?,
-        ))
+        match (segment.metric(position), segment.vectors(position)) {
+            (Some(metric), Some((data, dim))) => {
+                flat::search(metric, query, data, dim, candidates.iter(), k)
+            }
+            _ => Vec::new(),
+        }
     }
     fn graph_search(
         &self,
@@ -472,25 +565,11 @@ pub(crate) fn execute(
     plan: &Plan,
     now_ms: u64,
 ) -> Result<(Vec<Hit>, Explain)> {
-    let active = tables.memtable.read_recursive();
-    let frozen_guards: Vec<_> = tables
+    let memtables: Vec<MemtableSource> = tables
         .frozen
         .iter()
-        .map(|frozen| frozen.memtable.read_recursive())
-        .collect();
-    let memtable = MemtableSource {
-        memtable: &active,
-        overlay: None,
-        now_ms,
-    };
-    let frozen: Vec<MemtableSource> = frozen_guards
-        .iter()
-        .zip(&tables.frozen)
-        .map(|(memtable, slot)| MemtableSource {
-            memtable,
-            overlay: Some(&slot.overlay),
-            now_ms,
-        })
+        .chain(std::iter::once(&tables.memtable))
+        .map(|source| MemtableSource { source, now_ms })
         .collect();
     let segments: Vec<SegmentSource> = tables
         .segments
@@ -508,14 +587,17 @@ pub(crate) fn execute(
             )
         })
         .collect();
-    for (index, source) in frozen.iter().enumerate() {
-        sources.push((
-            source as &dyn Source,
-            Location::Frozen(index, 0),
-            format!("frozen memtable {index}"),
-        ));
+    for (index, source) in memtables.iter().enumerate() {
+        let (location, name) = if index < tables.frozen.len() {
+            (
+                Location::Frozen(index, 0),
+                format!("frozen memtable {index}"),
+            )
+        } else {
+            (Location::Memtable(0), "memtable".to_string())
+        };
+        sources.push((source as &dyn Source, location, name));
     }
-    sources.push((&memtable, Location::Memtable(0), "memtable".to_string()));
 
     let vector_index =
         plan.knn.as_ref().and_then(
@@ -555,19 +637,19 @@ pub(crate) fn execute(
                         // returned; rows without a vector are not in the graph, and the
                         // filter keeps the walk's exhaustive fallback off them too.
                         let with_vector;
-                        let filter = match source.column(knn.position, schema) {
-                            Some((.., present)) if present.len() < source.row_count() => {
-                                with_vector = &matching & present;
+                        let filter = match source.present(knn.position) {
+                            Some(present) if present.len() < source.row_count() => {
+                                with_vector = &matching & present.as_ref();
                                 Some(&with_vector)
                             }
                             _ => (matching.len() < source.row_count()).then_some(&matching),
                         };
                         source.graph_search(knn, filter)?.unwrap_or_default()
                     }
-                    _ => match source.column(knn.position, schema) {
-                        Some((data, dim, metric, present)) => {
-                            let candidates = &matching & present;
-                            flat::search(metric, &knn.vector, data, dim, candidates.iter(), knn.k)
+                    _ => match source.present(knn.position) {
+                        Some(present) => {
+                            let candidates = &matching & present.as_ref();
+                            source.exact(knn.position, &knn.vector, &candidates, knn.k)
                         }
                         None => Vec::new(),
                     },

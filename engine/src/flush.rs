@@ -16,10 +16,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::mem_index::indexing_threads;
 use crate::overlay::Overlay;
-use crate::segment::{segment_dir_name, write_file, write_segment, FileKind, Segment};
+use crate::segment::{
+    segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, SeedGraphs, Segment,
+};
 use crate::store::{io, segment_entry, CollectionState, Shared};
-use crate::tables::{FrozenSlot, SegmentSlot};
+use crate::tables::{MemSource, SegmentSlot};
 
 /// Freezes the collection's active memtable and flushes every frozen one, then saves
 /// any changed overlay: afterwards everything written to the collection so far is in
@@ -52,18 +55,25 @@ pub(crate) fn flush_collection(shared: &Shared, state: &Arc<CollectionState>) ->
         if state.dropped.load(Ordering::Acquire) {
             return Ok(());
         }
-        let segment = write_frozen(shared, state, &frozen)?;
-        install(shared, state, Some((frozen, segment)))?;
+        let written = write_frozen(shared, state, &frozen)?;
+        install(shared, state, Some(written))?;
         state.stats.flushes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Phase 1: the frozen memtable's rows as a segment on disk.
-fn write_frozen(
-    shared: &Shared,
-    state: &CollectionState,
-    frozen: &FrozenSlot,
-) -> Result<Arc<Segment>> {
+/// A frozen memtable written as a segment, not yet published.
+struct Flushed {
+    /// The frozen memtable as phase 1 wrote it.
+    snapshot: MemSource,
+    segment: Arc<Segment>,
+    /// The segment row of each slot (`None`: deleted, not written).
+    rows: Vec<Option<u32>>,
+}
+
+/// Phase 1: the frozen memtable's live rows as a segment on disk. Deleted and
+/// superseded slots are left out (a segment holds each key once); expired ones are
+/// kept, as their TTL may still be changed.
+fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) -> Result<Flushed> {
     let segments_dir = shared.segments_dir();
     shared
         .fs
@@ -71,27 +81,51 @@ fn write_frozen(
         .map_err(|e| io("create", &segments_dir, e))?;
     let id = shared.next_segment_id();
     let dir = segments_dir.join(segment_dir_name(id));
-    let opened = {
-        let memtable = frozen.memtable.read_recursive();
-        write_segment(
-            shared.fs.as_ref(),
-            &dir,
-            &state.schema,
-            &memtable.segment_rows(),
-        )
-        .and_then(|written| {
-            Segment::open(
-                Arc::clone(&shared.fs),
-                &dir,
-                id,
-                &state.schema,
-                written.row_count,
-                written.files,
-            )
-        })
+    let mut rows = Vec::with_capacity(frozen.horizon as usize);
+    let mut next = 0u32;
+    let mut written_rows = Vec::new();
+    for (slot, mut row) in (0u32..).zip(frozen.memtable.segment_rows(frozen.horizon)) {
+        if frozen.overlay.deleted.contains(slot) {
+            rows.push(None);
+            continue;
+        }
+        row.deadline = frozen.deadline(slot);
+        rows.push(Some(next));
+        next += 1;
+        written_rows.push(row);
+    }
+    // The memtable's graphs become the segment's: finish indexing, then renumber
+    // slots to rows (dropping the deleted ones and repairing around them).
+    frozen.index_all(indexing_threads(frozen.index_lag()))?;
+    let graphs = frozen.index.graphs_for_flush(frozen.horizon);
+    let seed = GraphSeed {
+        graphs: SeedGraphs::Memtable(&graphs),
+        map: &rows,
     };
+    let opened = write_segment_seeded(
+        shared.fs.as_ref(),
+        &dir,
+        &state.schema,
+        &written_rows,
+        Some(&seed),
+    )
+    .and_then(|written| {
+        Segment::open(
+            Arc::clone(&shared.fs),
+            &dir,
+            id,
+            &state.schema,
+            written.row_count,
+            written.files,
+        )
+    });
+    drop(written_rows);
     match opened {
-        Ok(segment) => Ok(Arc::new(segment)),
+        Ok(segment) => Ok(Flushed {
+            snapshot: frozen.clone(),
+            segment: Arc::new(segment),
+            rows,
+        }),
         Err(error) => {
             let _ = shared.fs.remove_dir_all(&dir);
             Err(error)
@@ -101,44 +135,44 @@ fn write_frozen(
 
 /// Phase 2: persists changed overlays (and the flushed memtable's, carried over into
 /// its segment), publishes the manifest, and installs the new version.
-fn install(
-    shared: &Shared,
-    state: &Arc<CollectionState>,
-    flushed: Option<(FrozenSlot, Arc<Segment>)>,
-) -> Result<()> {
+fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushed>) -> Result<()> {
     let mut wal = shared.lock_wal();
     let mut tables = state.tables.lock();
-    let abandon = |flushed: &Option<(FrozenSlot, Arc<Segment>)>| {
-        if let Some((_, segment)) = flushed {
-            segment.mark_obsolete();
+    let abandon = |flushed: &Option<Flushed>| {
+        if let Some(flushed) = flushed {
+            flushed.segment.mark_obsolete();
         }
     };
     if state.dropped.load(Ordering::Acquire) {
         abandon(&flushed);
         return Ok(());
     }
-    // The new segment's overlay: what happened to the frozen memtable's rows since it
-    // froze, re-addressed from slots to the segment's rows.
+    // The new segment's overlay: what happened to the frozen memtable's rows since
+    // phase 1 read them, re-addressed from slots to the segment's rows.
     let mut carried = Overlay::default();
-    if let Some((frozen, segment)) = &flushed {
+    if let Some(flushed) = &flushed {
         let still_first = tables
             .frozen
             .first()
-            .is_some_and(|slot| Arc::ptr_eq(&slot.memtable, &frozen.memtable));
+            .is_some_and(|slot| Arc::ptr_eq(&slot.memtable, &flushed.snapshot.memtable));
         if !still_first {
-            abandon(&flushed);
+            flushed.segment.mark_obsolete();
             return Ok(());
         }
-        let current = &tables.frozen[0];
-        let memtable = current.memtable.read_recursive();
-        for slot in current.overlay.deleted.iter() {
-            if let Some(row) = memtable.key(slot).map(|key| segment.find(key)).transpose()? {
-                carried.deleted.extend(row);
-            }
+        let (now, then) = (&tables.frozen[0].overlay, &flushed.snapshot.overlay);
+        let row = |slot: u32| flushed.rows.get(slot as usize).copied().flatten();
+        for slot in now
+            .deleted
+            .iter()
+            .filter(|slot| !then.deleted.contains(*slot))
+        {
+            carried.deleted.extend(row(slot));
         }
-        for (slot, deadline) in &current.overlay.deadlines {
-            if let Some(Some(row)) = memtable.key(*slot).map(|key| segment.find(key)).transpose()? {
-                carried.deadlines.insert(row, *deadline);
+        for (slot, deadline) in &now.deadlines {
+            if then.deadlines.get(slot) != Some(deadline) && !now.deleted.contains(*slot) {
+                if let Some(row) = row(*slot) {
+                    carried.deadlines.insert(row, *deadline);
+                }
             }
         }
     }
@@ -154,7 +188,11 @@ fn install(
                 FileKind::State(version),
                 &slot.overlay.encode(),
             )?;
-            written.push(slot.segment.dir().join(FileKind::State(version).file_name()));
+            written.push(
+                slot.segment
+                    .dir()
+                    .join(FileKind::State(version).file_name()),
+            );
             shared
                 .fs
                 .sync_dir(slot.segment.dir())
@@ -171,7 +209,7 @@ fn install(
             abandon(&flushed);
             return Err(error);
         }
-        (Some((_, segment)), Ok(())) if carried != Overlay::default() => {
+        (Some(Flushed { segment, .. }), Ok(())) if carried != Overlay::default() => {
             let saved = write_file(
                 shared.fs.as_ref(),
                 segment.dir(),
@@ -197,12 +235,12 @@ fn install(
     };
 
     // After the install the collection keeps in memory only the memtables left.
-    let remaining_first = {
-        let mut rest = tables.frozen.iter().skip(usize::from(flushed.is_some()));
-        rest.next()
-            .map(|slot| slot.first_seq)
-            .or(tables.memtable_first_seq)
-    };
+    let remaining_first = tables
+        .frozen
+        .iter()
+        .skip(usize::from(flushed.is_some()))
+        .chain(std::iter::once(&tables.memtable))
+        .find_map(|source| source.first_seq);
     let collection_id = state.id;
     let publish = shared.publish_manifest(&mut wal, Some((collection_id, &tables)), |manifest| {
         let now = manifest.catalog_seq;
@@ -217,10 +255,10 @@ fn install(
             entry.segments[*index].state_version = *version;
             entry.segments[*index].state_crc = *crc;
         }
-        if let Some((_, segment)) = &flushed {
+        if let Some(flushed) = &flushed {
             entry
                 .segments
-                .push(segment_entry(segment, new_state.0, new_state.1));
+                .push(segment_entry(&flushed.segment, new_state.0, new_state.1));
         }
         entry.covered = remaining_first.map_or(now, |first| first - 1).min(now);
     });
@@ -243,7 +281,7 @@ fn install(
                 .remove_file(&slot.segment.dir().join(FileKind::State(old).file_name()));
         }
     }
-    if let Some((_, segment)) = flushed {
+    if let Some(Flushed { segment, .. }) = flushed {
         tables.frozen.remove(0);
         tables.segments.push(SegmentSlot {
             segment,

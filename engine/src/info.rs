@@ -6,7 +6,6 @@ use std::time::Duration;
 use crate::schema::{FieldKind, VectorIndex};
 use crate::segment::FileKind;
 use crate::store::{now_ms, CollectionState, FROZEN_MAX};
-use crate::tables::frozen_live;
 
 /// Where a collection's rows are held.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,22 +76,21 @@ pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
             bytes: slot.segment.files().iter().map(|f| f.body_len).sum(),
         });
     }
-    for frozen in &tables.frozen {
-        let memtable = frozen.memtable.read_recursive();
-        sources.push(SourceInfo {
-            kind: SourceKind::Frozen,
-            rows: memtable.len() as u64,
-            live_rows: frozen_live(&memtable, &frozen.overlay, now).len(),
-            bytes: memtable.bytes_written() as u64,
-        });
-    }
+    for (index, source) in tables
+        .frozen
+        .iter()
+        .chain(std::iter::once(&tables.memtable))
+        .enumerate()
     {
-        let memtable = tables.memtable.read_recursive();
         sources.push(SourceInfo {
-            kind: SourceKind::Memtable,
-            rows: memtable.len() as u64,
-            live_rows: memtable.live(now).len(),
-            bytes: memtable.bytes_written() as u64,
+            kind: if index < tables.frozen.len() {
+                SourceKind::Frozen
+            } else {
+                SourceKind::Memtable
+            },
+            rows: u64::from(source.horizon),
+            live_rows: source.live(now).len(),
+            bytes: source.memtable.bytes_written() as u64,
         });
     }
     let indexes = state

@@ -55,7 +55,7 @@ mod info;
 mod live_memtable;
 mod maintenance;
 mod manifest;
-mod memtable;
+mod mem_index;
 mod options;
 mod overlay;
 mod schema;

@@ -61,8 +61,7 @@ pub(crate) fn read(fs: &dyn FileSystem, dir: &Path) -> Result<Option<Manifest>> 
         Err(strata_storage::Error::UnsupportedVersion { found, .. })
             if found == MANIFEST_VERSION_1 =>
         {
-            manifest_file::read(fs, dir, MANIFEST_VERSION_1)?
-                .map(|body| (body, MANIFEST_VERSION_1))
+            manifest_file::read(fs, dir, MANIFEST_VERSION_1)?.map(|body| (body, MANIFEST_VERSION_1))
         }
         Err(error) => return Err(error.into()),
     };
@@ -229,7 +228,10 @@ mod tests {
             }],
         };
         let bytes = manifest.encode();
-        assert_eq!(Manifest::decode(&bytes, MANIFEST_VERSION).unwrap(), manifest);
+        assert_eq!(
+            Manifest::decode(&bytes, MANIFEST_VERSION).unwrap(),
+            manifest
+        );
         for len in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..len], MANIFEST_VERSION).is_err());
         }

@@ -30,10 +30,11 @@ use strata_storage::FileSystem;
 use crate::codec::{self, Op};
 use crate::error::{Error, Result};
 use crate::manifest::{CollectionEntry, Manifest, SegmentEntry};
+use crate::mem_index::{indexing_threads, INDEX_LAG_MAX};
 use crate::options::Options;
 use crate::schema::Schema;
 use crate::segment::{Segment, SEGMENTS_DIR};
-use crate::tables::{SegmentSlot, Tables};
+use crate::tables::{MemSource, SegmentSlot, Tables};
 
 /// Milliseconds since the Unix epoch: the clock TTL deadlines are measured on.
 pub(crate) fn now_ms() -> u64 {
@@ -189,7 +190,7 @@ impl Catalog {
             } => {
                 let state = collection(self, id)?;
                 let mut tables = state.tables.lock();
-                tables.apply_delete(&key).map_err(storage)?;
+                tables.apply_delete(&key, seq).map_err(storage)?;
                 state.publish(&tables);
             }
             Op::Expire {
@@ -199,7 +200,9 @@ impl Catalog {
             } => {
                 let state = collection(self, id)?;
                 let mut tables = state.tables.lock();
-                tables.apply_deadline(&key, deadline).map_err(storage)?;
+                tables
+                    .apply_deadline(&key, deadline, seq)
+                    .map_err(storage)?;
                 state.publish(&tables);
             }
         }
@@ -307,14 +310,16 @@ impl Shared {
                 },
                 ApplyError::Segment(error) => error,
             })?;
+        let mut lagging = None;
         let frozen = target.and_then(|id| {
             let state = Arc::clone(self.catalog.read().by_id(id)?);
             let mut tables = state.tables.lock();
-            let full = {
-                let memtable = tables.memtable.read();
-                memtable.len() >= self.options.memtable_rows_max
-                    || memtable.bytes_written() >= self.options.memtable_bytes_max
-            };
+            if tables.memtable.index_lag() > 0 {
+                lagging = Some((tables.memtable.clone(), Arc::clone(&state)));
+            }
+            let memtable = &tables.memtable;
+            let full = memtable.horizon as usize >= self.options.memtable_rows_max
+                || memtable.memtable.bytes_written() >= self.options.memtable_bytes_max;
             if full && tables.freeze(&state.schema) {
                 state.publish(&tables);
                 drop(tables);
@@ -323,6 +328,9 @@ impl Shared {
             None
         });
         drop(wal);
+        if let Some((memtable, state)) = lagging {
+            self.index_fresh_rows(&memtable, &state);
+        }
         if let Some(state) = frozen {
             // The write is acknowledged: logged (and synced per the durability) and
             // applied. The flush is maintenance; if it fails (a full disk), the frozen
@@ -330,6 +338,29 @@ impl Shared {
             self.after_freeze(&state);
         }
         Ok(true)
+    }
+
+    /// Gets the rows a write appended into the memtable's graphs: the flusher thread
+    /// does it in the background; the writer does it itself when no flusher runs, or
+    /// when the graphs lag more than [`INDEX_LAG_MAX`] rows behind (back-pressure,
+    /// counted as a stall).
+    fn index_fresh_rows(&self, memtable: &MemSource, state: &CollectionState) {
+        let lag = memtable.index_lag();
+        if self.background_flush.load(Ordering::Acquire) && lag <= INDEX_LAG_MAX {
+            self.flush_signal.request();
+            return;
+        }
+        let started = Instant::now();
+        // A failed insertion leaves the rows to the exact scan of the unindexed tail:
+        // still found, only slower.
+        let _ = memtable.index_all(indexing_threads(lag));
+        if self.background_flush.load(Ordering::Acquire) {
+            state.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
+            state.stats.write_stall_micros.fetch_add(
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Hands a frozen memtable to the flusher, and holds the writer back while its

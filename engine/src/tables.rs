@@ -16,19 +16,103 @@
 
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use roaring::RoaringBitmap;
 
 use crate::codec::Record;
 use crate::doc::Doc;
 use crate::error::Result;
-use crate::memtable::Memtable;
+use crate::live_memtable::LiveMemtable;
+use crate::mem_index::MemIndex;
 use crate::overlay::Overlay;
 use crate::schema::{FieldKind, Schema};
 use crate::segment::Segment;
 
-/// A memtable shared between the writer and readers.
-pub(crate) type SharedMemtable = Arc<RwLock<Memtable>>;
+/// Rows a memtable guesses it will hold before it first grows its key map.
+const MEMTABLE_CAPACITY_HINT: usize = 1024;
+
+/// A memtable as one version sees it: the shared append-only rows, the slots visible
+/// to this version, and what changed about them since they were appended.
+#[derive(Clone, Debug)]
+pub(crate) struct MemSource {
+    pub memtable: Arc<LiveMemtable>,
+    /// The HNSW graphs over its rows.
+    pub index: Arc<MemIndex>,
+    /// Slots below this are visible to this version.
+    pub horizon: u32,
+    /// Deletions (superseded and deleted slots) and TTL changes.
+    pub overlay: Arc<Overlay>,
+    /// The WAL sequence number of the first record applied to it; `None` while it is
+    /// untouched.
+    pub first_seq: Option<u64>,
+}
+
+impl MemSource {
+    fn new(schema: &Schema) -> MemSource {
+        MemSource {
+            memtable: Arc::new(LiveMemtable::new(schema, MEMTABLE_CAPACITY_HINT)),
+            index: Arc::new(MemIndex::new(schema, MEMTABLE_CAPACITY_HINT)),
+            horizon: 0,
+            overlay: Arc::default(),
+            first_seq: None,
+        }
+    }
+
+    /// The key's slot, unless deleted.
+    pub fn locate(&self, key: &str) -> Option<u32> {
+        self.memtable
+            .newest_slot(key, self.horizon)
+            .filter(|slot| !self.overlay.deleted.contains(*slot))
+    }
+
+    pub fn deadline(&self, slot: u32) -> Option<u64> {
+        self.overlay
+            .deadline_over(slot, self.memtable.deadline(slot))
+    }
+
+    /// Slots not deleted and not expired at `now_ms`.
+    pub fn live(&self, now_ms: u64) -> RoaringBitmap {
+        let mut live = RoaringBitmap::new();
+        live.insert_range(0..self.horizon);
+        live -= &self.overlay.deleted;
+        for (slot, deadline) in self.memtable.with_deadlines(self.horizon) {
+            if deadline <= now_ms && !self.overlay.deadlines.contains_key(&slot) {
+                live.remove(slot);
+            }
+        }
+        for (slot, deadline) in &self.overlay.deadlines {
+            if deadline.is_some_and(|deadline| deadline <= now_ms) {
+                live.remove(*slot);
+            }
+        }
+        live
+    }
+
+    /// Slots not deleted whose deadline has passed at `now_ms`.
+    fn expired(&self, now_ms: u64) -> RoaringBitmap {
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..self.horizon);
+        all -= &self.overlay.deleted;
+        all - self.live(now_ms)
+    }
+
+    pub fn key(&self, slot: u32) -> String {
+        self.memtable.key(slot).unwrap_or_default().to_string()
+    }
+
+    /// Indexes every slot below the horizon into the graphs.
+    pub fn index_all(&self, threads: usize) -> Result<()> {
+        self.index.catch_up(&self.memtable, self.horizon, threads)
+    }
+
+    /// Slots below the horizon not yet in the graphs.
+    pub fn index_lag(&self) -> u32 {
+        if self.index.has_graphs() {
+            self.horizon.saturating_sub(self.index.indexed())
+        } else {
+            0
+        }
+    }
+}
 
 /// A sealed segment and what changed about its rows since it was written.
 #[derive(Clone, Debug)]
@@ -43,16 +127,6 @@ pub(crate) struct SegmentSlot {
     pub dirty: bool,
 }
 
-/// A full memtable waiting for its flush: still searched and answering `get`.
-#[derive(Clone, Debug)]
-pub(crate) struct FrozenSlot {
-    pub memtable: SharedMemtable,
-    /// Deletions and TTL changes of its slots made after it froze.
-    pub overlay: Arc<Overlay>,
-    /// The WAL sequence number of the first record it holds.
-    pub first_seq: u64,
-}
-
 /// Where a key's current row lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Location {
@@ -64,12 +138,10 @@ pub(crate) enum Location {
 /// One version of a collection's data.
 #[derive(Clone, Debug)]
 pub(crate) struct Tables {
-    pub memtable: SharedMemtable,
-    /// The WAL sequence number of the first record applied to the active memtable
-    /// since it was created; `None` while it is untouched.
-    pub memtable_first_seq: Option<u64>,
-    /// Oldest first.
-    pub frozen: Vec<FrozenSlot>,
+    /// The memtable taking writes.
+    pub memtable: MemSource,
+    /// Full memtables waiting for their flush, still searched: oldest first.
+    pub frozen: Vec<MemSource>,
     /// Oldest first.
     pub segments: Vec<SegmentSlot>,
 }
@@ -77,27 +149,20 @@ pub(crate) struct Tables {
 impl Tables {
     pub fn new(schema: &Schema) -> Tables {
         Tables {
-            memtable: Arc::new(RwLock::new(Memtable::new(schema))),
-            memtable_first_seq: None,
+            memtable: MemSource::new(schema),
             frozen: Vec::new(),
             segments: Vec::new(),
         }
     }
 
     /// Makes the active memtable a frozen one and starts a fresh memtable. Returns
-    /// false (changing nothing) when the active memtable is empty.
+    /// false (changing nothing) when the active memtable is untouched.
     pub fn freeze(&mut self, schema: &Schema) -> bool {
-        let Some(first_seq) = self.memtable_first_seq else {
+        if self.memtable.first_seq.is_none() {
             return false;
-        };
-        let fresh = Arc::new(RwLock::new(Memtable::new(schema)));
-        let frozen = std::mem::replace(&mut self.memtable, fresh);
-        self.memtable_first_seq = None;
-        self.frozen.push(FrozenSlot {
-            memtable: frozen,
-            overlay: Arc::default(),
-            first_seq,
-        });
+        }
+        let frozen = std::mem::replace(&mut self.memtable, MemSource::new(schema));
+        self.frozen.push(frozen);
         true
     }
 
@@ -105,8 +170,8 @@ impl Tables {
     pub fn oldest_unflushed_seq(&self) -> Option<u64> {
         self.frozen
             .first()
-            .map(|slot| slot.first_seq)
-            .or(self.memtable_first_seq)
+            .and_then(|slot| slot.first_seq)
+            .or(self.memtable.first_seq)
     }
 
     /// Whether the memtables hold nothing and every overlay is persisted.
@@ -116,14 +181,22 @@ impl Tables {
 
     /// The key's row that is not deleted, expired or not.
     pub fn locate(&self, key: &str) -> Result<Option<Location>> {
-        if let Some(slot) = self.memtable.read_recursive().slot(key) {
+        if let Some(slot) = self.memtable.locate(key) {
             return Ok(Some(Location::Memtable(slot)));
         }
+        // A key superseded in the active memtable is deleted there, so an older row in
+        // a frozen memtable or a segment is the key's only when it has none here.
+        if self
+            .memtable
+            .memtable
+            .newest_slot(key, self.memtable.horizon)
+            .is_some()
+        {
+            return Ok(None);
+        }
         for (index, frozen) in self.frozen.iter().enumerate().rev() {
-            if let Some(slot) = frozen.memtable.read_recursive().slot(key) {
-                if !frozen.overlay.deleted.contains(slot) {
-                    return Ok(Some(Location::Frozen(index, slot)));
-                }
+            if frozen.memtable.newest_slot(key, frozen.horizon).is_some() {
+                return Ok(frozen.locate(key).map(|slot| Location::Frozen(index, slot)));
             }
         }
         for (index, slot) in self.segments.iter().enumerate().rev() {
@@ -139,12 +212,8 @@ impl Tables {
     /// The deadline in force at a location.
     pub fn deadline(&self, location: Location) -> Option<u64> {
         match location {
-            Location::Memtable(slot) => self.memtable.read_recursive().deadline(slot),
-            Location::Frozen(index, slot) => {
-                let frozen = &self.frozen[index];
-                let base = frozen.memtable.read_recursive().deadline(slot);
-                frozen.overlay.deadline_over(slot, base)
-            }
+            Location::Memtable(slot) => self.memtable.deadline(slot),
+            Location::Frozen(index, slot) => self.frozen[index].deadline(slot),
             Location::Segment(index, row) => {
                 let slot = &self.segments[index];
                 slot.overlay.deadline(&slot.segment, row)
@@ -168,56 +237,74 @@ impl Tables {
         deadline: Option<u64>,
         seq: u64,
     ) -> Result<()> {
-        match self.locate(&key)? {
-            Some(Location::Segment(index, row)) => self.mark_segment_deleted(index, row),
-            Some(Location::Frozen(index, slot)) => self.mark_frozen_deleted(index, slot),
-            Some(Location::Memtable(_)) | None => {}
+        if let Some(location) = self.locate(&key)? {
+            self.mark_deleted(location);
         }
-        self.memtable_first_seq.get_or_insert(seq);
-        self.memtable.write().upsert(key, record, deadline);
+        let memtable = &mut self.memtable;
+        memtable.first_seq.get_or_insert(seq);
+        let slot = memtable.memtable.append(key, record, deadline);
+        memtable.horizon = slot + 1;
         Ok(())
     }
 
-    pub fn apply_delete(&mut self, key: &str) -> Result<()> {
-        match self.locate(key)? {
-            Some(Location::Memtable(_)) => {
-                self.memtable.write().delete(key);
+    pub fn apply_delete(&mut self, key: &str, seq: u64) -> Result<()> {
+        if let Some(location) = self.locate(key)? {
+            self.mark_deleted(location);
+            self.touch(location, seq);
+        }
+        Ok(())
+    }
+
+    pub fn apply_deadline(&mut self, key: &str, deadline: Option<u64>, seq: u64) -> Result<()> {
+        let Some(location) = self.locate(key)? else {
+            return Ok(());
+        };
+        self.touch(location, seq);
+        match location {
+            Location::Memtable(slot) => {
+                Arc::make_mut(&mut self.memtable.overlay)
+                    .deadlines
+                    .insert(slot, deadline);
             }
-            Some(Location::Frozen(index, slot)) => self.mark_frozen_deleted(index, slot),
-            Some(Location::Segment(index, row)) => self.mark_segment_deleted(index, row),
-            None => {}
-        }
-        Ok(())
-    }
-
-    pub fn apply_deadline(&mut self, key: &str, deadline: Option<u64>) -> Result<()> {
-        match self.locate(key)? {
-            Some(Location::Memtable(slot)) => self.memtable.write().set_deadline(slot, deadline),
-            Some(Location::Frozen(index, slot)) => {
+            Location::Frozen(index, slot) => {
                 Arc::make_mut(&mut self.frozen[index].overlay)
                     .deadlines
                     .insert(slot, deadline);
             }
-            Some(Location::Segment(index, row)) => {
+            Location::Segment(index, row) => {
                 let slot = &mut self.segments[index];
                 Arc::make_mut(&mut slot.overlay)
                     .deadlines
                     .insert(row, deadline);
                 slot.dirty = true;
             }
-            None => {}
         }
         Ok(())
     }
 
-    fn mark_segment_deleted(&mut self, index: usize, row: u32) {
-        let slot = &mut self.segments[index];
-        Arc::make_mut(&mut slot.overlay).delete(row);
-        slot.dirty = true;
+    /// Records that the record `seq` changed a memtable's rows (a segment's changes
+    /// are tracked by its `dirty` flag).
+    fn touch(&mut self, location: Location, seq: u64) {
+        match location {
+            Location::Memtable(_) => {
+                self.memtable.first_seq.get_or_insert(seq);
+            }
+            Location::Frozen(..) | Location::Segment(..) => {}
+        }
     }
 
-    fn mark_frozen_deleted(&mut self, index: usize, slot: u32) {
-        Arc::make_mut(&mut self.frozen[index].overlay).delete(slot);
+    fn mark_deleted(&mut self, location: Location) {
+        match location {
+            Location::Memtable(slot) => Arc::make_mut(&mut self.memtable.overlay).delete(slot),
+            Location::Frozen(index, slot) => {
+                Arc::make_mut(&mut self.frozen[index].overlay).delete(slot)
+            }
+            Location::Segment(index, row) => {
+                let slot = &mut self.segments[index];
+                Arc::make_mut(&mut slot.overlay).delete(row);
+                slot.dirty = true;
+            }
+        }
     }
 
     /// The document under `key` if it is live at `now_ms`.
@@ -230,14 +317,9 @@ impl Tables {
 
     /// Live documents at `now_ms`.
     pub fn len(&self, now_ms: u64) -> usize {
-        let memtable = {
-            let memtable = self.memtable.read_recursive();
-            memtable.len() - memtable.expired_count(now_ms)
-        };
-        let frozen: u64 = self
-            .frozen
-            .iter()
-            .map(|frozen| frozen_live(&frozen.memtable.read_recursive(), &frozen.overlay, now_ms).len())
+        let memtables: u64 = std::iter::once(&self.memtable)
+            .chain(&self.frozen)
+            .map(|source| source.live(now_ms).len())
             .sum();
         let sealed: u64 = self
             .segments
@@ -247,7 +329,16 @@ impl Tables {
                     - slot.overlay.dead_rows(&slot.segment, now_ms).len()
             })
             .sum();
-        memtable + (frozen + sealed) as usize
+        (memtables + sealed) as usize
+    }
+
+    /// The memtable a location names (`None` for a segment).
+    fn mem_source(&self, location: Location) -> Option<(&MemSource, u32)> {
+        match location {
+            Location::Memtable(slot) => Some((&self.memtable, slot)),
+            Location::Frozen(index, slot) => Some((&self.frozen[index], slot)),
+            Location::Segment(..) => None,
+        }
     }
 
     /// The document at `location`, restricted to the fields `projection` lists.
@@ -257,52 +348,35 @@ impl Tables {
         schema: &Schema,
         projection: Option<&[usize]>,
     ) -> Result<Doc> {
-        match location {
-            Location::Memtable(slot) => {
-                Ok(self.memtable.read_recursive().document(slot, schema, projection))
-            }
-            Location::Frozen(index, slot) => Ok(self.frozen[index]
-                .memtable
-                .read_recursive()
-                .document(slot, schema, projection)),
-            Location::Segment(index, row) => {
+        match (location, self.mem_source(location)) {
+            (_, Some((source, slot))) => Ok(source.memtable.document(slot, schema, projection)),
+            (Location::Segment(index, row), None) => {
                 segment_document(&self.segments[index].segment, row, schema, projection)
             }
+            _ => unreachable!("a memtable location always has a memtable"),
         }
     }
 
     /// The key at `location`.
     pub fn key(&self, location: Location) -> Result<String> {
-        match location {
-            Location::Memtable(slot) => Ok(self
-                .memtable
-                .read_recursive()
-                .key(slot)
-                .unwrap_or_default()
-                .to_string()),
-            Location::Frozen(index, slot) => Ok(self.frozen[index]
-                .memtable
-                .read_recursive()
-                .key(slot)
-                .unwrap_or_default()
-                .to_string()),
-            Location::Segment(index, row) => Ok(self.segments[index].segment.key(row)?.to_string()),
+        match (location, self.mem_source(location)) {
+            (_, Some((source, slot))) => Ok(source.key(slot)),
+            (Location::Segment(index, row), None) => {
+                Ok(self.segments[index].segment.key(row)?.to_string())
+            }
+            _ => unreachable!("a memtable location always has a memtable"),
         }
     }
 
     /// Keys of documents expired at `now_ms`, at most `limit`.
     pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Result<Vec<String>> {
-        let mut keys = self.memtable.read_recursive().expired_keys(now_ms, limit);
-        for frozen in &self.frozen {
-            if keys.len() >= limit {
-                break;
-            }
-            let memtable = frozen.memtable.read_recursive();
-            let live = frozen_live(&memtable, &frozen.overlay, now_ms);
-            let mut expired = memtable.occupied().clone() - live;
-            expired -= &frozen.overlay.deleted;
-            for slot in expired.iter().take(limit - keys.len()) {
-                keys.extend(memtable.key(slot).map(str::to_string));
+        let mut keys = Vec::new();
+        for source in std::iter::once(&self.memtable).chain(&self.frozen) {
+            for slot in source.expired(now_ms).iter() {
+                if keys.len() >= limit {
+                    return Ok(keys);
+                }
+                keys.push(source.key(slot));
             }
         }
         for slot in &self.segments {
@@ -320,24 +394,6 @@ impl Tables {
         }
         Ok(keys)
     }
-}
-
-/// The live slots of a frozen memtable at `now_ms`: its occupied slots, less those its
-/// overlay deletes, with expiry decided by the overlay's deadline where it set one.
-pub(crate) fn frozen_live(memtable: &Memtable, overlay: &Overlay, now_ms: u64) -> RoaringBitmap {
-    let mut live = memtable.live(now_ms);
-    for (slot, deadline) in &overlay.deadlines {
-        match deadline {
-            Some(deadline) if *deadline <= now_ms => {
-                live.remove(*slot);
-            }
-            _ if memtable.occupied().contains(*slot) => {
-                live.insert(*slot);
-            }
-            _ => {}
-        }
-    }
-    live - &overlay.deleted
 }
 
 /// A segment row as a document, restricted to `projection`.

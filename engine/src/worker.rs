@@ -102,6 +102,14 @@ impl Worker {
 /// retried on the next pass; the frozen memtables stay searchable meanwhile.
 fn flush_pass(shared: &Shared) {
     let collections: Vec<_> = shared.catalog.read().by_name.values().cloned().collect();
+    // Fresh rows into the memtables' graphs first: queries are waiting for those.
+    for state in &collections {
+        let memtable = state.snapshot().memtable.clone();
+        let lag = memtable.index_lag();
+        if lag > 0 {
+            let _ = memtable.index_all(crate::mem_index::indexing_threads(lag));
+        }
+    }
     for state in &collections {
         let _ = crate::flush::flush_collection(shared, state);
     }

@@ -107,9 +107,16 @@ fn every_acknowledged_row_stays_visible_while_memtables_are_flushed() {
             let got = reader_docs.get(&format!("k:{probe}")).unwrap();
             assert!(got.is_some(), "acknowledged row k:{probe} is missing");
             let len = reader_docs.len().unwrap() as u32;
-            assert!(len >= acknowledged, "len {len} < {acknowledged} acknowledged");
+            assert!(
+                len >= acknowledged,
+                "len {len} < {acknowledged} acknowledged"
+            );
             let hits = reader_docs
-                .search(&Search::knn("v", &[probe as f32, probe as f32 * 0.5, 1.0, -(probe as f32)], 1))
+                .search(&Search::knn(
+                    "v",
+                    &[probe as f32, probe as f32 * 0.5, 1.0, -(probe as f32)],
+                    1,
+                ))
                 .unwrap();
             assert_eq!(hits[0].key, format!("k:{probe}"));
             checks += 1;

@@ -5,8 +5,7 @@
 //! ```
 //!
 //! - **append**: ns per row of `LiveMemtable::append` with one vector, three TAG values
-//!   and two NUMERIC values (the record built beforehand, as the writer receives it),
-//!   beside `Memtable::upsert` (the current, single-threaded memtable) on the same rows.
+//!   and two NUMERIC values (the record built beforehand, as the writer receives it).
 //! - **vector reads**: ns per row of L2 distances from a query to rows fetched with
 //!   `vector(slot)`, beside the same rows in one plain `Vec<f32>` sliced by
 //!   `slot × dim`: in slot order (an exact scan) and at random slots (an HNSW walk).
@@ -42,7 +41,7 @@ impl CpuClock {
     }
 }
 
-use strata::bench_internals::{LiveMemtableBench, MemtableBench};
+use strata::bench_internals::LiveMemtableBench;
 use strata::Metric;
 
 const USAGE: &str = "usage: memtable [--rows N] [--dim D] [--reads N]";
@@ -139,22 +138,9 @@ fn run(args: Args) {
         memtable = Some(fresh);
     }
     let memtable = memtable.expect("three runs");
-    let mut upsert_ns = Vec::new();
-    for _ in 0..3 {
-        let batch = records(&data, dim, &mut rng);
-        let mut current = MemtableBench::new(dim);
-        let clock = CpuClock::start();
-        for (key, tags, numbers, vector) in batch {
-            current.upsert(key, tags, numbers, vector);
-        }
-        upsert_ns.push(clock.elapsed_ns() / rows as f64);
-        black_box(&current);
-    }
     println!(
-        "append ({rows} rows, dim {dim}, 3 tags, 2 numerics): LiveMemtable {:.0} ns/row, \
-         current Memtable::upsert {:.0} ns/row",
-        median(append_ns),
-        median(upsert_ns)
+        "append ({rows} rows, dim {dim}, 3 tags, 2 numerics): LiveMemtable {:.0} ns/row",
+        median(append_ns)
     );
 
     let random: Vec<u32> = (0..reads)

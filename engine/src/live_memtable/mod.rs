@@ -18,9 +18,6 @@
 //! than corrupting anything. Reader methods take no lock a writer holds: rows are in a
 //! lock-free append-only vector, keys and tag ids in a lock-free hash map, postings in
 //! lock-free skiplists, vectors in `arena`s.
-// The lead wires this type into the versions, the writer and the flush (issue 9); until
-// then only its tests call it, so non-test builds see it as unused.
-#![cfg_attr(not(test), allow(dead_code))]
 
 mod arena;
 mod fields;

@@ -30,7 +30,7 @@ mod writer;
 pub(crate) use format::{segment_dir_name, FileKind, SEGMENTS_DIR};
 pub(crate) use reader::Segment;
 pub(crate) use writer::{
-    stored_value, write_file, write_segment, write_segment_seeded, GraphSeed, SegmentRow,
+    stored_value, write_file, write_segment_seeded, GraphSeed, SeedGraphs, SegmentRow,
 };
 
 /// A file of a segment as the manifest records it: name, body length and checksum.

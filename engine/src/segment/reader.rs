@@ -650,7 +650,7 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
 mod tests {
     use super::*;
     use crate::schema::{Metric, VectorIndex};
-    use crate::segment::{write_file, write_segment, SegmentRow};
+    use crate::segment::{write_file, write_segment_seeded, SegmentRow};
     use strata_storage::StdFileSystem;
 
     fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
@@ -668,7 +668,7 @@ mod tests {
                 deadline: None,
             })
             .collect();
-        let written = write_segment(&StdFileSystem, dir, &schema, &rows).unwrap();
+        let written = write_segment_seeded(&StdFileSystem, dir, &schema, &rows, None).unwrap();
         (schema, written.files)
     }
 
@@ -751,7 +751,8 @@ mod tests {
                 deadline: None,
             })
             .collect();
-        let mut written = write_segment(fs.as_ref(), dir.path(), &schema, &rows).unwrap();
+        let mut written =
+            write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
         // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed so that only
         // the bounds checks stand between it and the read.
         let path = dir.path().join("keys");

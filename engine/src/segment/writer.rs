@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use roaring::RoaringBitmap;
-use strata_index::hnsw::{HnswGraph, HnswIndex, HnswParams};
+use strata_index::hnsw::{GraphRef, HnswGraph, HnswIndex, HnswParams};
 use strata_index::numeric::NumericIndex;
 use strata_index::tags::{split_tags, TagIndex};
 use strata_storage::sealed::SealedWriter;
@@ -36,26 +36,25 @@ pub(crate) struct WrittenSegment {
     pub files: Vec<FileRecord>,
 }
 
-/// Where a merged segment's graphs start from: an input segment's graphs, whose
-/// rows `map` sends to the merged segment's rows (`None`: dropped).
+/// Where a segment's graphs start from, instead of being built from nothing: a merge
+/// starts from an input segment's graphs, a flush from its memtable's live graphs.
+/// `map` sends the seed's node ids to the new segment's rows (`None`: dropped).
 pub(crate) struct GraphSeed<'a> {
-    pub segment: &'a Segment,
+    pub graphs: SeedGraphs<'a>,
     pub map: &'a [Option<u32>],
 }
 
-/// Writes `rows` as segment files into `dir` (which must not exist yet), fsyncs them
-/// and the directory. The caller publishes the segment through the manifest.
-pub(crate) fn write_segment(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    schema: &Schema,
-    rows: &[SegmentRow],
-) -> Result<WrittenSegment> {
-    write_segment_seeded(fs, dir, schema, rows, None)
+pub(crate) enum SeedGraphs<'a> {
+    /// The graph files of a sealed segment.
+    Segment(&'a Segment),
+    /// One entry per schema field: a memtable's graphs, node ids = slots.
+    Memtable(&'a [Option<HnswGraph>]),
 }
 
-/// [`write_segment`], with each HNSW graph started from `seed`'s graph for the same
-/// field when it has one (a merge), instead of built from nothing.
+/// Writes `rows` as segment files into `dir` (which must not exist yet), fsyncs them
+/// and the directory; the caller publishes the segment through the manifest. Each
+/// HNSW graph starts from `seed`'s graph for the same field when it has one (a merge,
+/// a flush), instead of being built from nothing.
 pub(crate) fn write_segment_seeded(
     fs: &dyn FileSystem,
     dir: &Path,
@@ -211,17 +210,34 @@ fn build_graph(
     let present = partial.then_some(&present);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let params = HnswParams::new(m, ef_construction);
-    let seed_graph = match seed {
-        Some(seed) => seed.segment.graph(position)?.map(|view| (view, seed.map)),
+    let view;
+    let seed_graph: Option<(GraphRef, &[Option<u32>])> = match seed {
+        Some(GraphSeed {
+            graphs: SeedGraphs::Segment(segment),
+            map,
+        }) => match segment.graph(position)? {
+            Some(found) => {
+                view = found;
+                Some((view.graph_ref(), map))
+            }
+            None => None,
+        },
+        Some(GraphSeed {
+            graphs: SeedGraphs::Memtable(graphs),
+            map,
+        }) => graphs
+            .get(position as usize)
+            .and_then(Option::as_ref)
+            .map(|graph| (graph.graph_ref(), *map)),
         None => None,
     };
     let graph = match seed_graph {
         // The schema fixes the metric, dimension and M, so a seed that differs is not
         // this field's graph: build afresh rather than fail the merge.
-        Some((view, map))
-            if view.metric() == options.metric && view.dim() == dim && view.params().m == m =>
+        Some((seed, map))
+            if seed.metric() == options.metric && seed.dim() == dim && seed.params().m == m =>
         {
-            HnswGraph::merged(view.graph_ref(), map, &vectors, present, &params, threads)
+            HnswGraph::merged(seed, map, &vectors, present, &params, threads)
         }
         _ => HnswGraph::build_present(&vectors, dim, options.metric, &params, threads, present),
     }
