@@ -132,20 +132,32 @@ impl LiveMemtable {
                 .map(|(_, value)| value.stored_bytes())
                 .sum::<usize>();
         let mut values = Vec::with_capacity(record.values.len());
-        let mut vectors: Vec<Option<Vec<f32>>> = Vec::new();
-        vectors.resize_with(self.columns.len(), || None);
+        // Values come sorted by position; every vector column gets a row for this slot,
+        // zeros when the record has no vector for it.
+        let mut columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(position, column)| Some((position, column.as_ref()?)))
+            .peekable();
         for (field, value) in record.values {
+            while let Some((_, column)) =
+                columns.next_if(|(position, _)| *position < field as usize)
+            {
+                column.push(slot, None);
+            }
             match value {
-                Value::Vector(vector) if self.column(field).is_some() => {
-                    vectors[field as usize] = Some(vector);
+                Value::Vector(vector) => {
+                    match columns.next_if(|(position, _)| *position == field as usize) {
+                        Some((_, column)) => column.push(slot, Some(&vector)),
+                        None => values.push((field, Value::Vector(vector))),
+                    }
                 }
                 value => values.push((field, value)),
             }
         }
-        for (column, vector) in self.columns.iter().zip(&vectors) {
-            if let Some(column) = column {
-                column.push(slot, vector.as_deref());
-            }
+        for (_, column) in columns {
+            column.push(slot, None);
         }
         for (field, value) in &values {
             match value {
@@ -166,23 +178,22 @@ impl LiveMemtable {
             self.deadlines.push(&[(slot, deadline)]);
         }
         let keys = self.keys.pin();
-        let previous = keys
-            .get(key.as_str())
-            .map(|newest| newest.load(Ordering::Relaxed));
-        let key = key.into_boxed_str();
+        let newest = keys.get(key.as_str());
+        let previous = newest.map(|newest| newest.load(Ordering::Relaxed));
+        // The map needs its own copy of the key only the first time it sees it.
+        let new_key = newest.is_none().then(|| Box::<str>::from(key.as_str()));
         let pushed = self.rows.push(Row {
-            key: key.clone(),
+            key: key.into_boxed_str(),
             values: values.into_boxed_slice(),
             deadline,
             previous,
         });
         assert_eq!(pushed, slot as usize, "live memtable rows out of step");
         // After the row: a reader that finds `slot` here finds its row and chain.
-        match keys.get(&*key) {
-            Some(newest) => newest.store(slot, Ordering::Release),
-            None => {
-                keys.insert(key, AtomicU32::new(slot));
-            }
+        if let Some(newest) = newest {
+            newest.store(slot, Ordering::Release);
+        } else if let Some(new_key) = new_key {
+            keys.insert(new_key, AtomicU32::new(slot));
         }
         self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
         self.appended.store(
