@@ -14,8 +14,9 @@
 //! are here.
 //!
 //! Concurrency: `append` needs one writer at a time (the caller holds the collection's
-//! writer mutex); a second concurrent writer is caught by the arenas and panics rather
-//! than corrupting anything. Reader methods take no lock a writer holds: rows are in a
+//! writer mutex) for its slots to be right. Two concurrent writers would still be
+//! memory-safe (every structure is thread-safe, and an arena refuses a second
+//! concurrent push with a panic), but could panic or mis-chain keys. Reader methods take no lock a writer holds: rows are in a
 //! lock-free append-only vector, keys and tag ids in a lock-free hash map, postings in
 //! lock-free skiplists, vectors in `arena`s.
 // The lead wires this type into the versions, the writer and the flush (issue 9); until
@@ -120,7 +121,7 @@ impl LiveMemtable {
     ///
     /// # Panics
     ///
-    /// On a second concurrent writer, on a vector whose length is not its field's
+    /// On a second concurrent writer (when detected), on a vector whose length is not its field's
     /// dimension, and past `u32::MAX` slots: all callers' bugs (a memtable is flushed
     /// long before).
     pub fn append(&self, key: String, record: Record, deadline: Option<u64>) -> u32 {
