@@ -14,8 +14,9 @@
 //! are here.
 //!
 //! Concurrency: `append` needs one writer at a time (the caller holds the collection's
-//! writer mutex); a second concurrent writer is caught by the arenas and panics rather
-//! than corrupting anything. Reader methods take no lock a writer holds: rows are in a
+//! writer mutex) for its slots to be right. Two concurrent writers would still be
+//! memory-safe (every structure is thread-safe, and an arena refuses a second
+//! concurrent push with a panic), but could panic or mis-chain keys. Reader methods take no lock a writer holds: rows are in a
 //! lock-free append-only vector, keys and tag ids in a lock-free hash map, postings in
 //! lock-free skiplists, vectors in `arena`s.
 
@@ -117,7 +118,7 @@ impl LiveMemtable {
     ///
     /// # Panics
     ///
-    /// On a second concurrent writer, on a vector whose length is not its field's
+    /// On a second concurrent writer (when detected), on a vector whose length is not its field's
     /// dimension, and past `u32::MAX` slots: all callers' bugs (a memtable is flushed
     /// long before).
     pub fn append(&self, key: String, record: Record, deadline: Option<u64>) -> u32 {
@@ -129,20 +130,32 @@ impl LiveMemtable {
                 .map(|(_, value)| value.stored_bytes())
                 .sum::<usize>();
         let mut values = Vec::with_capacity(record.values.len());
-        let mut vectors: Vec<Option<Vec<f32>>> = Vec::new();
-        vectors.resize_with(self.columns.len(), || None);
+        // Values come sorted by position; every vector column gets a row for this slot,
+        // zeros when the record has no vector for it.
+        let mut columns = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(position, column)| Some((position, column.as_ref()?)))
+            .peekable();
         for (field, value) in record.values {
+            while let Some((_, column)) =
+                columns.next_if(|(position, _)| *position < field as usize)
+            {
+                column.push(slot, None);
+            }
             match value {
-                Value::Vector(vector) if self.column(field).is_some() => {
-                    vectors[field as usize] = Some(vector);
+                Value::Vector(vector) => {
+                    match columns.next_if(|(position, _)| *position == field as usize) {
+                        Some((_, column)) => column.push(slot, Some(&vector)),
+                        None => values.push((field, Value::Vector(vector))),
+                    }
                 }
                 value => values.push((field, value)),
             }
         }
-        for (column, vector) in self.columns.iter().zip(&vectors) {
-            if let Some(column) = column {
-                column.push(slot, vector.as_deref());
-            }
+        for (_, column) in columns {
+            column.push(slot, None);
         }
         for (field, value) in &values {
             match value {
@@ -163,23 +176,22 @@ impl LiveMemtable {
             self.deadlines.push(&[(slot, deadline)]);
         }
         let keys = self.keys.pin();
-        let previous = keys
-            .get(key.as_str())
-            .map(|newest| newest.load(Ordering::Relaxed));
-        let key = key.into_boxed_str();
+        let newest = keys.get(key.as_str());
+        let previous = newest.map(|newest| newest.load(Ordering::Relaxed));
+        // The map needs its own copy of the key only the first time it sees it.
+        let new_key = newest.is_none().then(|| Box::<str>::from(key.as_str()));
         let pushed = self.rows.push(Row {
-            key: key.clone(),
+            key: key.into_boxed_str(),
             values: values.into_boxed_slice(),
             deadline,
             previous,
         });
         assert_eq!(pushed, slot as usize, "live memtable rows out of step");
         // After the row: a reader that finds `slot` here finds its row and chain.
-        match keys.get(&*key) {
-            Some(newest) => newest.store(slot, Ordering::Release),
-            None => {
-                keys.insert(key, AtomicU32::new(slot));
-            }
+        if let Some(newest) = newest {
+            newest.store(slot, Ordering::Release);
+        } else if let Some(new_key) = new_key {
+            keys.insert(new_key, AtomicU32::new(slot));
         }
         self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
         self.appended.store(
