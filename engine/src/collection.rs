@@ -140,11 +140,12 @@ impl Collection {
 
     /// Makes `key` expire at `when` (Redis's `EXPIREAT`); a time in the past expires
     /// it at once. Returns false if there is no such key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`], changing nothing, when `when` is later than
+    /// deadlines can be stored (`u64::MAX` milliseconds after the Unix epoch).
     pub fn expire_at(&self, key: &str, when: SystemTime) -> Result<bool> {
-        let millis = when
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.set_deadline(key, Some(millis))
+        self.set_deadline(key, Some(deadline_at(when)?))
     }
 
     /// Removes the expiry of `key` (Redis's `PERSIST`). Returns false if there is no
@@ -303,6 +304,20 @@ fn deadline_after(ttl: Duration) -> Result<u64> {
         .and_then(|ttl| now_ms().checked_add(ttl));
     millis.ok_or_else(|| Error::InvalidArgument {
         reason: format!("a TTL of {ttl:?} overflows the clock"),
+    })
+}
+
+/// `when` in ms since the Unix epoch; a time before the epoch is 0 (already past).
+/// Checked, not cast: a far-future `when` used to wrap into the past and delete the key.
+fn deadline_at(when: SystemTime) -> Result<u64> {
+    let Ok(since_epoch) = when.duration_since(UNIX_EPOCH) else {
+        return Ok(0);
+    };
+    u64::try_from(since_epoch.as_millis()).map_err(|_| Error::InvalidArgument {
+        reason: format!(
+            "the deadline {since_epoch:?} after the Unix epoch is past the latest one \
+             Strata stores (u64::MAX ms); use persist() for a key that never expires"
+        ),
     })
 }
 
