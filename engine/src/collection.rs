@@ -273,7 +273,7 @@ impl Collection {
             {
                 return Err(Error::DuplicateField { field: name });
             }
-            check_value(&field.name, field.kind, &value)?;
+            check_value(&field.name, field.kind, &value, false)?;
             size += value.stored_bytes();
             values.push((position as u16, value));
         }
@@ -338,7 +338,36 @@ fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The largest squared length (sum of squared components) a stored or query vector
+/// may have: a quarter of `f32::MAX`. The kernels compute in f32, and between two
+/// such vectors every intermediate is finite: both squared norms, the dot product
+/// (at most the product of the norms) and the squared L2 distance (at most
+/// `2|a|² + 2|b|²`). Larger finite components used to overflow a norm to infinity,
+/// which made COSINE rank the vector first at distance 0 (FLAT), treat it as a zero
+/// vector (HNSW), or return NaN.
+pub const MAX_VECTOR_NORM_SQUARED: f64 = f32::MAX as f64 / 4.0;
+
+/// Checks a vector given to a write or a query: its dimension, finite components and
+/// a squared length of at most [`MAX_VECTOR_NORM_SQUARED`].
 pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
+    check_vector_shape(field, vector, dim)?;
+    // In f64, where the sum of squares of finite f32 values cannot overflow.
+    let norm_squared: f64 = vector.iter().map(|v| f64::from(*v).powi(2)).sum();
+    if norm_squared > MAX_VECTOR_NORM_SQUARED {
+        return Err(Error::InvalidArgument {
+            reason: format!(
+                "the vector for field `{field}` has a squared length of {norm_squared:e}, \
+                 over the limit of {MAX_VECTOR_NORM_SQUARED:e} (f32::MAX / 4) past which \
+                 distances overflow; scale it down (COSINE ignores the length)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Dimension and finite components: what a logged vector must have. The length limit
+/// is not applied to the log, so a WAL written before it was introduced still opens.
+fn check_vector_shape(field: &str, vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
         return Err(Error::DimensionMismatch {
             field: field.to_string(),
@@ -356,7 +385,7 @@ pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()
     Ok(())
 }
 
-fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
+fn check_value(field: &str, kind: FieldKind, value: &Value, logged: bool) -> Result<()> {
     let mismatch = || Error::FieldType {
         field: field.to_string(),
         expected: kind.name(),
@@ -373,6 +402,9 @@ fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
                 });
             }
             Ok(())
+        }
+        (FieldKind::Vector(vector), Value::Vector(components)) if logged => {
+            check_vector_shape(field, components, vector.dim)
         }
         (FieldKind::Vector(vector), Value::Vector(components)) => {
             check_vector(field, components, vector.dim)
@@ -397,7 +429,7 @@ pub(crate) fn check_logged_record(
             .fields()
             .get(*position as usize)
             .ok_or_else(|| format!("field position {position} outside the schema"))?;
-        check_value(&field.name, field.kind, value).map_err(|e| e.to_string())?;
+        check_value(&field.name, field.kind, value, true).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
