@@ -93,6 +93,14 @@ impl Collection {
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
+            // Applying the upsert locates each key's older row, reading segment keys.
+            // Do it now, before the WAL append: a damaged segment then fails the write
+            // with nothing logged. Met during the apply, the damage used to fail a
+            // write that was already in the log, which a reopen then replayed.
+            let tables = self.state.tables.read();
+            for (key, _) in &docs {
+                tables.locate(key)?;
+            }
             Ok(Some(Op::Upsert {
                 collection: self.state.id,
                 docs,
