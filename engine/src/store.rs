@@ -357,12 +357,27 @@ impl Shared {
             }
             manifest
         };
-        manifest_file::publish(
+        if let Err(error) = manifest_file::publish(
             self.fs.as_ref(),
             &self.path,
             MANIFEST_VERSION,
             &manifest.encode(),
-        )?;
+        ) {
+            // The manifest may be in place anyway (a failed directory fsync comes after
+            // the rename), naming the state files just written, which are complete and
+            // synced. Record them as the persisted ones, so that the next flush writes
+            // a new version instead of overwriting a file that manifest checks.
+            for (state, _, states) in &planned {
+                let mut tables = state.tables.write();
+                for (index, version, crc, persisted) in states {
+                    let slot = &mut tables.segments[*index];
+                    slot.state_version = *version;
+                    slot.state_crc = *crc;
+                    slot.dirty = slot.overlay != *persisted;
+                }
+            }
+            return Err(error.into());
+        }
         // Only now do the segments cover the WAL up to `covered`. Raised before a
         // publication that then failed, the mark would let the next manifest (a
         // background compaction's) claim records that are in no published segment,
