@@ -53,7 +53,7 @@ impl Recovery {
 }
 
 /// The deepest filter nesting any `Limits` allows (see `max_query_depth`).
-const MAX_QUERY_DEPTH_CEILING: usize = 1_000;
+const MAX_QUERY_DEPTH_CEILING: usize = 200;
 
 /// Bounds on input, so that no single call can exhaust memory or disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +69,9 @@ pub struct Limits {
     pub max_ef_runtime: usize,
     /// Longest query string, default 64 KiB.
     pub max_query_bytes: usize,
-    /// Deepest nesting of a filter, default 128. Values over 1,000 act as 1,000:
-    /// parsing and evaluating a filter recurse once per level, and deeper would risk
-    /// the call stack of a thread with the default 2 MiB.
+    /// Deepest nesting of a filter, default 128. Values over 200 act as 200: parsing
+    /// and evaluating a filter recurse once per level, and in an unoptimised build
+    /// the parser overflows a thread's default 2 MiB stack between 200 and 256 levels.
     pub max_query_depth: usize,
     /// Most predicates in one query, default 1,024.
     pub max_query_terms: usize,
