@@ -93,6 +93,14 @@ impl Collection {
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
+            // Applying the upsert locates each key's older row, reading segment keys.
+            // Do it now, before the WAL append: a damaged segment then fails the write
+            // with nothing logged. Met during the apply, the damage used to fail a
+            // write that was already in the log, which a reopen then replayed.
+            let tables = self.state.tables.lock();
+            for (key, _) in &docs {
+                tables.locate(key)?;
+            }
             Ok(Some(Op::Upsert {
                 collection: self.state.id,
                 docs,
@@ -137,11 +145,12 @@ impl Collection {
 
     /// Makes `key` expire at `when` (Redis's `EXPIREAT`); a time in the past expires
     /// it at once. Returns false if there is no such key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`], changing nothing, when `when` is later than
+    /// deadlines can be stored (`u64::MAX` milliseconds after the Unix epoch).
     pub fn expire_at(&self, key: &str, when: SystemTime) -> Result<bool> {
-        let millis = when
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.set_deadline(key, Some(millis))
+        self.set_deadline(key, Some(deadline_at(when)?))
     }
 
     /// Removes the expiry of `key` (Redis's `PERSIST`). Returns false if there is no
@@ -276,7 +285,7 @@ impl Collection {
             {
                 return Err(Error::DuplicateField { field: name });
             }
-            check_value(&field.name, field.kind, &value)?;
+            check_value(&field.name, field.kind, &value, false)?;
             size += value.stored_bytes();
             values.push((position as u16, value));
         }
@@ -310,6 +319,20 @@ fn deadline_after(ttl: Duration) -> Result<u64> {
     })
 }
 
+/// `when` in ms since the Unix epoch; a time before the epoch is 0 (already past).
+/// Checked, not cast: a far-future `when` used to wrap into the past and delete the key.
+fn deadline_at(when: SystemTime) -> Result<u64> {
+    let Ok(since_epoch) = when.duration_since(UNIX_EPOCH) else {
+        return Ok(0);
+    };
+    u64::try_from(since_epoch.as_millis()).map_err(|_| Error::InvalidArgument {
+        reason: format!(
+            "the deadline {since_epoch:?} after the Unix epoch is past the latest one \
+             Strata stores (u64::MAX ms); use persist() for a key that never expires"
+        ),
+    })
+}
+
 fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidKey {
@@ -327,7 +350,36 @@ fn validate_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The largest squared length (sum of squared components) a stored or query vector
+/// may have: a quarter of `f32::MAX`. The kernels compute in f32, and between two
+/// such vectors every intermediate is finite: both squared norms, the dot product
+/// (at most the product of the norms) and the squared L2 distance (at most
+/// `2|a|² + 2|b|²`). Larger finite components used to overflow a norm to infinity,
+/// which made COSINE rank the vector first at distance 0 (FLAT), treat it as a zero
+/// vector (HNSW), or return NaN.
+pub const MAX_VECTOR_NORM_SQUARED: f64 = f32::MAX as f64 / 4.0;
+
+/// Checks a vector given to a write or a query: its dimension, finite components and
+/// a squared length of at most [`MAX_VECTOR_NORM_SQUARED`].
 pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
+    check_vector_shape(field, vector, dim)?;
+    // In f64, where the sum of squares of finite f32 values cannot overflow.
+    let norm_squared: f64 = vector.iter().map(|v| f64::from(*v).powi(2)).sum();
+    if norm_squared > MAX_VECTOR_NORM_SQUARED {
+        return Err(Error::InvalidArgument {
+            reason: format!(
+                "the vector for field `{field}` has a squared length of {norm_squared:e}, \
+                 over the limit of {MAX_VECTOR_NORM_SQUARED:e} (f32::MAX / 4) past which \
+                 distances overflow; scale it down (COSINE ignores the length)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Dimension and finite components: what a logged vector must have. The length limit
+/// is not applied to the log, so a WAL written before it was introduced still opens.
+fn check_vector_shape(field: &str, vector: &[f32], dim: usize) -> Result<()> {
     if vector.len() != dim {
         return Err(Error::DimensionMismatch {
             field: field.to_string(),
@@ -345,7 +397,7 @@ pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()
     Ok(())
 }
 
-fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
+fn check_value(field: &str, kind: FieldKind, value: &Value, logged: bool) -> Result<()> {
     let mismatch = || Error::FieldType {
         field: field.to_string(),
         expected: kind.name(),
@@ -362,6 +414,9 @@ fn check_value(field: &str, kind: FieldKind, value: &Value) -> Result<()> {
                 });
             }
             Ok(())
+        }
+        (FieldKind::Vector(vector), Value::Vector(components)) if logged => {
+            check_vector_shape(field, components, vector.dim)
         }
         (FieldKind::Vector(vector), Value::Vector(components)) => {
             check_vector(field, components, vector.dim)
@@ -386,7 +441,7 @@ pub(crate) fn check_logged_record(
             .fields()
             .get(*position as usize)
             .ok_or_else(|| format!("field position {position} outside the schema"))?;
-        check_value(&field.name, field.kind, value).map_err(|e| e.to_string())?;
+        check_value(&field.name, field.kind, value, true).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

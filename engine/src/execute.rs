@@ -17,7 +17,7 @@ use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
 use crate::doc::Value;
 use crate::error::{Error, Result};
-use crate::filter::{compile, Compiled, RowSource};
+use crate::filter::{check_depth, compile, Compiled, RowSource};
 use crate::options::Limits;
 use crate::schema::{FieldKind, Schema, VectorIndex};
 use crate::search::Hit;
@@ -146,6 +146,7 @@ pub(crate) fn prepare(
     explain: bool,
 ) -> Result<Plan> {
     let query_limits = limits.query();
+    check_depth(&query.filter, query_limits.max_depth)?;
     let bound = query.bind(params, &query_limits).map_err(Error::from)?;
     let vector_of = |name: &str| -> Result<Vec<f32>> {
         params
@@ -153,13 +154,7 @@ pub(crate) fn prepare(
             .map(<[f32]>::to_vec)
             .ok_or_else(|| Error::InvalidQuery { pos: 0, message: format!("parameter `${name}` must be a vector; pass it with .param(\"{name}\", &vector)") })
     };
-    let filter = compile(
-        &bound.filter,
-        schema,
-        collection,
-        query_limits.max_depth,
-        &vector_of,
-    )?;
+    let filter = compile(&bound.filter, schema, collection, &vector_of)?;
     let unknown = |name: &str| Error::UnknownField {
         collection: collection.to_string(),
         field: name.to_string(),

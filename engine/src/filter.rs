@@ -67,27 +67,23 @@ impl Filter {
 
     /// Both filters (juxtaposition in the query language).
     #[must_use]
-    pub fn and(self, other: Filter) -> Filter {
+    pub fn and(mut self, other: Filter) -> Filter {
         // Flattened, so a long chain of `and`s stays one level deep.
-        match self.0 {
-            Ast::And(mut children) => {
-                children.push(other.0);
-                Filter(Ast::And(children))
-            }
-            first => Filter(Ast::And(vec![first, other.0])),
+        if let Ast::And(children) = &mut self.0 {
+            children.push(other.0);
+            return self;
         }
+        Filter(Ast::And(vec![self.0, other.0]))
     }
 
     /// Either filter (`|`).
     #[must_use]
-    pub fn or(self, other: Filter) -> Filter {
-        match self.0 {
-            Ast::Or(mut children) => {
-                children.push(other.0);
-                Filter(Ast::Or(children))
-            }
-            first => Filter(Ast::Or(vec![first, other.0])),
+    pub fn or(mut self, other: Filter) -> Filter {
+        if let Ast::Or(children) = &mut self.0 {
+            children.push(other.0);
+            return self;
         }
+        Filter(Ast::Or(vec![self.0, other.0]))
     }
 
     /// Documents that do not match (`-`). Also `!filter`.
@@ -96,11 +92,11 @@ impl Filter {
         clippy::should_implement_trait,
         reason = "the builder reads .and().or().not(); `Not` is implemented too"
     )]
-    pub fn not(self) -> Filter {
-        match self.0 {
-            Ast::Not(inner) => Filter(*inner),
-            other => Filter(Ast::Not(Box::new(other))),
+    pub fn not(mut self) -> Filter {
+        if let Ast::Not(inner) = &mut self.0 {
+            return Filter(std::mem::replace(&mut **inner, Ast::All));
         }
+        Filter(Ast::Not(Box::new(self.0)))
     }
 }
 
@@ -161,31 +157,31 @@ pub(crate) trait RowSource {
     fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)>;
 }
 
-/// Checks `ast` (parameters bound) against `schema`. `vector_of` resolves the vector
-/// parameter of a VECTOR_RANGE clause.
+/// Checks `ast` (parameters bound, depth checked by [`check_depth`]) against `schema`.
+/// `vector_of` resolves the vector parameter of a VECTOR_RANGE clause.
 pub(crate) fn compile(
     ast: &Ast,
     schema: &Schema,
     collection: &str,
-    max_depth: usize,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
 ) -> Result<Compiled> {
-    if depth(ast) > max_depth {
-        return Err(Error::QueryLimit {
-            what: "filter nesting depth",
-            limit: max_depth as u64,
-            found: depth(ast) as u64,
-        });
-    }
     compile_node(ast, schema, collection, vector_of)
 }
 
-/// Depth of the tree, without recursion (a hand-built tree may be very deep).
-fn depth(ast: &Ast) -> usize {
-    let mut deepest = 0;
+/// Refuses a tree nested deeper than `max_depth`, without recursion and before
+/// anything else walks it: binding, compiling and evaluating recurse per level, and a
+/// tree built in code may be a million levels deep. Stops at the first node past the
+/// limit, so like the parser it reports `max_depth + 1`.
+pub(crate) fn check_depth(ast: &Ast, max_depth: usize) -> Result<()> {
     let mut pending = vec![(ast, 1usize)];
     while let Some((node, level)) = pending.pop() {
-        deepest = deepest.max(level);
+        if level > max_depth {
+            return Err(Error::QueryLimit {
+                what: "filter nesting depth",
+                limit: max_depth as u64,
+                found: level as u64,
+            });
+        }
         match node {
             Ast::And(children) | Ast::Or(children) => {
                 pending.extend(children.iter().map(|c| (c, level + 1)))
@@ -194,7 +190,7 @@ fn depth(ast: &Ast) -> usize {
             _ => {}
         }
     }
-    deepest
+    Ok(())
 }
 
 fn field_of<'s>(

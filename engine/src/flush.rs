@@ -266,7 +266,16 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
     // failure may have come after the manifest naming it was renamed into place (a
     // failed directory fsync), and that manifest is the one a reopen reads. Unnamed
     // by the next manifest, the directory is an orphan that the next open removes.
-    publish?;
+    // For the same reason the state files written count as persisted: the next flush
+    // writes new versions rather than rewriting files that manifest may check.
+    if let Err(error) = publish {
+        for (index, version, crc, _) in states {
+            let slot = &mut tables.segments[index];
+            slot.state_version = version;
+            slot.state_crc = crc;
+        }
+        return Err(error);
+    }
 
     // Published: from here on the new state is the durable one.
     for (index, version, crc, persisted) in states {

@@ -70,7 +70,7 @@ mod worker;
 /// Strata over something other than the OS (tests use it for faults and power cuts).
 pub use strata_storage::fs;
 
-pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES};
+pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
 pub use database::{Database, RecoveryReport, VerifyReport, WalCut};
 pub use doc::{Doc, Value};
 pub use error::{Error, Result};

@@ -52,6 +52,9 @@ impl Recovery {
     }
 }
 
+/// The deepest filter nesting any `Limits` allows (see `max_query_depth`).
+const MAX_QUERY_DEPTH_CEILING: usize = 200;
+
 /// Bounds on input, so that no single call can exhaust memory or disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -66,7 +69,9 @@ pub struct Limits {
     pub max_ef_runtime: usize,
     /// Longest query string, default 64 KiB.
     pub max_query_bytes: usize,
-    /// Deepest nesting of a filter, default 128.
+    /// Deepest nesting of a filter, default 128. Values over 200 act as 200: parsing
+    /// and evaluating a filter recurse once per level, and in an unoptimised build
+    /// the parser overflows a thread's default 2 MiB stack between 200 and 256 levels.
     pub max_query_depth: usize,
     /// Most predicates in one query, default 1,024.
     pub max_query_terms: usize,
@@ -79,7 +84,7 @@ impl Limits {
     pub(crate) fn query(&self) -> strata_query::Limits {
         strata_query::Limits {
             max_query_bytes: self.max_query_bytes,
-            max_depth: self.max_query_depth,
+            max_depth: self.max_query_depth.min(MAX_QUERY_DEPTH_CEILING),
             max_terms: self.max_query_terms,
             max_k: self.max_k as u64,
             max_ef_runtime: self.max_ef_runtime as u64,

@@ -57,7 +57,9 @@ impl Metric {
     /// Distance between `a` and `b`.
     ///
     /// Slices of different lengths are a caller bug; they yield `f32::INFINITY`
-    /// (never a match) rather than reading out of bounds or panicking.
+    /// (never a match) rather than reading out of bounds or panicking. The result is
+    /// never NaN: where the f32 arithmetic overflows (vectors whose squared length
+    /// passes `f32::MAX`, which the engine refuses) it is `INFINITY` instead.
     #[inline]
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
         debug_assert_eq!(
@@ -70,7 +72,15 @@ impl Metric {
             Metric::L2 => f32::l2sq(a, b),
             Metric::InnerProduct => f32::dot(a, b).map(|dot| 1.0 - dot),
         };
-        value.map_or(f32::INFINITY, |d| d as f32)
+        // NaN (huge components overflowing a norm to infinity, in data written before
+        // the engine refused such vectors) would sort unpredictably; it never matches.
+        value.map_or(f32::INFINITY, |d| {
+            if d.is_nan() {
+                f32::INFINITY
+            } else {
+                d as f32
+            }
+        })
     }
 }
 
@@ -151,6 +161,17 @@ mod tests {
                 let got = metric.distance(x, y) as f64;
                 let want = reference(metric, x, y);
                 prop_assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()));
+            }
+        }
+    }
+
+    #[test]
+    fn overflowing_vectors_never_give_nan() {
+        let huge = [f32::MAX, -f32::MAX, 0.0, 0.0];
+        let all_max = [f32::MAX; 4];
+        for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+            for (a, b) in [(&huge, &all_max), (&all_max, &all_max), (&huge, &huge)] {
+                assert!(!metric.distance(a, b).is_nan(), "{metric:?} {a:?} {b:?}");
             }
         }
     }

@@ -73,7 +73,9 @@ pub enum TextTerm {
 /// round trip: `And` and `Or` hold at least two children, and every string is
 /// non-empty. Parentheses never create nodes of their own, so `(a b) c` is
 /// `And([And([a, b]), c])` while `a b c` is `And([a, b, c])`.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Clone`, `PartialEq`, `Debug` and `Drop` never recurse (see `deep.rs`), so a tree
+/// built in code may be nested arbitrarily deep; only the engine's limits refuse it.
 pub enum Filter {
     /// `*`: every document.
     All,

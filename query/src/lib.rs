@@ -63,6 +63,7 @@
 
 mod ast;
 mod cursor;
+mod deep;
 mod error;
 mod knn;
 mod limits;

@@ -211,6 +211,50 @@ fn deep_hand_built_trees_print_and_bind_without_recursion() {
     assert!(bound.to_string().ends_with("-x"));
 }
 
+/// Bug: the derived `Clone` (used by `bind`), `Debug`, `PartialEq` and `Drop` recursed
+/// once per level, so a tree built in code this deep overflowed the stack and
+/// aborted the process.
+#[test]
+fn a_million_levels_clone_compare_print_bind_and_drop_without_recursion() {
+    let word = Filter::Text {
+        field: None,
+        term: TextTerm::Word(Value::Param("p".to_string())),
+    };
+    let mut filter = word.clone();
+    // Negations, intersections and unions in turn: every kind of interior node.
+    for level in 0..1_000_000 {
+        filter = match level % 3 {
+            0 => Filter::Not(Box::new(filter)),
+            1 => Filter::And(vec![filter, Filter::All]),
+            _ => Filter::Or(vec![Filter::All, filter]),
+        };
+    }
+    let query = Query {
+        filter,
+        vector: None,
+        options: QueryOptions::default(),
+    };
+    let copy = query.clone();
+    assert_eq!(copy, query);
+    let debug = format!("{:?}", query.filter);
+    assert!(
+        debug.starts_with("Not(Or([All, And([Not(Or("),
+        "{}",
+        &debug[..40]
+    );
+    assert_eq!(debug.matches("Not(").count(), 333_334);
+    assert_eq!(format!("{:#?}", query.filter), debug);
+    let printed = query.to_string();
+    let bound = query
+        .bind(&Params::new().with_text("p", "x"), &Limits::default())
+        .unwrap();
+    assert_eq!(bound.to_string(), printed.replace("$p", "x"));
+    assert_ne!(bound, query);
+    drop(copy);
+    drop(query);
+    drop(bound);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 

@@ -319,7 +319,7 @@ fn vector_range() {
         }
     );
     assert!(matches!(
-        filter("@v:[VECTOR_RANGE 1 $vec] @t:{x}"),
+        &filter("@v:[VECTOR_RANGE 1 $vec] @t:{x}"),
         Filter::And(parts) if matches!(parts[0], Filter::VectorRange { .. })
     ));
 }

@@ -1,7 +1,9 @@
 //! Bad input gets a matchable error and changes nothing, in memory or on disk.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use strata::{
-    Collection, Database, Doc, Error, Limits, Metric, Options, Schema, Search, VectorIndex,
+    Collection, Database, Doc, Error, KeyTtl, Limits, Metric, Options, Schema, Search, VectorIndex,
     MAX_KEY_BYTES,
 };
 use strata_tests::{doc_for, full_schema, key_for, DIM};
@@ -219,4 +221,55 @@ fn bad_collections_are_refused() {
     assert!(entries
         .iter()
         .all(|name| !name.to_string_lossy().contains("escape")));
+}
+
+/// Bug: `expire_at` cast the deadline's milliseconds with `as u64`, so a time past
+/// what a deadline can hold wrapped into the past: `Ok(true)`, then the key was gone.
+#[test]
+fn a_deadline_past_what_strata_stores_is_refused_and_the_latest_one_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, docs) = open(dir.path());
+    docs.upsert(key_for(0), doc_for(0)).unwrap();
+    docs.upsert(key_for(1), doc_for(1)).unwrap();
+
+    let latest = UNIX_EPOCH + Duration::from_millis(u64::MAX);
+    for too_far in [
+        UNIX_EPOCH + Duration::from_secs(1 << 62),
+        latest + Duration::from_millis(1),
+    ] {
+        let refused = docs.expire_at(&key_for(0), too_far);
+        assert!(
+            matches!(refused, Err(Error::InvalidArgument { .. })),
+            "{refused:?}"
+        );
+    }
+    let refused = docs.expire(&key_for(0), Duration::MAX);
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(docs.ttl(&key_for(0)).unwrap(), KeyTtl::Persistent);
+    assert_unchanged(&docs);
+
+    // The latest storable deadline is kept, in the memtable and in a segment, and a
+    // TTL query of it does not overflow.
+    let far_ttl = |docs: &Collection| match docs.ttl(&key_for(1)).unwrap() {
+        KeyTtl::ExpiresIn(left) => left,
+        other => panic!("expected a TTL, got {other:?}"),
+    };
+    assert!(docs.expire_at(&key_for(1), latest).unwrap());
+    let a_million_years = Duration::from_secs(1_000_000 * 365 * 24 * 3600);
+    assert!(far_ttl(&docs) > a_million_years);
+    assert_unchanged(&docs);
+    drop(docs);
+    drop(db);
+    let (db, docs) = open(dir.path());
+    assert_unchanged(&docs);
+    assert!(far_ttl(&docs) > a_million_years);
+    db.flush().unwrap();
+    drop(docs);
+    drop(db);
+    let (_db, docs) = open(dir.path());
+    assert_unchanged(&docs);
+    assert!(far_ttl(&docs) > a_million_years);
 }

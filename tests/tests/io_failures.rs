@@ -13,7 +13,7 @@ use strata::fs::sim::Operation;
 use strata::fs::{FileSystem, SimFileSystem};
 use strata::{Collection, Database, Durability, Error, Metric, Options};
 use strata_tests::full_schema;
-use strata_tests::torture::{self, key, Model, Step};
+use strata_tests::torture::{self, key, Model, Step, KEYS};
 
 fn options(sim: &SimFileSystem, background_work: bool) -> Options {
     Options {
@@ -350,5 +350,190 @@ fn random_failures_during_the_torture_workload() {
     assert!(
         failed_steps > cycles / 4,
         "most failures hit a step or poison the log"
+    );
+}
+
+/// The number of file operations a flush of the seeded database runs before the
+/// directory fsync that follows its manifest's rename.
+fn manifest_directory_fsync_of_a_flush() -> u64 {
+    for n in 0u64.. {
+        let (sim, db, _docs, _model) = torture::seeded_segments();
+        sim.fail_after(n);
+        let result = db.flush();
+        sim.clear_failures();
+        match result {
+            Err(Error::Io { op, path, .. })
+                if op == "fsync directory" && path == torture::sim_db_path() =>
+            {
+                return n;
+            }
+            Ok(()) => panic!("the flush succeeded without failing its manifest's fsync"),
+            Err(_) => {}
+        }
+    }
+    unreachable!()
+}
+
+/// Bug: a flush whose manifest was renamed into place but whose directory fsync
+/// failed left the in-memory overlays pointing at the previous state files. The next
+/// flush wrote the same state file names again, overwriting files that the manifest
+/// on disk (the one a reopen reads) checks by CRC; when that flush failed too, the
+/// database no longer opened ("does not match the manifest's checksum").
+#[test]
+fn after_a_failed_manifest_directory_fsync_every_operation_of_the_next_flush_may_fail() {
+    let fsync_at = manifest_directory_fsync_of_a_flush();
+    let mut failures = 0;
+    for n in 0u64.. {
+        let what = |stage: &str| format!("next flush, operation {n} failing: {stage}");
+        let (sim, db, docs, mut model) = torture::seeded_segments();
+        sim.fail_after(fsync_at);
+        let error = db
+            .flush()
+            .expect_err("the manifest's directory fsync fails");
+        sim.clear_failures();
+        assert!(matches!(error, Error::Io { .. }), "{error:?}");
+        expect_state(&docs, &model, &what("after the failed fsync"));
+        // Both segments' overlays change again, so the next flush writes state files.
+        run(&db, &docs, &mut model, Step::Delete(key(2)));
+        run(&db, &docs, &mut model, Step::Delete(key(21)));
+
+        let before = sim.operations();
+        sim.fail_after(n);
+        let result = db.flush();
+        let reached = sim.operations() - before > n;
+        sim.clear_failures();
+        if !reached {
+            result.unwrap_or_else(|e| panic!("{}: {e}", what("no failure")));
+            assert!(
+                failures > 10,
+                "a flush has dozens of operations, {failures} failed"
+            );
+            return;
+        }
+        match &result {
+            Ok(()) => {}
+            Err(Error::Io { .. } | Error::Poisoned { .. }) => failures += 1,
+            Err(other) => panic!("{}: {other:?}", what("the error")),
+        }
+        expect_state(&docs, &model, &what("the handle"));
+        drop(docs);
+        drop(db);
+        for cut in [false, true] {
+            if cut {
+                sim.power_cut();
+            }
+            let db =
+                torture::open_quiet_sim(&sim).unwrap_or_else(|e| panic!("{}: {e}", what("reopen")));
+            db.verify()
+                .unwrap_or_else(|e| panic!("{}: {e}", what("verify after reopen")));
+            let docs = db.collection(torture::COLLECTION).unwrap();
+            expect_state(&docs, &model, &what("reopened"));
+        }
+    }
+}
+
+/// A write whose WAL fsync fails (Always) is refused with `Io`, every later write and
+/// flush with `Poisoned` (as after fsyncgate: a retried fsync may succeed over lost
+/// pages). Nothing acknowledged is lost, and the refused write stays refused after a
+/// reopen. Bug: its record stayed in the WAL file, so a reopen without a power cut
+/// brought back a write the caller had been told failed.
+#[test]
+fn a_failed_wal_fsync_poisons_the_handle_and_a_reopen_agrees_with_it() {
+    let sim = torture::sim_disk();
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    let docs = db
+        .create_collection(torture::COLLECTION, full_schema(Metric::L2))
+        .unwrap();
+    let mut model = Model::default();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut batch = |keys: std::ops::Range<u64>| {
+        Step::UpsertMany(
+            keys.map(|i| (key(i), torture::random_doc(&mut rng)))
+                .collect(),
+        )
+    };
+    run(&db, &docs, &mut model, batch(0..20));
+    run(&db, &docs, &mut model, Step::Flush);
+    run(&db, &docs, &mut model, batch(10..30));
+    run(&db, &docs, &mut model, Step::Delete(key(3)));
+
+    sim.fail_next(Operation::Sync, 1);
+    let doc = strata::Doc::new().numeric("rank", 1.0);
+    let failed = docs.upsert(key(40), doc.clone());
+    assert!(matches!(failed, Err(Error::Io { .. })), "{failed:?}");
+    let poisoned = |result: strata::Result<()>| {
+        assert!(matches!(result, Err(Error::Poisoned { .. })), "{result:?}");
+    };
+    poisoned(docs.upsert(key(41), doc.clone()));
+    poisoned(docs.delete(&key(0)).map(|_| ()));
+    poisoned(
+        docs.expire(key(1).as_str(), Duration::from_secs(60))
+            .map(|_| ()),
+    );
+    poisoned(db.flush());
+    expect_state(&docs, &model, "the poisoned handle");
+    drop(docs);
+    drop(db);
+
+    for cut in [false, true] {
+        if cut {
+            sim.power_cut();
+        }
+        let db = torture::open_quiet_sim(&sim).unwrap();
+        db.verify().unwrap();
+        let docs = db.collection(torture::COLLECTION).unwrap();
+        expect_state(
+            &docs,
+            &model,
+            if cut { "after a power cut" } else { "reopened" },
+        );
+        assert_eq!(docs.get(&key(40)).unwrap(), None);
+    }
+    // Reopened, the database takes writes again.
+    let db = torture::open_quiet_sim(&sim).unwrap();
+    let docs = db.collection(torture::COLLECTION).unwrap();
+    run(&db, &docs, &mut model, Step::Upsert(key(40), doc));
+    expect_state(&docs, &model, "written after the reopen");
+}
+
+/// Under EverySec a failed background fsync poisons the handle: later writes are
+/// refused, and every write acknowledged before (in memory and in the WAL) is there in
+/// the handle and after a reopen.
+#[test]
+fn a_failed_background_fsync_poisons_the_handle_and_keeps_what_was_acknowledged() {
+    let sim = torture::sim_disk();
+    let options = Options {
+        file_system: Some(Arc::new(sim.clone())),
+        background_work: false,
+        ..torture::options(Durability::EverySec, 10_000)
+    };
+    let db = Database::open_with(torture::sim_db_path(), options.clone()).unwrap();
+    let docs = db
+        .create_collection(torture::COLLECTION, full_schema(Metric::L2))
+        .unwrap();
+    let mut model = Model::default();
+    let mut rng = StdRng::seed_from_u64(6);
+    sim.fail_next(Operation::Sync, 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for index in 0u64.. {
+        let step = Step::Upsert(key(index % KEYS), torture::random_doc(&mut rng));
+        match torture::execute_checked(&db, &docs, &mut model, &step) {
+            Ok(()) => {}
+            Err(Ok(Error::Poisoned { .. })) => break,
+            Err(other) => panic!("{step:?}: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the background fsync never ran");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(matches!(db.flush(), Err(Error::Poisoned { .. })));
+    expect_state(&docs, &model, "the poisoned handle");
+    drop(docs);
+    drop(db);
+    let db = Database::open_with(torture::sim_db_path(), options).unwrap();
+    db.verify().unwrap();
+    expect_state(
+        &db.collection(torture::COLLECTION).unwrap(),
+        &model,
+        "reopened",
     );
 }

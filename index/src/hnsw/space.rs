@@ -8,7 +8,6 @@
 use std::marker::PhantomData;
 
 use roaring::RoaringBitmap;
-use simsimd::SpatialSimilarity;
 
 use super::kernels::{self, Isa};
 use super::prefetch::prefetch_lines;
@@ -61,8 +60,12 @@ impl Kernel for CosKernel {
 
 /// `1/|v|`, or 0 for a zero (or non-finite) vector: a zero vector then has cosine
 /// distance 1 to everything, as [`crate::distance`] documents.
+///
+/// Summed in f64, where squares of finite f32 components cannot overflow: in f32 a
+/// vector such as `[f32::MAX, -f32::MAX]` had an infinite norm and was taken for a
+/// zero vector.
 pub(crate) fn inverse_norm(v: &[f32]) -> f32 {
-    let sq = f32::dot(v, v).unwrap_or(0.0);
+    let sq: f64 = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum();
     if sq > 0.0 && sq.is_finite() {
         (1.0 / sq.sqrt()) as f32
     } else {
@@ -268,5 +271,19 @@ impl<'a, K: Kernel, S: RowStore<'a>> Rows<'a, K, S> {
     #[inline(always)]
     pub fn prefetch(&self, id: u32) {
         self.store.prefetch(id, self.lines, K::NORMS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inverse_norm;
+
+    #[test]
+    fn the_norm_of_huge_components_does_not_overflow() {
+        let huge = [f32::MAX, -f32::MAX, 0.0];
+        let want = 1.0 / (f64::from(f32::MAX) * 2f64.sqrt());
+        let got = f64::from(inverse_norm(&huge));
+        assert!((got - want).abs() <= want * 1e-6, "{got} vs {want}");
+        assert_eq!(inverse_norm(&[0.0; 3]), 0.0);
     }
 }

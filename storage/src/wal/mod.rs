@@ -235,7 +235,9 @@ impl Wal {
     /// Either every payload is appended or none is: a failed write is cut back off the
     /// file before the error returns, so the log stays appendable (for example once a
     /// full disk has space again). A failed fsync poisons the log, because the OS may
-    /// have dropped the unsynced pages and nothing tells which.
+    /// have dropped the unsynced pages and nothing tells which; under
+    /// [`SyncPolicy::Always`] the unsynced records are cut off too, as they were never
+    /// acknowledged.
     pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64> {
         self.poison.check()?;
         let mut total = 0usize;
@@ -262,12 +264,22 @@ impl Wal {
             }
             return Err(Error::io("append to", &self.file_path, error));
         }
+        if self.policy == SyncPolicy::Always {
+            if let Err(error) = self.sync() {
+                // The records were never acknowledged. Cut them off, so that a reopen
+                // does not replay writes the caller was told failed (and the handle
+                // never applied); the log stays poisoned all the same.
+                if let Err(cut) = self.file.truncate(self.file_len) {
+                    self.poison
+                        .set(format!("cutting an unsynced append failed: {cut}"));
+                }
+                return Err(error);
+            }
+        }
         self.file_len += self.frame.len() as u64;
         self.next_seq = seq;
-        match self.policy {
-            SyncPolicy::Always => self.sync()?,
-            SyncPolicy::EverySecond => self.poison.mark_dirty(),
-            SyncPolicy::Never => {}
+        if self.policy == SyncPolicy::EverySecond {
+            self.poison.mark_dirty();
         }
         Ok(seq - 1)
     }

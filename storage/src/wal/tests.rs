@@ -288,10 +288,18 @@ fn a_failed_fsync_poisons_the_log() {
         next_seq_floor: 1,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
+    wal.append(&[b"zero"]).unwrap();
     fs.fail_sync.store(true, Ordering::SeqCst);
     assert!(matches!(wal.append(&[b"one"]), Err(Error::Io { .. })));
     fs.fail_sync.store(false, Ordering::SeqCst);
     assert!(matches!(wal.append(&[b"two"]), Err(Error::Poisoned { .. })));
+    // The record whose fsync failed was reported failed, so it is not replayed: it
+    // used to stay in the file, and a reopen brought the failed write back.
+    drop(wal);
+    let (_, report, seen) = open_collecting(dir.path(), RecoveryMode::Strict).unwrap();
+    assert!(report.damage.is_none());
+    let bodies: Vec<&[u8]> = seen.iter().map(|(_, body)| body.as_slice()).collect();
+    assert_eq!(bodies, vec![b"zero" as &[u8]]);
 }
 
 #[test]
