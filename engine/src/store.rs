@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use strata_storage::fs::LockGuard;
-use strata_storage::wal::Wal;
+use strata_storage::wal::{SyncPolicy, Wal};
 use strata_storage::{manifest as manifest_file, FileSystem};
 
 use crate::codec::{self, Op};
@@ -198,6 +198,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// Builds an operation from the catalog, logs it and applies it, all under the WAL
     /// mutex, so that what `build` checked cannot change before the write lands.
+    /// Under `Always` the fsync happens after the mutex is released, shared with the
+    /// writers that logged meanwhile (group commit); until it returns, a reader may
+    /// already see the write.
     /// `build` returns `None` when there is nothing to write; the result says whether
     /// something was written. A write that fills the memtable past its limits flushes;
     /// a failure of that flush is not the write's (it is retried by the next write).
@@ -217,7 +220,7 @@ impl Shared {
                 });
             }
         }
-        wal.append(&[&payload])?;
+        let seq = wal.append_unsynced(&[&payload])?;
         self.catalog
             .write()
             .apply(op)
@@ -236,6 +239,11 @@ impl Shared {
             // `flush` tries again. Returning its error here would tell the caller that
             // a durable, visible write did not happen.
             let _ = self.flush_locked(&mut wal);
+        }
+        if wal.policy() == SyncPolicy::Always {
+            let group = wal.group_sync();
+            drop(wal);
+            group.sync_through(seq)?;
         }
         Ok(true)
     }
