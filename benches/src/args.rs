@@ -45,6 +45,19 @@ options:
                        database keeps one segment per flush
   --no-final-flush     end the ingest without Database::flush, as a crash would: the
                        measured open then replays the WAL tail (up to a memtable)
+  --stream             live writes: default engine options, no bulk load, no manual
+                       flush; upsert the base --batch rows per call (1: upsert),
+                       timing every call (p50/p99/p99.9/max, rows/s); then the
+                       sources a query visits and the --ef sweep, right after the
+                       stream and again after Database::flush + compact (timed)
+  --stream-compare-bulk
+                       with --stream: also bulk-load the data into a second database
+                       and sweep it; prints the QPS ratios at recall 0.95 and 0.99
+  --single-upserts N   after the runs: N single-row upserts of existing rows into the
+                       full collection, p50/p99 of the call (at --durability)
+  --batch-queries N    after the runs: batches of N queries through search_many (all
+                       cores) against one search at a time, at the first --ef whose
+                       recall reaches 0.95 (the last one if none does)
   --json OUT           write the report as JSON
   --meta meta.jsonl    ingest the row fields too (text, topic, year, popularity)
   --filters gt_filtered.json
@@ -120,6 +133,14 @@ pub struct Args {
     pub ef_construction: usize,
     /// `EF_RUNTIME` values to sweep (`--ef`, default 10,20,40,80,160,320).
     pub efs: Vec<usize>,
+    /// `--stream`: live writes with the default options (see `stream.rs`).
+    pub stream: bool,
+    /// `--stream-compare-bulk`.
+    pub stream_compare_bulk: bool,
+    /// `--single-upserts N`.
+    pub single_upserts: Option<usize>,
+    /// `--batch-queries N`.
+    pub batch_queries: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -156,6 +177,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut m = 16;
     let mut ef_construction = 200;
     let mut efs = vec![10, 20, 40, 80, 160, 320];
+    let mut stream = false;
+    let mut stream_compare_bulk = false;
+    let mut single_upserts = None;
+    let mut batch_queries = None;
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -171,6 +196,14 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             "--no-final-flush" => {
                 final_flush = false;
+                continue;
+            }
+            "--stream" => {
+                stream = true;
+                continue;
+            }
+            "--stream-compare-bulk" => {
+                stream_compare_bulk = true;
                 continue;
             }
             _ => {}
@@ -213,6 +246,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--synthetic" => synthetic = Some(Spec::parse(&value()?)?),
             "--queries" => synthetic_queries = Some(positive(&flag, &value()?)?),
             "--memtable-rows" => memtable_rows = Some(positive(&flag, &value()?)?),
+            "--single-upserts" => single_upserts = Some(positive(&flag, &value()?)?),
+            "--batch-queries" => batch_queries = Some(positive(&flag, &value()?)?),
             other => {
                 return Err(BenchError::new(format!(
                     "unknown argument {other:?}\n\n{USAGE}"
@@ -229,6 +264,22 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     if open_only && db.is_none() {
         return Err(BenchError::new(
             "--open-only needs --db: it measures opening a database an earlier run kept",
+        ));
+    }
+    if stream_compare_bulk && !stream {
+        return Err(BenchError::new(
+            "--stream-compare-bulk compares a --stream run with a bulk load: add --stream",
+        ));
+    }
+    if stream && meta.is_some() {
+        return Err(BenchError::new(
+            "--stream writes vectors only: it takes no --meta or --filters",
+        ));
+    }
+    if stream && (open_only || memtable_rows.is_some() || !final_flush) {
+        return Err(BenchError::new(
+            "--stream uses the engine's default options and flushes itself: it takes no \
+             --open-only, --memtable-rows or --no-final-flush",
         ));
     }
     let source = match synthetic {
@@ -280,6 +331,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         m,
         ef_construction,
         efs,
+        stream,
+        stream_compare_bulk,
+        single_upserts,
+        batch_queries,
     })))
 }
 
@@ -358,6 +413,36 @@ mod tests {
         assert_eq!(args.index, IndexKind::Hnsw);
         assert_eq!((args.limit, args.k), (Some(500), 5));
         assert_eq!(args.filters, Some(PathBuf::from("f")));
+    }
+
+    #[test]
+    fn stream_flags_parse_and_conflicts_are_named() {
+        let args = run(
+            "--synthetic 1m:128 --metric l2 --index hnsw --stream --batch 100 \
+             --stream-compare-bulk --single-upserts 5000 --batch-queries 100",
+        )
+        .unwrap();
+        assert!(args.stream && args.stream_compare_bulk);
+        assert_eq!(args.batch, 100);
+        assert_eq!(
+            (args.single_upserts, args.batch_queries),
+            (Some(5000), Some(100))
+        );
+        let plain = run("--synthetic 10:4 --metric l2 --index flat").unwrap();
+        assert!(!plain.stream && plain.single_upserts.is_none());
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        assert!(
+            message("--synthetic 10:4 --metric l2 --index flat --stream-compare-bulk")
+                .contains("add --stream")
+        );
+        assert!(
+            message("--synthetic 10:4 --metric l2 --index flat --stream --memtable-rows 5")
+                .contains("--memtable-rows")
+        );
+        assert!(
+            message("--synthetic 10:4 --metric l2 --index flat --batch-queries 0")
+                .contains("--batch-queries")
+        );
     }
 
     #[test]

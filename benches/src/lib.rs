@@ -14,7 +14,8 @@
 //! - [`args`]: the `ann` command line;
 //! - [`runner`]: the Strata side: schema, ingest, open, query runs;
 //! - [`synthetic`]: seeded generated data sets (`--synthetic N:DIM[:SEED]`);
-//! - [`report`]: the table and the JSON report.
+//! - [`report`]: the table and the JSON report;
+//! - [`stream`]: live writes (`--stream`), single upserts, batch queries.
 
 pub mod args;
 pub mod fvecs;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod open;
 pub mod report;
 pub mod runner;
+pub mod stream;
 pub mod synthetic;
 
 use std::fmt;

@@ -6,7 +6,9 @@
 //!   "runs":[{"params","recall_at_10","qps","p50_us","p99_us","filter"}]}`.
 //! `open_ms` is the time to the first answered query and `rss_mb` the memory then.
 //! Figures only Strata reports (the open step by step, memory by kind, segments,
-//! ingest rate) sit under `"strata"`, so the shared keys keep their meaning.
+//! ingest rate) sit under `"strata"`, so the shared keys keep their meaning; so do the
+//! live-write figures (`"stream"`, `"single_upserts"`, `"batch_queries"`: see
+//! `stream.rs`), `null` when not measured.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use crate::metrics::{mib, Latency, Machine, Rss};
 use crate::open::OpenFigures;
+use crate::stream::{BatchQueries, StreamFigures, WriteLatency};
 use crate::{BenchError, Result};
 
 /// One measured run: a setting of query-time parameters, with or without a filter.
@@ -69,6 +72,12 @@ pub struct Report {
     pub machine: Machine,
     /// Remarks printed under the table (runs skipped, and why).
     pub notes: Vec<String>,
+    /// `--stream`: the live-write ingest and what queries saw after it.
+    pub stream: Option<StreamFigures>,
+    /// `--single-upserts`: single-row writes into the full collection.
+    pub single_upserts: Option<WriteLatency>,
+    /// `--batch-queries`: `search_many` against one search at a time.
+    pub batch_queries: Option<BatchQueries>,
 }
 
 fn rss_json(rss: Option<Rss>) -> Value {
@@ -127,6 +136,9 @@ impl Report {
                 "ingest_rows_per_s": self.ingest_rows_per_s(),
                 "segments": self.segments,
                 "disk_bytes_per_vector": self.disk_bytes_per_vector(),
+                "stream": self.stream.as_ref().map(|stream| stream.to_json(self.k)),
+                "single_upserts": self.single_upserts.as_ref().map(WriteLatency::to_json),
+                "batch_queries": self.batch_queries.as_ref().map(BatchQueries::to_json),
                 "open": {
                     "handle_ms": open.handle_ms,
                     "first_get_ms": open.first_get_ms,
@@ -271,6 +283,21 @@ impl Report {
                 run.latency.p99_us
             );
         }
+        if let Some(stream) = &self.stream {
+            let _ = writeln!(out);
+            out.push_str(&stream.table(self.k));
+        }
+        if let Some(single) = &self.single_upserts {
+            let _ = writeln!(
+                out,
+                "\nsingle upserts into the full collection ({}): {}",
+                self.durability,
+                single.line()
+            );
+        }
+        if let Some(batch) = &self.batch_queries {
+            let _ = writeln!(out, "\n{}", batch.line());
+        }
         for note in &self.notes {
             let _ = writeln!(out, "note: {note}");
         }
@@ -333,6 +360,9 @@ mod tests {
                 cores: 2,
             },
             notes: vec!["a run was skipped".into()],
+            stream: None,
+            single_upserts: None,
+            batch_queries: None,
         }
     }
 
@@ -367,6 +397,53 @@ mod tests {
         assert_eq!(run["recall_at_10"], json!(1.0));
         assert_eq!(run["filter"], Value::Null);
         assert_eq!(value["system"], "strata");
+    }
+
+    #[test]
+    fn live_write_figures_sit_under_strata() {
+        use crate::stream::{BulkFigures, Sources};
+        let mut with_stream = report();
+        assert_eq!(with_stream.to_json()["strata"]["stream"], Value::Null);
+        let write = WriteLatency::from_samples(&[std::time::Duration::from_millis(4); 10], 1000);
+        let sources = Sources {
+            sources: vec![("memtable".into(), 100, "ExactOverBitmap".into())],
+        };
+        let runs = with_stream.runs.clone();
+        with_stream.stream = Some(StreamFigures {
+            batch: 100,
+            write: write.clone(),
+            sources_after_stream: sources.clone(),
+            runs_after_stream: runs.clone(),
+            flush_s: 1.0,
+            compact_s: 2.0,
+            sources_after_compact: sources.clone(),
+            runs_after_compact: runs.clone(),
+            bulk: Some(BulkFigures {
+                ingest_s: 0.5,
+                flush_s: 3.0,
+                sources,
+                runs,
+            }),
+        });
+        with_stream.single_upserts = Some(write);
+        let value = with_stream.to_json();
+        let stream = &value["strata"]["stream"];
+        let rate = stream["write"]["rows_per_s"].as_f64().unwrap();
+        assert!((rate - 25_000.0).abs() < 1e-6, "{rate}");
+        assert_eq!(stream["write"]["p999_ms"], json!(4.0));
+        assert_eq!(stream["after_stream"]["sources"][0]["source"], "memtable");
+        assert_eq!(
+            stream["bulk"]["qps_ratio_after_compact"]["0.95"],
+            json!(1.0)
+        );
+        assert_eq!(value["strata"]["single_upserts"]["calls"], json!(10));
+        let table = with_stream.table();
+        assert!(table.contains("p99.9 4.000"), "{table}");
+        assert!(
+            table.contains("1 sources: 1 x memtable (ExactOverBitmap)"),
+            "{table}"
+        );
+        assert!(table.contains("QPS at recall 0.95"), "{table}");
     }
 
     #[test]

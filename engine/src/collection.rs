@@ -218,6 +218,47 @@ impl Collection {
         Ok(self.run(request, false)?.0)
     }
 
+    /// Runs a batch of searches on all cores and returns their results in the order of
+    /// `requests`: each thread answers a contiguous chunk of the batch exactly as
+    /// [`Collection::search`] would, one request at a time. A single request stays on
+    /// the calling thread. Fails with the error of the first failing request (in batch
+    /// order); the other results are then dropped.
+    pub fn search_many(&self, requests: &[Search]) -> Result<Vec<Vec<Hit>>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(requests.len());
+        if threads <= 1 {
+            return requests
+                .iter()
+                .map(|request| self.search(request))
+                .collect();
+        }
+        let chunk = requests.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = requests
+                .chunks(chunk)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|request| self.search(request))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut results = Vec::with_capacity(requests.len());
+            for worker in workers {
+                match worker.join() {
+                    Ok(chunk) => results.extend(chunk?),
+                    // `search` does not panic on any input; if it ever did, the caller
+                    // gets the panic, as it would from `search` on its own thread.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            Ok(results)
+        })
+    }
+
     /// A query in the RediSearch dialect, e.g.
     /// `(@category:{AI} @price:[0 100])=>[KNN 10 @embedding $vec AS score]`; bind
     /// parameters with [`QueryBuilder::param`] and run it with [`QueryBuilder::run`].

@@ -162,7 +162,7 @@ impl Database {
                 return Ok(());
             }
             replayed += 1;
-            catalog.apply(op, seq).map_err(|error| match error {
+            catalog.apply(op, seq, true).map_err(|error| match error {
                 ApplyError::Rule(reason) => corrupt(reason),
                 // Damage to a segment read while replaying is that file's, not the
                 // log's: blaming the log would point recovery at the wrong file.

@@ -29,7 +29,10 @@ use crate::tables::{MemSource, SegmentSlot};
 /// published segments.
 pub(crate) fn flush_all(shared: &Shared, state: &Arc<CollectionState>) -> Result<()> {
     {
-        let _wal = shared.lock_wal();
+        let wal = shared.lock_wal();
+        // Publishing shows readers every write applied so far: under `Always` some may
+        // still wait for their fsync, so make them durable first.
+        wal.sync()?;
         let mut tables = state.tables.lock();
         if tables.freeze(&state.schema) {
             state.publish(&tables);

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use strata_storage::fs::LockGuard;
-use strata_storage::wal::Wal;
+use strata_storage::wal::{SyncPolicy, Wal};
 use strata_storage::FileSystem;
 
 use crate::codec::{self, Op};
@@ -93,6 +93,18 @@ impl CollectionState {
         self.published.store(Arc::new(tables.clone()));
     }
 
+    /// Publishes `version` unless a version of a later write is out already: writers
+    /// under `Always` publish after their fsync, in whatever order those return.
+    pub fn publish_newer(&self, version: Arc<Tables>) {
+        self.published.rcu(|current| {
+            if current.seq > version.seq {
+                Arc::clone(current)
+            } else {
+                Arc::clone(&version)
+            }
+        });
+    }
+
     /// The version readers work on.
     pub fn snapshot(&self) -> Arc<Tables> {
         self.published.load_full()
@@ -139,7 +151,9 @@ impl Catalog {
     /// Applies the logged operation with sequence number `seq`. Called for live writes
     /// (already validated) and on replay, where a violation means the log does not
     /// match the rules that wrote it.
-    pub fn apply(&mut self, op: Op, seq: u64) -> Result<(), ApplyError> {
+    /// With `publish`, readers see the change at once; without, the caller publishes
+    /// the version later (under `Always`, once the write is durable).
+    pub fn apply(&mut self, op: Op, seq: u64, publish: bool) -> Result<(), ApplyError> {
         let collection = |catalog: &Catalog, id: u64| {
             catalog
                 .by_id(id)
@@ -182,7 +196,10 @@ impl Catalog {
                         .apply_upsert(key, record, deadline, seq)
                         .map_err(storage)?;
                 }
-                state.publish(&tables);
+                tables.seq = seq;
+                if publish {
+                    state.publish(&tables);
+                }
             }
             Op::Delete {
                 collection: id,
@@ -191,7 +208,10 @@ impl Catalog {
                 let state = collection(self, id)?;
                 let mut tables = state.tables.lock();
                 tables.apply_delete(&key, seq).map_err(storage)?;
-                state.publish(&tables);
+                tables.seq = seq;
+                if publish {
+                    state.publish(&tables);
+                }
             }
             Op::Expire {
                 collection: id,
@@ -278,6 +298,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// Builds an operation from the catalog, logs it and applies it, all under the WAL
     /// mutex, so that what `build` checked cannot change before the write lands.
+    /// Under `Always` the fsync happens after the mutex is released, shared with the
+    /// writers that logged meanwhile (group commit); until it returns, a reader may
+    /// already see the write.
     /// `build` returns `None` when there is nothing to write; the result says whether
     /// something was written. A write that fills its collection's memtable freezes it
     /// for the flusher; the write is acknowledged whatever becomes of that flush.
@@ -298,10 +321,14 @@ impl Shared {
             }
         }
         let target = op.data_collection();
-        let seq = wal.append(&[&payload])?;
+        // Under `Always` the fsync comes after the WAL mutex is released, shared with
+        // the writers that logged meanwhile (group commit), and readers see the write
+        // only once it returned: the version is published then.
+        let always = wal.policy() == SyncPolicy::Always;
+        let seq = wal.append_unsynced(&[&payload])?;
         self.catalog
             .write()
-            .apply(op, seq)
+            .apply(op, seq, !always)
             .map_err(|error| match error {
                 ApplyError::Rule(reason) => Error::Corrupt {
                     file: self.path.clone(),
@@ -311,6 +338,7 @@ impl Shared {
                 ApplyError::Segment(error) => error,
             })?;
         let mut lagging = None;
+        let mut deferred = None;
         let frozen = target.and_then(|id| {
             let state = Arc::clone(self.catalog.read().by_id(id)?);
             let mut tables = state.tables.lock();
@@ -320,14 +348,23 @@ impl Shared {
             let memtable = &tables.memtable;
             let full = memtable.horizon as usize >= self.options.memtable_rows_max
                 || memtable.memtable.bytes_written() >= self.options.memtable_bytes_max;
-            if full && tables.freeze(&state.schema) {
+            let froze = full && tables.freeze(&state.schema);
+            if always {
+                deferred = Some((Arc::clone(&state), Arc::new(tables.clone())));
+            } else if froze {
                 state.publish(&tables);
-                drop(tables);
-                return Some(state);
             }
-            None
+            drop(tables);
+            froze.then_some(state)
         });
+        let group = always.then(|| wal.group_sync());
         drop(wal);
+        if let Some(group) = group {
+            group.sync_through(seq)?;
+            if let Some((state, version)) = deferred {
+                state.publish_newer(version);
+            }
+        }
         if let Some((memtable, state)) = lagging {
             self.index_fresh_rows(&memtable, &state);
         }

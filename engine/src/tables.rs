@@ -144,6 +144,8 @@ pub(crate) struct Tables {
     pub frozen: Vec<MemSource>,
     /// Oldest first.
     pub segments: Vec<SegmentSlot>,
+    /// The WAL sequence number of the last write applied.
+    pub seq: u64,
 }
 
 impl Tables {
@@ -152,6 +154,7 @@ impl Tables {
             memtable: MemSource::new(schema),
             frozen: Vec::new(),
             segments: Vec::new(),
+            seq: 0,
         }
     }
 

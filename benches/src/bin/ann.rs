@@ -17,6 +17,17 @@
 //! program pays; then run each query setting on one thread. With `--open-only` only
 //! the measured open runs, in a process that never held the base: run it in a fresh
 //! process on a database a first run kept. `ann --help` lists the flags.
+//!
+//! With `--stream` the ingest is the live-write measurement instead (`stream.rs`):
+//! default options, every write call timed, sweeps right after the stream and after
+//! `flush` + `compact`, and with `--stream-compare-bulk` a bulk-loaded twin to compare
+//! QPS at recall 0.95 and 0.99. The measured open and the runs follow as usual.
+//!
+//! ```text
+//! cargo run --release -p strata-bench --bin ann -- --base $D/base.fvecs \
+//!     --query $D/query.fvecs --gt $D/gt.ivecs --metric cosine --index hnsw \
+//!     --stream --batch 100 [--stream-compare-bulk] [--single-upserts N] [--batch-queries N]
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +42,7 @@ use strata_bench::metrics::{self, Machine};
 use strata_bench::open;
 use strata_bench::report::{Report, RunResult};
 use strata_bench::runner::{self, COLLECTION};
+use strata_bench::stream::{self, BulkFigures, Sources, StreamFigures};
 use strata_bench::{BenchError, Result};
 
 /// The key `open.rs` gets as its first point read: the first base row's.
@@ -101,7 +113,16 @@ fn measure(args: &Args) -> Result<()> {
         filters,
         schema,
     } = data;
-    let ingested = ingest_unless_present(args, &dir, &schema, base, meta)?;
+    let (ingested, streamed) = if args.stream {
+        let figures = stream_ingest(args, &dir, &schema, base, &queries, &truth)?;
+        let spent = (figures.write.total_s, figures.flush_s + figures.compact_s);
+        (Some(spent), Some(figures))
+    } else {
+        (
+            ingest_unless_present(args, &dir, &schema, base, meta)?,
+            None,
+        )
+    };
     let segments = open::segment_count(&dir);
     let opened = open::measure(&dir, options(args), PROBE_KEY, queries.row(0), args.k)?;
     let found = opened.collection.len()?;
@@ -149,6 +170,35 @@ fn measure(args: &Args) -> Result<()> {
         });
     }
 
+    let batch_queries = match args.batch_queries {
+        Some(batch) => {
+            let unfiltered: Vec<&RunResult> =
+                runs.iter().filter(|run| run.filter.is_none()).collect();
+            let chosen = unfiltered
+                .iter()
+                .find(|run| run.recall >= 0.95)
+                .or(unfiltered.last())
+                .ok_or_else(|| BenchError::new("--batch-queries needs an unfiltered run"))?;
+            let spec = runner::RunSpec {
+                params: chosen.params.clone(),
+                filter: None,
+            };
+            Some(stream::batch_queries(
+                &opened.collection,
+                &queries,
+                &truth,
+                args.k,
+                &spec,
+                batch,
+            )?)
+        }
+        None => None,
+    };
+    let single_upserts = match args.single_upserts {
+        Some(count) => Some(stream::single_upserts(&opened.collection, n, count)?),
+        None => None,
+    };
+
     let report = Report {
         data: name,
         index: args.index.name().to_string(),
@@ -168,8 +218,126 @@ fn measure(args: &Args) -> Result<()> {
         runs,
         machine,
         notes,
+        stream: streamed,
+        single_upserts,
+        batch_queries,
     };
     print_report(args, &report)
+}
+
+/// `--stream`: creates the collection with the default options and streams the base
+/// into it, then sweeps right after the stream and after `flush` + `compact`; with
+/// `--stream-compare-bulk` also bulk-loads a twin in a temporary directory.
+fn stream_ingest(
+    args: &Args,
+    dir: &Path,
+    schema: &Schema,
+    base: Matrix<f32>,
+    queries: &Matrix<f32>,
+    truth: &[Vec<u32>],
+) -> Result<StreamFigures> {
+    let db = Database::open_with(dir, options(args))?;
+    if db.collection(COLLECTION).is_ok() {
+        return Err(BenchError::new(format!(
+            "{}: --stream measures writes into an empty database; use another --db or \
+             remove it",
+            dir.display()
+        )));
+    }
+    let collection = db.create_collection(COLLECTION, schema.clone())?;
+    let write = stream::stream(&collection, &base, args.batch)?;
+    eprintln!(
+        "ann: streamed {} rows, {} per call, durability {}: {}",
+        base.len(),
+        args.batch,
+        durability_name(args.durability),
+        write.line()
+    );
+    let sources_after_stream = Sources::of(&collection, queries.row(0), args.k)?;
+    let runs_after_stream = sweep(args, &collection, queries, truth)?;
+    let clock = Instant::now();
+    db.flush()?;
+    let flush_s = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    db.compact()?;
+    let compact_s = clock.elapsed().as_secs_f64();
+    eprintln!("ann: flushed in {flush_s:.2} s, compacted in {compact_s:.2} s");
+    let sources_after_compact = Sources::of(&collection, queries.row(0), args.k)?;
+    let runs_after_compact = sweep(args, &collection, queries, truth)?;
+    drop((collection, db));
+    let bulk = if args.stream_compare_bulk {
+        Some(bulk_twin(args, schema, &base, queries, truth)?)
+    } else {
+        None
+    };
+    Ok(StreamFigures {
+        batch: args.batch,
+        write,
+        sources_after_stream,
+        runs_after_stream,
+        flush_s,
+        compact_s,
+        sources_after_compact,
+        runs_after_compact,
+        bulk,
+    })
+}
+
+/// The same data loaded as `ann` measures HNSW without `--stream`: one memtable, one
+/// flush that builds one graph, in a temporary database of its own.
+fn bulk_twin(
+    args: &Args,
+    schema: &Schema,
+    base: &Matrix<f32>,
+    queries: &Matrix<f32>,
+    truth: &[Vec<u32>],
+) -> Result<BulkFigures> {
+    let temporary = tempfile::Builder::new()
+        .prefix("strata-ann-bulk-")
+        .tempdir()
+        .map_err(|e| BenchError::new(format!("cannot create a temporary directory: {e}")))?;
+    let options = Options {
+        durability: args.durability,
+        memtable_rows_max: usize::MAX,
+        memtable_bytes_max: usize::MAX,
+        background_work: args.background,
+        ..Options::default()
+    };
+    let db = Database::open_with(temporary.path().join("db"), options)?;
+    let collection = db.create_collection(COLLECTION, schema.clone())?;
+    let ingest_s = runner::ingest(&collection, base, None, 1000)?.as_secs_f64();
+    let clock = Instant::now();
+    db.flush()?;
+    let flush_s = clock.elapsed().as_secs_f64();
+    eprintln!("ann: bulk twin loaded in {ingest_s:.2} s, flushed in {flush_s:.2} s");
+    Ok(BulkFigures {
+        ingest_s,
+        flush_s,
+        sources: Sources::of(&collection, queries.row(0), args.k)?,
+        runs: sweep(args, &collection, queries, truth)?,
+    })
+}
+
+/// The unfiltered runs over every query.
+fn sweep(
+    args: &Args,
+    collection: &Collection,
+    queries: &Matrix<f32>,
+    truth: &[Vec<u32>],
+) -> Result<Vec<RunResult>> {
+    let all: Vec<usize> = (0..queries.len()).collect();
+    runner::plan_runs(args.index, &[], &args.efs)
+        .into_iter()
+        .map(|run| {
+            let outcome = runner::execute(collection, queries, &all, args.k, &run, &[])?;
+            Ok(RunResult {
+                params: run.params,
+                filter: None,
+                recall: metrics::mean_recall(&outcome.returned, truth, args.k),
+                latency: outcome.latency,
+            })
+        })
+        .collect()
 }
 
 /// `--open-only`: the measured open of a kept database, in a process that never
@@ -222,6 +390,9 @@ fn measure_open_only(args: &Args, machine: Machine) -> Result<()> {
         runs: Vec::new(),
         machine,
         notes: vec!["--open-only: open measured, no query runs".to_string()],
+        stream: None,
+        single_upserts: None,
+        batch_queries: None,
     };
     print_report(args, &report)
 }
@@ -259,9 +430,11 @@ fn durability_name(durability: Durability) -> &'static str {
 /// final flush builds one graph over it (`build_s`). With the engine's default limits
 /// a 50k x 384 load would flush at 64 MiB and leave two segments, so every query
 /// would walk two graphs, and the first graph would be built for nothing.
+///
+/// `--stream` measures what a user gets without tuning: the default limits.
 fn options(args: &Args) -> Options {
     let defaults = Options::default();
-    let bulk = args.index == IndexKind::Hnsw && args.memtable_rows.is_none();
+    let bulk = args.index == IndexKind::Hnsw && args.memtable_rows.is_none() && !args.stream;
     Options {
         durability: args.durability,
         memtable_rows_max: args.memtable_rows.unwrap_or(if bulk {

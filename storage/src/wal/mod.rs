@@ -4,18 +4,25 @@
 //! Wal::open ── list wal-*.log ── replay each in order ── cut a torn tail ── writer
 //!                                  (replay.rs)                               │
 //! append(payloads) ── frame (format.rs) ── one write ── fsync per SyncPolicy ┘
+//!                                                       ├─ Always: group commit
 //!                                                       └─ EverySec: syncer thread
 //! ```
+//!
+//! Under `Always` a writer may append with [`Wal::append_unsynced`] under its own
+//! mutex, release it, and wait in [`GroupSync::sync_through`], so that writers arriving
+//! while an fsync is in flight share the next one (group.rs).
 //!
 //! The WAL never interprets payloads; the engine encodes and decodes them.
 
 pub mod format;
+mod group;
 mod replay;
 mod syncer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use group::GroupSync;
 pub use replay::{Damage, DamageKind, RecoveryMode};
 
 use crate::error::{Error, Result};
@@ -87,6 +94,7 @@ pub struct Wal {
     next_seq: u64,
     policy: SyncPolicy,
     poison: Arc<Poison>,
+    group: Arc<GroupSync>,
     syncer: Option<Syncer>,
     frame: Vec<u8>,
 }
@@ -213,6 +221,12 @@ impl Wal {
             )?),
             SyncPolicy::Always | SyncPolicy::Never => None,
         };
+        let group = Arc::new(GroupSync::new(
+            Arc::clone(&file),
+            file_path.clone(),
+            next_seq - 1,
+            Arc::clone(&poison),
+        ));
         let wal = Wal {
             fs,
             dir: dir.to_path_buf(),
@@ -223,6 +237,7 @@ impl Wal {
             next_seq,
             policy: options.sync,
             poison,
+            group,
             syncer,
             frame: Vec::new(),
         };
@@ -239,6 +254,18 @@ impl Wal {
     /// [`SyncPolicy::Always`] the unsynced records are cut off too, as they were never
     /// acknowledged.
     pub fn append(&mut self, payloads: &[&[u8]]) -> Result<u64> {
+        let seq = self.append_unsynced(payloads)?;
+        if self.policy == SyncPolicy::Always {
+            self.group.sync_through(seq)?;
+        }
+        Ok(seq)
+    }
+
+    /// Appends as [`Wal::append`] does but leaves the fsync to the caller, whatever the
+    /// policy: under [`SyncPolicy::Always`] the records are durable only once
+    /// [`GroupSync::sync_through`] of the returned sequence number returned, which the
+    /// caller may call after releasing whatever serialises its appends.
+    pub fn append_unsynced(&mut self, payloads: &[&[u8]]) -> Result<u64> {
         self.poison.check()?;
         let mut total = 0usize;
         for payload in payloads {
@@ -264,36 +291,31 @@ impl Wal {
             }
             return Err(Error::io("append to", &self.file_path, error));
         }
-        if self.policy == SyncPolicy::Always {
-            if let Err(error) = self.sync() {
-                // The records were never acknowledged. Cut them off, so that a reopen
-                // does not replay writes the caller was told failed (and the handle
-                // never applied); the log stays poisoned all the same.
-                if let Err(cut) = self.file.truncate(self.file_len) {
-                    self.poison
-                        .set(format!("cutting an unsynced append failed: {cut}"));
-                }
-                return Err(error);
-            }
-        }
         self.file_len += self.frame.len() as u64;
         self.next_seq = seq;
+        self.group.appended(seq - 1);
         if self.policy == SyncPolicy::EverySecond {
             self.poison.mark_dirty();
         }
         Ok(seq - 1)
     }
 
-    /// Makes every appended record durable now, whatever the policy.
+    /// Makes every appended record durable now, whatever the policy, sharing an fsync
+    /// in flight when it covers them.
     pub fn sync(&self) -> Result<()> {
         self.poison.check()?;
-        self.file.sync().map_err(|error| {
-            self.poison.set(format!(
-                "fsync of {} failed: {error}",
-                self.file_path.display()
-            ));
-            Error::io("fsync", &self.file_path, error)
-        })
+        self.group.sync_through(self.next_seq - 1)
+    }
+
+    /// The group-commit handle of this log, for waiting on durability without holding
+    /// the `Wal` (see [`Wal::append_unsynced`]). It follows rotations.
+    pub fn group_sync(&self) -> Arc<GroupSync> {
+        Arc::clone(&self.group)
+    }
+
+    /// The policy the log was opened with.
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
     }
 
     /// Starts a new WAL file at the next sequence number and removes the older files
@@ -303,6 +325,10 @@ impl Wal {
     /// the removed files hold nothing else.
     pub fn rotate(&mut self, covered: u64) -> Result<()> {
         self.poison.check()?;
+        // The old file must be durable before a new one takes appends: a leader that
+        // noted the new file could not make records of the old one durable. Failing
+        // here leaves nothing to undo.
+        self.group.sync_through(self.next_seq - 1)?;
         let current_first = self
             .files
             .last()
@@ -335,6 +361,14 @@ impl Wal {
                 .inspect_err(|error| {
                     self.poison.set(format!(
                         "starting the WAL file {} failed: {error}",
+                        path.display()
+                    ))
+                })?;
+            self.group
+                .switch_file(Arc::clone(&file), path.clone())
+                .inspect_err(|error| {
+                    self.poison.set(format!(
+                        "syncing the WAL before switching to {} failed: {error}",
                         path.display()
                     ))
                 })?;
