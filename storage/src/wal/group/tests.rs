@@ -297,7 +297,7 @@ fn rotation_waits_for_a_leader_syncing_the_old_file() {
         wait_until("the leader reaches its fsync", || {
             gate.arrived.load(Ordering::SeqCst) == 1
         });
-        let rotator = scope.spawn(|| wal.lock().rotate());
+        let rotator = scope.spawn(|| wal.lock().rotate(u64::MAX));
         wait_until("the rotation waits for the leader", || group.waiting() == 1);
         assert!(
             sim.exists(&old_file) && wal.is_locked(),
