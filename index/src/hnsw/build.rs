@@ -33,7 +33,7 @@ pub(crate) struct Work {
     found: Vec<Cand>,
     pub selected: Vec<Cand>,
     pub pool: Vec<Cand>,
-    kept: Vec<Cand>,
+    pub kept: Vec<Cand>,
     ids: Vec<u32>,
 }
 

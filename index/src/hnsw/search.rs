@@ -423,7 +423,8 @@ impl<'a> GraphRef<'a> {
     /// raised to `k` if smaller. With a filter the walk continues through
     /// non-matching rows until `ef` matching rows are held or the graph is exhausted,
     /// and rows the walk never reached are then scanned, so the result always has
-    /// `min(k, matching rows)` entries.
+    /// `min(k, matching rows)` entries. Rows that are not in the graph (rows without
+    /// a vector, see [`super::HnswGraph::build_present`]) are never returned.
     pub fn search(
         &self,
         vectors: &[f32],
