@@ -93,6 +93,15 @@ impl Collection {
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
+            // Applying the upsert locates each key's older row; doing it first means a
+            // segment's damaged key file or filter refuses the write before it is
+            // logged, instead of failing its apply after (the blocks it checks stay
+            // checked, so the apply meets no new damage).
+            let tables = self.state.tables.read();
+            for (key, _) in &docs {
+                tables.locate(key)?;
+            }
+            drop(tables);
             Ok(Some(Op::Upsert {
                 collection: self.state.id,
                 docs,

@@ -316,7 +316,7 @@ struct SegmentSource<'a> {
 type Column<'a> = (&'a [f32], usize, Metric, &'a RoaringBitmap);
 
 trait Source: RowSource {
-    fn column(&self, position: u16, schema: &Schema) -> Option<Column<'_>>;
+    fn column(&self, position: u16, schema: &Schema) -> Result<Option<Column<'_>>>;
     /// Graph search among `filter`'s rows, when the source has a graph for the field.
     fn graph_search(
         &self,
@@ -370,14 +370,34 @@ impl RowSource for MemtableSource<'_> {
     ) -> Result<RoaringBitmap> {
         Ok(self.memtable.numeric_rows(position, low, high))
     }
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
-        distances_in(self.memtable.column(position), vector, rows)
+    fn distances(
+        &self,
+        position: u16,
+        vector: &[f32],
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, f32)>> {
+        Ok(distances_in(self.memtable.column(position), vector, rows))
     }
 }
 
 impl Source for MemtableSource<'_> {
-    fn column(&self, position: u16, _: &Schema) -> Option<Column<'_>> {
-        self.memtable.column(position)
+    fn column(&self, position: u16, _: &Schema) -> Result<Option<Column<'_>>> {
+        Ok(self.memtable.column(position))
+    }
+}
+
+impl SegmentSource<'_> {
+    /// The segment's column of the vector field at `position`; checking its blocks
+    /// can fail.
+    fn segment_column(&self, position: u16) -> Result<Option<Column<'_>>> {
+        let segment = &self.slot.segment;
+        let (Some(metric), Some(present)) = (segment.metric(position), segment.present(position))
+        else {
+            return Ok(None);
+        };
+        Ok(segment
+            .vectors(position)?
+            .map(|(data, dim)| (data, dim, metric, present)))
     }
 }
 
@@ -401,26 +421,19 @@ impl RowSource for SegmentSource<'_> {
     ) -> Result<RoaringBitmap> {
         self.slot.segment.numeric_rows(position, low, high)
     }
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
-        let metric = self.slot.segment.metric(position);
-        let column = metric.and_then(|metric| {
-            let (data, dim) = self.slot.segment.vectors(position)?;
-            Some((data, dim, metric, self.slot.segment.present(position)?))
-        });
-        distances_in(column, vector, rows)
+    fn distances(
+        &self,
+        position: u16,
+        vector: &[f32],
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, f32)>> {
+        Ok(distances_in(self.segment_column(position)?, vector, rows))
     }
 }
 
 impl Source for SegmentSource<'_> {
-    fn column(&self, position: u16, _: &Schema) -> Option<Column<'_>> {
-        let segment = &self.slot.segment;
-        let (data, dim) = segment.vectors(position)?;
-        Some((
-            data,
-            dim,
-            segment.metric(position)?,
-            segment.present(position)?,
-        ))
+    fn column(&self, position: u16, _: &Schema) -> Result<Option<Column<'_>>> {
+        self.segment_column(position)
     }
     fn graph_search(
         &self,
@@ -527,7 +540,7 @@ pub(crate) fn execute(
                         let filter = (matching.len() < source.row_count()).then_some(&matching);
                         source.graph_search(knn, filter)?.unwrap_or_default()
                     }
-                    _ => match source.column(knn.position, schema) {
+                    _ => match source.column(knn.position, schema)? {
                         Some((data, dim, metric, present)) => {
                             let candidates = &matching & present;
                             flat::search(metric, &knn.vector, data, dim, candidates.iter(), knn.k)
