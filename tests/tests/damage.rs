@@ -1,13 +1,15 @@
 //! Damage to every kind of file a database holds (WAL, MANIFEST, and each segment's
-//! keys, docs, rows, vectors-N and state-N), by every kind of damage (cuts, flipped
-//! bytes in body and footer, zeroed pages, a newer format version, a missing file, a
-//! file swapped with another segment's, extra files). Every case must end in one of:
+//! keys, docs, rows, vectors-N, keyfilter, tags-N, numeric-N and state-N), by every kind
+//! of damage (cuts, flipped bytes in body and footer, zeroed pages, a newer format
+//! version, a missing file, a file swapped with another segment's, extra files). Every
+//! case must end in one of:
 //!
 //! - `Error::Corrupt` / `Error::UnsupportedVersion` naming the damaged file, at open,
 //!   and the refused open changes nothing on disk;
-//! - for damage to a lazily read body (keys, docs, vectors): an open database whose
-//!   reads never panic and fail only with `Corrupt` naming that file, and whose
-//!   `verify()` and `compact()` report it;
+//! - for damage to a lazily read file (block-checked): an open database whose every
+//!   read (get, len, ttl, search, filtered search) and write (delete, upsert, flush,
+//!   reopen) answers right or fails with `Corrupt` naming that file, and whose
+//!   `verify()` reports it and `compact()` reports it or rebuilds without it;
 //! - a documented recovery: a torn WAL tail is cut (the data is the state after some
 //!   prefix of the writes); orphans and unknown files are removed or ignored (the data
 //!   is exact).
@@ -17,139 +19,15 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use strata::{
-    Database, Doc, Durability, Error, Filter, Metric, Options, Schema, Search, VectorIndex,
+use strata::{Database, Error, Options, Search};
+use strata_tests::damaged::{
+    answers_or_blames, blames, build, copy_dir, key, options, writes_answer_or_blame, Model,
+    Pristine, FOOTER_LEN, VECTOR_FIELDS,
 };
 use strata_tests::{oracle_distance, random_vectors, scratch_dir};
 
-const FOOTER_LEN: usize = 32;
 const PAGE: usize = 4096;
-/// Vector fields by schema position: (name, dimension, metric).
-const VECTOR_FIELDS: [(&str, usize, Metric); 2] = [
-    ("embedding", 8, Metric::L2),
-    ("small", 3, Metric::InnerProduct),
-];
-
-type Model = BTreeMap<String, Doc>;
-
-fn schema() -> Schema {
-    Schema::builder()
-        .text("title")
-        .tag("tags")
-        .numeric("rank")
-        .vector("embedding", 8, Metric::L2, VectorIndex::flat())
-        .vector("small", 3, Metric::InnerProduct, VectorIndex::flat())
-        .build()
-        .unwrap()
-}
-
-fn key(index: u64) -> String {
-    format!("doc:{index}")
-}
-
-/// Document `index` in its `version`-th form; odd indexes lack the `small` vector.
-fn doc(index: u64, version: u64) -> Doc {
-    let seed = index * 100 + version;
-    let mut doc = Doc::new()
-        .text("title", format!("document {index} version {version}"))
-        .tag("tags", if index.is_multiple_of(3) { "a,b" } else { "c" })
-        .numeric("rank", seed as f64)
-        .vector("embedding", random_vectors(seed, 1, 8).remove(0));
-    if index.is_multiple_of(2) {
-        doc = doc.vector("small", random_vectors(seed + 7, 1, 3).remove(0));
-    }
-    doc
-}
-
-fn options() -> Options {
-    Options {
-        durability: Durability::Always,
-        memtable_rows_max: 8,
-        background_work: false,
-        ..Options::default()
-    }
-}
-
-/// The pristine database, the model after its last flush and after each later write
-/// (which live only in the WAL), and its segment directories, oldest first.
-struct Pristine {
-    _root: tempfile::TempDir,
-    dir: PathBuf,
-    snapshots: Vec<Model>,
-    segments: Vec<PathBuf>,
-}
-
-impl Pristine {
-    fn final_model(&self) -> &Model {
-        self.snapshots.last().unwrap()
-    }
-}
-
-fn build() -> Pristine {
-    let root = scratch_dir();
-    let dir = root.path().join("db");
-    let db = Database::open_with(&dir, options()).unwrap();
-    let docs = db.create_collection("docs", schema()).unwrap();
-    let mut model = Model::new();
-    let hour = Duration::from_secs(3600);
-    // Three segments of eight rows each (a flush every eight), some with deadlines.
-    for index in 0..24u64 {
-        if index.is_multiple_of(5) {
-            docs.upsert_with_ttl(key(index), doc(index, 0), hour)
-                .unwrap();
-        } else {
-            docs.upsert(key(index), doc(index, 0)).unwrap();
-        }
-        model.insert(key(index), doc(index, 0));
-    }
-    // Deletions and deadline changes of sealed rows: state files at the next flush.
-    for index in [1, 9, 17] {
-        assert!(docs.delete(&key(index)).unwrap());
-        model.remove(&key(index));
-    }
-    assert!(docs.expire(&key(2), hour).unwrap());
-    assert!(docs.expire(&key(10), hour).unwrap());
-    assert!(docs.persist(&key(5)).unwrap());
-    assert!(docs.expire(&key(6), Duration::ZERO).unwrap());
-    model.remove(&key(6));
-    docs.upsert(key(3), doc(3, 1)).unwrap();
-    model.insert(key(3), doc(3, 1));
-    db.flush().unwrap();
-
-    // Writes after the last flush live in the WAL only, and reach into the segments.
-    let mut snapshots = vec![model.clone()];
-    for index in 100..103 {
-        docs.upsert(key(index), doc(index, 0)).unwrap();
-        model.insert(key(index), doc(index, 0));
-        snapshots.push(model.clone());
-    }
-    docs.upsert(key(4), doc(4, 1)).unwrap();
-    model.insert(key(4), doc(4, 1));
-    snapshots.push(model.clone());
-    assert!(docs.delete(&key(12)).unwrap());
-    model.remove(&key(12));
-    snapshots.push(model.clone());
-    assert!(docs.expire(&key(18), hour).unwrap());
-    snapshots.push(model.clone());
-    drop(docs);
-    drop(db);
-
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir.join("segments"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    segments.sort();
-    assert_eq!(segments.len(), 4, "three segments of rows and one flushed");
-    Pristine {
-        _root: root,
-        dir,
-        snapshots,
-        segments,
-    }
-}
-
 /// What a case damages, which decides what outcomes are allowed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Class {
@@ -222,19 +100,6 @@ fn apply(dir: &Path, case: &Case) {
         Damage::OrphanSegment(source) => {
             let orphan = dir.join("segments").join(format!("{:020}", 999));
             copy_dir(&dir.join(source), &orphan);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
         }
     }
 }
@@ -413,15 +278,6 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
     cases
 }
 
-/// Whether `error` is a data error naming one of `blame`.
-fn blames(error: &Error, dir: &Path, blame: &[PathBuf]) -> bool {
-    let file = match error {
-        Error::Corrupt { file, .. } | Error::UnsupportedVersion { file, .. } => file,
-        _ => return false,
-    };
-    blame.iter().any(|b| dir.join(b) == *file)
-}
-
 /// Compares everything a reader can see with `model`; `Err` says what differs.
 fn matches_model(db: &Database, model: &Model, all_keys: &[String]) -> Result<(), String> {
     let docs = db.collection("docs").map_err(|e| e.to_string())?;
@@ -487,152 +343,6 @@ fn reads_fail_cleanly(
         }
     }
     Ok(())
-}
-
-/// Every answer a reader can get: the model's, or `Corrupt` naming a blamed file. Damage
-/// may make a read fail, never make it wrong (a missed key, a duplicate row, a wrong
-/// count or neighbour).
-fn answers_or_blames(
-    db: &Database,
-    model: &Model,
-    all_keys: &[String],
-    ok: &dyn Fn(&Error) -> bool,
-) -> Result<(), String> {
-    let docs = db.collection("docs").map_err(|e| e.to_string())?;
-    let check = |what: String, result: Result<bool, Error>| match result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!("{what}: wrong answer")),
-        Err(error) if ok(&error) => Ok(()),
-        Err(error) => Err(format!("{what}: unexpected error {error:?}")),
-    };
-    check(
-        format!("len (expected {})", model.len()),
-        docs.len().map(|len| len == model.len()),
-    )?;
-    for key in all_keys {
-        check(
-            format!("get {key}"),
-            docs.get(key).map(|got| got.as_ref() == model.get(key)),
-        )?;
-    }
-    for (field, dim, metric) in VECTOR_FIELDS {
-        for query in random_vectors(dim as u64, 2, dim) {
-            let mut truth: Vec<(f64, &String)> = model
-                .iter()
-                .filter_map(|(key, doc)| {
-                    Some((oracle_distance(metric, &query, doc.get_vector(field)?), key))
-                })
-                .collect();
-            truth.sort_by(|a, b| a.0.total_cmp(&b.0));
-            truth.truncate(6);
-            let hits = docs.search(&Search::knn(field, &query, 6).no_content());
-            check(
-                format!("search {field}"),
-                hits.map(|hits| {
-                    hits.len() == truth.len()
-                        && hits.iter().zip(&truth).all(|(hit, (distance, key))| {
-                            hit.key == **key && (hit.distance as f64 - distance).abs() < 1e-4
-                        })
-                }),
-            )?;
-        }
-    }
-    // The TAG and NUMERIC indexes: every row a filter admits, nearest first.
-    let query = random_vectors(99, 1, 8).remove(0);
-    type Admits<'a> = &'a dyn Fn(&Doc) -> bool;
-    let filters: [(&str, Filter, Admits); 2] = [
-        ("tag a", Filter::tag("tags", ["a"]), &|doc: &Doc| {
-            doc.get_tag("tags")
-                .is_some_and(|tags| tags.split(',').any(|t| t == "a"))
-        }),
-        (
-            "rank < 1000",
-            Filter::range("rank", ..1000.0),
-            &|doc: &Doc| doc.get_numeric("rank").is_some_and(|rank| rank < 1000.0),
-        ),
-    ];
-    for (name, filter, admits) in filters {
-        let mut truth: Vec<(f64, &String)> = model
-            .iter()
-            .filter(|(_, doc)| admits(doc))
-            .map(|(key, doc)| {
-                let vector = doc.get_vector("embedding").expect("every doc has one");
-                (oracle_distance(Metric::L2, &query, vector), key)
-            })
-            .collect();
-        truth.sort_by(|a, b| a.0.total_cmp(&b.0));
-        truth.truncate(100);
-        let hits = docs.search(
-            &Search::knn("embedding", &query, 100)
-                .filter(filter)
-                .no_content(),
-        );
-        check(
-            format!("search filtered by {name}"),
-            hits.map(|hits| {
-                hits.len() == truth.len()
-                    && hits
-                        .iter()
-                        .zip(&truth)
-                        .all(|(hit, (_, key))| hit.key == **key)
-            }),
-        )?;
-    }
-    Ok(())
-}
-
-/// Writes against a damaged database: each answers correctly or fails with `Corrupt`
-/// naming a blamed file, and what a flush makes durable is still right after a reopen
-/// (damage must not become durable as duplicate or missing rows).
-fn writes_answer_or_blame(
-    dir: &Path,
-    mut model: Model,
-    all_keys: &[String],
-    ok: &dyn Fn(&Error) -> bool,
-) -> Result<(), String> {
-    {
-        let db = match Database::open_with(dir, options()) {
-            Err(error) if ok(&error) => return Ok(()),
-            Err(error) => return Err(format!("open: unexpected error {error:?}")),
-            Ok(db) => db,
-        };
-        let docs = db.collection("docs").map_err(|e| e.to_string())?;
-        // Live in a segment, replaced through the WAL, already deleted.
-        for index in [0, 4, 12] {
-            let existed = model.contains_key(&key(index));
-            match docs.delete(&key(index)) {
-                Ok(said) if said == existed => {
-                    model.remove(&key(index));
-                }
-                Ok(said) => {
-                    return Err(format!("delete {}: {said}, expected {existed}", key(index)))
-                }
-                Err(error) if ok(&error) => {}
-                Err(error) => return Err(format!("delete {}: unexpected {error:?}", key(index))),
-            }
-        }
-        for index in [3, 4, 7, 20, 200] {
-            match docs.upsert(key(index), doc(index, 9)) {
-                Ok(()) => {
-                    model.insert(key(index), doc(index, 9));
-                }
-                Err(error) if ok(&error) => {}
-                Err(error) => return Err(format!("upsert {}: unexpected {error:?}", key(index))),
-            }
-        }
-        answers_or_blames(&db, &model, all_keys, ok).map_err(|e| format!("after writes: {e}"))?;
-        match db.flush() {
-            Ok(()) => {}
-            Err(error) if ok(&error) => {}
-            Err(error) => return Err(format!("flush: unexpected {error:?}")),
-        }
-    }
-    let db = match Database::open_with(dir, options()) {
-        Err(error) if ok(&error) => return Ok(()),
-        Err(error) => return Err(format!("reopen: unexpected error {error:?}")),
-        Ok(db) => db,
-    };
-    answers_or_blames(&db, &model, all_keys, ok).map_err(|e| format!("after reopen: {e}"))
 }
 
 fn run_case(pristine: &Pristine, case: &Case, all_keys: &[String]) -> Result<&'static str, String> {
@@ -856,161 +566,4 @@ fn a_missing_wal_is_refused_unless_truncation_is_accepted() {
     assert!(cut.corruption.is_some(), "{cut:?}");
     let all_keys: Vec<String> = (0..24).chain(100..103).map(key).collect();
     matches_model(&db, &pristine.snapshots[0], &all_keys).unwrap();
-}
-
-#[test]
-fn a_damaged_key_filter_never_hides_a_live_key() {
-    // Zeroing one byte of a key filter used to let replay take a key for absent: the
-    // WAL's upsert of doc:4 then left its segment row live beside the new one (two live
-    // rows, a wrong len), `get` and `delete` missed keys, and a flush made it durable.
-    let pristine = build();
-    let all_keys: Vec<String> = (0..24).chain(100..103).chain([200]).map(key).collect();
-    let mut failures = Vec::new();
-    let mut cases = 0;
-    for segment in &pristine.segments {
-        let relative = segment
-            .strip_prefix(&pristine.dir)
-            .unwrap()
-            .join("keyfilter");
-        let len = std::fs::metadata(pristine.dir.join(&relative))
-            .unwrap()
-            .len() as usize;
-        for at in 0..len - FOOTER_LEN {
-            let root = scratch_dir();
-            let dir = root.path().join("db");
-            copy_dir(&pristine.dir, &dir);
-            let path = dir.join(&relative);
-            let mut bytes = std::fs::read(&path).unwrap();
-            if bytes[at] == 0 {
-                continue;
-            }
-            bytes[at] = 0;
-            std::fs::write(&path, bytes).unwrap();
-            cases += 1;
-            let blamed = |error: &Error| blames(error, &dir, std::slice::from_ref(&relative));
-            let outcome = match Database::open_with(&dir, options()) {
-                Err(error) if blamed(&error) => Ok(()),
-                Err(error) => Err(format!("open: unexpected error {error:?}")),
-                Ok(db) => answers_or_blames(&db, pristine.final_model(), &all_keys, &blamed),
-            }
-            .and_then(|()| {
-                writes_answer_or_blame(&dir, pristine.final_model().clone(), &all_keys, &blamed)
-            });
-            if let Err(why) = outcome {
-                failures.push(format!("{}: zero byte {at}: {why}", relative.display()));
-            }
-        }
-    }
-    assert!(cases > 0);
-    assert!(
-        failures.is_empty(),
-        "{} of {cases} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
-#[test]
-fn damage_in_one_block_of_a_large_segment_fails_only_the_reads_that_touch_it() {
-    // The files of `build()` fit in one 64 KiB block each, so any damage fails every
-    // read of the file. Here each file spans many blocks: a flip in one must fail the
-    // reads that touch it (naming the file), answer every other read right, and never
-    // make a write act on it.
-    const ROWS: u64 = 60_000;
-    let root = scratch_dir();
-    let pristine = root.path().join("db");
-    let options = Options {
-        memtable_rows_max: 100_000,
-        ..options()
-    };
-    let mut model = Model::new();
-    {
-        let db = Database::open_with(&pristine, options.clone()).unwrap();
-        let docs = db.create_collection("docs", schema()).unwrap();
-        for start in (0..ROWS).step_by(1_000) {
-            let batch: Vec<(String, Doc)> = (start..start + 1_000)
-                .map(|i| (key(i), doc(i, 0)))
-                .collect();
-            docs.upsert_many(batch.iter().cloned()).unwrap();
-            model.extend(batch);
-        }
-        db.flush().unwrap();
-        // A WAL tail that replay locates in the segment.
-        docs.upsert(key(5), doc(5, 1)).unwrap();
-        model.insert(key(5), doc(5, 1));
-        assert!(docs.delete(&key(7)).unwrap());
-        model.remove(&key(7));
-    }
-    let segment = std::fs::read_dir(pristine.join("segments"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .next()
-        .unwrap();
-    let sample: Vec<String> = (0..ROWS).step_by(97).chain([5, 7, 200]).map(key).collect();
-    for (name, granular) in [
-        ("keys", false),
-        ("docs", true),
-        ("vectors-3", true),
-        ("vectors-4", true),
-        ("keyfilter", true),
-        ("tags-1", false),
-        ("numeric-2", false),
-    ] {
-        let relative = segment.strip_prefix(&pristine).unwrap().join(name);
-        let bytes = std::fs::read(pristine.join(&relative)).unwrap();
-        // The data ends where the block table does: before `count` u32s and the
-        // 12-byte trailer whose second word is `count`.
-        let trailer = bytes.len() - FOOTER_LEN - 12;
-        let count = u32::from_le_bytes(bytes[trailer + 4..trailer + 8].try_into().unwrap());
-        let data_len = trailer - 4 * count as usize;
-        if granular {
-            assert!(count >= 2, "{name}: {count} blocks");
-        }
-        // Past the first block (which holds the headers) when there is more than one.
-        let at = match count {
-            1 => data_len / 2,
-            _ => 65_536 + (data_len - 65_536).min(65_536) / 2,
-        };
-        let work = scratch_dir();
-        let dir = work.path().join("db");
-        copy_dir(&pristine, &dir);
-        let mut damaged = bytes.clone();
-        damaged[at] ^= 0x20;
-        std::fs::write(dir.join(&relative), damaged).unwrap();
-        let blamed = |error: &Error| blames(error, &dir, std::slice::from_ref(&relative));
-        let (mut right, mut refused) = (0, 0);
-        match Database::open_with(&dir, options.clone()) {
-            Err(error) => assert!(blamed(&error), "{name}: open: {error:?}"),
-            Ok(db) => {
-                let docs = db.collection("docs").unwrap();
-                for key in &sample {
-                    match docs.get(key) {
-                        Ok(got) => {
-                            assert_eq!(got.as_ref(), model.get(key), "{name}: get {key}");
-                            right += 1;
-                        }
-                        Err(error) => {
-                            assert!(blamed(&error), "{name}: get {key}: {error:?}");
-                            refused += 1;
-                        }
-                    }
-                }
-                answers_or_blames(&db, &model, &sample, &blamed)
-                    .unwrap_or_else(|why| panic!("{name}: {why}"));
-                assert!(
-                    matches!(db.verify(), Err(error) if blamed(&error)),
-                    "{name}: verify"
-                );
-            }
-        }
-        if granular {
-            assert!(
-                right > 0 && refused > 0,
-                "{name}: {right} right, {refused} refused: one damaged block fails the reads \
-                 that touch it only"
-            );
-        }
-        writes_answer_or_blame(&dir, model.clone(), &sample, &blamed)
-            .unwrap_or_else(|why| panic!("{name}: {why}"));
-    }
 }
