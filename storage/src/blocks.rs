@@ -224,9 +224,8 @@ impl BlockedFile {
             return Ok(None);
         }
         if !range.is_empty() {
-            self.check_blocks(
-                range.start / self.block_size..(range.end - 1) / self.block_size + 1,
-            )?;
+            let blocks = range.start / self.block_size..(range.end - 1) / self.block_size + 1;
+            self.check_blocks(blocks, true)?;
         }
         Ok(Some(&self.data()[range]))
     }
@@ -235,7 +234,9 @@ impl BlockedFile {
     pub fn all(&self) -> Result<&[u8]> {
         if !self.all_verified.load(Ordering::Acquire) {
             self.file.advise(Access::Sequential);
-            let checked = self.check_blocks(0..self.block_count());
+            // Sequential read-ahead streams the file; per-block hints would only break
+            // its requests up.
+            let checked = self.check_blocks(0..self.block_count(), false);
             self.file.advise(Access::Normal);
             checked?;
             self.all_verified.store(true, Ordering::Release);
@@ -247,7 +248,7 @@ impl BlockedFile {
     pub fn verify(&self) -> Result<()> {
         self.file.verify()?;
         for block in 0..self.block_count() {
-            self.check_block(block)?;
+            self.check_block(block, false)?;
         }
         self.file.advise(Access::Normal);
         Ok(())
@@ -257,22 +258,29 @@ impl BlockedFile {
         self.data_len.div_ceil(self.block_size)
     }
 
-    fn check_blocks(&self, blocks: Range<usize>) -> Result<()> {
+    /// Checks the blocks not checked yet; `prefetch` asks the OS for each block in one
+    /// read first (for scattered lookups; not for a sequential pass).
+    fn check_blocks(&self, blocks: Range<usize>, prefetch: bool) -> Result<()> {
         for block in blocks {
             let (word, bit) = (&self.verified[block / 64], 1u64 << (block % 64));
             if word.load(Ordering::Acquire) & bit == 0 {
-                self.check_block(block)?;
+                self.check_block(block, prefetch)?;
                 word.fetch_or(bit, Ordering::Release);
             }
         }
         Ok(())
     }
 
-    fn check_block(&self, block: usize) -> Result<()> {
+    fn check_block(&self, block: usize, prefetch: bool) -> Result<()> {
         let start = block * self.block_size;
         let end = (start + self.block_size).min(self.data_len);
         let at = self.data_len + 4 * block;
         let body = self.file.body();
+        if prefetch {
+            // One read of the block rather than a fault per page (the map is in
+            // random mode at open and for point lookups).
+            self.file.will_need(start..end);
+        }
         let expected = u32::from_le_bytes(body[at..at + 4].try_into().expect("4 bytes"));
         if crc32fast::hash(&body[start..end]) != expected {
             return Err(self.file.corrupt(
