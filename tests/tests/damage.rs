@@ -45,7 +45,8 @@ enum Damage {
     Truncate(usize),
     Flip(usize, u8),
     ZeroPage(usize),
-    NewerVersion,
+    /// A well-formed footer whose format version differs by this much.
+    Version(i32),
     Remove,
     /// Exchange the contents with this file (the same kind in another segment).
     SwapWith(PathBuf),
@@ -80,11 +81,14 @@ fn apply(dir: &Path, case: &Case) {
             bytes[page * PAGE..end].fill(0);
             std::fs::write(&path, bytes).unwrap();
         }
-        Damage::NewerVersion => {
-            // A well-formed footer of format version 2, as a newer build would write.
+        Damage::Version(delta) => {
+            // As a newer build would write it, or an older one (before block tables).
             let mut bytes = read();
             let footer = bytes.len() - FOOTER_LEN;
-            bytes[footer + 12..footer + 16].copy_from_slice(&2u32.to_le_bytes());
+            let at = footer + 12..footer + 16;
+            let version = u32::from_le_bytes(bytes[at.clone()].try_into().unwrap());
+            let version = version.checked_add_signed(*delta).unwrap();
+            bytes[at].copy_from_slice(&version.to_le_bytes());
             let crc = crc32fast::hash(&bytes[footer..footer + 28]);
             bytes[footer + 28..].copy_from_slice(&crc.to_le_bytes());
             std::fs::write(&path, bytes).unwrap();
@@ -216,7 +220,10 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
         }
         push("missing".into(), Damage::Remove, me.clone());
         if sealed {
-            push("newer version".into(), Damage::NewerVersion, me.clone());
+            push("newer version".into(), Damage::Version(1), me.clone());
+        }
+        if class == Class::Lazy {
+            push("older version".into(), Damage::Version(-1), me.clone());
         }
         if let Some(partner) = partner {
             let blame = vec![target.clone(), partner.clone()];
@@ -566,4 +573,46 @@ fn a_missing_wal_is_refused_unless_truncation_is_accepted() {
     assert!(cut.corruption.is_some(), "{cut:?}");
     let all_keys: Vec<String> = (0..24).chain(100..103).map(key).collect();
     matches_model(&db, &pristine.snapshots[0], &all_keys).unwrap();
+}
+
+#[test]
+fn a_segment_file_of_the_format_before_block_tables_is_refused_with_what_to_do() {
+    let pristine = build();
+    for name in [
+        "keys",
+        "docs",
+        "vectors-3",
+        "keyfilter",
+        "tags-1",
+        "numeric-2",
+    ] {
+        let root = scratch_dir();
+        let dir = root.path().join("db");
+        copy_dir(&pristine.dir, &dir);
+        let target = pristine.segments[1]
+            .strip_prefix(&pristine.dir)
+            .unwrap()
+            .join(name);
+        let case = Case {
+            name: name.into(),
+            class: Class::Lazy,
+            target: target.clone(),
+            damage: Damage::Version(-1),
+            blame: vec![target.clone()],
+        };
+        apply(&dir, &case);
+        match Database::open_with(&dir, options()) {
+            Err(
+                error @ Error::UnsupportedVersion {
+                    found: 1,
+                    supported: 2,
+                    ..
+                },
+            ) => {
+                assert!(blames(&error, &dir, &case.blame), "{name}: {error:?}");
+                assert!(error.to_string().contains("export"), "{error}");
+            }
+            other => panic!("{name}: expected UnsupportedVersion, got {:?}", other.err()),
+        }
+    }
 }
