@@ -131,7 +131,7 @@ pub(crate) fn compact_collection(
                 vectors: vector_positions
                     .iter()
                     .map(|position| segment.vector(*position, row))
-                    .collect(),
+                    .collect::<Result<_>>()?,
                 deadline: overlay.deadline(segment, row),
             });
         }

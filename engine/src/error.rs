@@ -31,7 +31,7 @@ pub enum Error {
         reason: String,
     },
     /// Data: a file of a format version this build cannot read.
-    #[error("{file} has format version {found}, this build reads {supported}; use a matching Strata version")]
+    #[error("{file} has format version {found}, this build reads version {supported}; there is no migration: open the database with the Strata version that wrote it, export the documents, and load them into a new database with this one")]
     UnsupportedVersion {
         file: PathBuf,
         found: u32,

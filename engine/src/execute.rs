@@ -319,7 +319,7 @@ trait Source: RowSource {
         query: &[f32],
         candidates: &RoaringBitmap,
         k: usize,
-    ) -> Vec<Neighbor>;
+    ) -> Result<Vec<Neighbor>>;
     /// Graph search among `filter`'s rows, when the source has a graph for the field.
     fn graph_search(
         &self,
@@ -357,13 +357,19 @@ impl RowSource for MemtableSource<'_> {
             .memtable
             .numeric_rows(position, low, high, self.source.horizon))
     }
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
+    fn distances(
+        &self,
+        position: u16,
+        vector: &[f32],
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, f32)>> {
         let Some(column) = self.source.memtable.column(position) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        rows.iter()
+        Ok(rows
+            .iter()
             .filter_map(|slot| Some((slot, column.metric().distance(vector, column.row(slot)?))))
-            .collect()
+            .collect())
     }
 }
 
@@ -410,7 +416,7 @@ impl Source for MemtableSource<'_> {
             })?;
         if !tail.is_empty() {
             tail &= self.source.memtable.present(knn.position, horizon);
-            found.extend(self.exact(knn.position, &knn.vector, &tail, knn.k));
+            found.extend(self.exact(knn.position, &knn.vector, &tail, knn.k)?);
             found.sort_by(Neighbor::cmp_by_distance);
             found.truncate(knn.k);
         }
@@ -422,9 +428,9 @@ impl Source for MemtableSource<'_> {
         query: &[f32],
         candidates: &RoaringBitmap,
         k: usize,
-    ) -> Vec<Neighbor> {
+    ) -> Result<Vec<Neighbor>> {
         let Some(column) = self.source.memtable.column(position) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut top = TopK::new(k);
         for id in candidates {
@@ -434,7 +440,7 @@ impl Source for MemtableSource<'_> {
                 top.push(Neighbor { id, distance });
             }
         }
-        top.into_sorted_vec()
+        Ok(top.into_sorted_vec())
     }
 }
 
@@ -481,18 +487,25 @@ impl RowSource for SegmentSource<'_> {
     ) -> Result<RoaringBitmap> {
         self.slot.segment.numeric_rows(position, low, high)
     }
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)> {
+    fn distances(
+        &self,
+        position: u16,
+        vector: &[f32],
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, f32)>> {
         let segment = &self.slot.segment;
-        match (
-            segment.metric(position),
-            segment.vectors(position),
-            segment.present(position),
-        ) {
-            (Some(metric), Some((data, dim)), Some(present)) => {
-                distances_in(data, dim, metric, present, vector, rows)
-            }
-            _ => Vec::new(),
-        }
+        Ok(
+            match (
+                segment.metric(position),
+                segment.vectors(position)?,
+                segment.present(position),
+            ) {
+                (Some(metric), Some((data, dim)), Some(present)) => {
+                    distances_in(data, dim, metric, present, vector, rows)
+                }
+                _ => Vec::new(),
+            },
+        )
     }
 }
 
@@ -506,14 +519,16 @@ impl Source for SegmentSource<'_> {
         query: &[f32],
         candidates: &RoaringBitmap,
         k: usize,
-    ) -> Vec<Neighbor> {
+    ) -> Result<Vec<Neighbor>> {
         let segment = &self.slot.segment;
-        match (segment.metric(position), segment.vectors(position)) {
-            (Some(metric), Some((data, dim))) => {
-                flat::search(metric, query, data, dim, candidates.iter(), k)
-            }
-            _ => Vec::new(),
-        }
+        Ok(
+            match (segment.metric(position), segment.vectors(position)?) {
+                (Some(metric), Some((data, dim))) => {
+                    flat::search(metric, query, data, dim, candidates.iter(), k)
+                }
+                _ => Vec::new(),
+            },
+        )
     }
     fn graph_search(
         &self,
@@ -644,7 +659,7 @@ pub(crate) fn execute(
                     _ => match source.present(knn.position) {
                         Some(present) => {
                             let candidates = &matching & present.as_ref();
-                            source.exact(knn.position, &knn.vector, &candidates, knn.k)
+                            source.exact(knn.position, &knn.vector, &candidates, knn.k)?
                         }
                         None => Vec::new(),
                     },

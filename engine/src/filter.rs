@@ -154,7 +154,12 @@ pub(crate) trait RowSource {
         high: Bound<f64>,
     ) -> Result<RoaringBitmap>;
     /// Distance from `vector` to each of `rows` that has a vector at `position`.
-    fn distances(&self, position: u16, vector: &[f32], rows: &RoaringBitmap) -> Vec<(u32, f32)>;
+    fn distances(
+        &self,
+        position: u16,
+        vector: &[f32],
+        rows: &RoaringBitmap,
+    ) -> Result<Vec<(u32, f32)>>;
 }
 
 /// Checks `ast` (parameters bound, depth checked by [`check_depth`]) against `schema`.
@@ -352,7 +357,7 @@ impl Compiled {
                 vector,
             } => {
                 let mut rows = RoaringBitmap::new();
-                for (row, distance) in source.distances(*position, vector, universe) {
+                for (row, distance) in source.distances(*position, vector, universe)? {
                     if distance <= *radius {
                         rows.insert(row);
                         distances.push((row, distance));

@@ -418,7 +418,7 @@ pub(crate) fn segment_document(
             continue;
         }
         if matches!(field.kind, FieldKind::Vector(_)) && wanted(position) {
-            if let Some(vector) = segment.vector(position as u16, row) {
+            if let Some(vector) = segment.vector(position as u16, row)? {
                 doc = doc.vector(&field.name, vector.to_vec());
             }
         }

@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let name = file.relative.file_name().unwrap().to_str().unwrap();
     let body = mutate(&file.body, data);
     let (_root, dir) = instance();
-    let crc = seal(&dir, file, &body);
-    let manifest = patch_manifest(&template.manifest.body, name, body.len() as u64, crc);
+    let (body_len, crc) = seal(&dir, file, &body);
+    let manifest = patch_manifest(&template.manifest.body, name, body_len, crc);
     seal(&dir, &template.manifest, &manifest);
     exercise(&dir);
 });

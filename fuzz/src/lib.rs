@@ -9,15 +9,17 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use strata::{Database, Doc, Durability, FieldKind, Metric, Options, Schema, Search, VectorIndex};
+use strata_storage::blocks::{write_blocked, BlockedFile};
 use strata_storage::sealed::{write_sealed, FOOTER_LEN};
 
 /// One sealed file of the template: where it is, its footer's kind and version, and
-/// its body.
+/// its body (for a block-checked file, its data: [`seal`] writes the block table).
 #[derive(Debug, Clone)]
 pub struct SealedBody {
     pub relative: PathBuf,
     pub kind: u32,
     pub version: u32,
+    pub blocked: bool,
     pub body: Vec<u8>,
 }
 
@@ -62,11 +64,25 @@ fn doc(index: u64) -> Doc {
 fn read_sealed(dir: &Path, relative: &Path) -> SealedBody {
     let bytes = std::fs::read(dir.join(relative)).unwrap();
     let footer = &bytes[bytes.len() - FOOTER_LEN..];
+    let kind = u32::from_le_bytes(footer[8..12].try_into().unwrap());
+    let version = u32::from_le_bytes(footer[12..16].try_into().unwrap());
+    // The template's files are intact: a block table parses exactly when there is one.
+    let blocked = BlockedFile::open(
+        &strata_storage::StdFileSystem,
+        &dir.join(relative),
+        kind,
+        version,
+    )
+    .ok();
     SealedBody {
         relative: relative.to_path_buf(),
-        kind: u32::from_le_bytes(footer[8..12].try_into().unwrap()),
-        version: u32::from_le_bytes(footer[12..16].try_into().unwrap()),
-        body: bytes[..bytes.len() - FOOTER_LEN].to_vec(),
+        kind,
+        version,
+        blocked: blocked.is_some(),
+        body: match &blocked {
+            Some(file) => file.all().unwrap().to_vec(),
+            None => bytes[..bytes.len() - FOOTER_LEN].to_vec(),
+        },
     }
 }
 
@@ -192,16 +208,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Writes `body` as `file` in `dir`, sealed with a valid footer; returns its checksum.
-pub fn seal(dir: &Path, file: &SealedBody, body: &[u8]) -> u32 {
-    write_sealed(
-        &strata_storage::StdFileSystem,
-        &dir.join(&file.relative),
-        file.kind,
-        file.version,
-        body,
-    )
-    .unwrap()
+/// Writes `body` as `file` in `dir`, sealed with a valid footer (and a valid block
+/// table for a block-checked file); returns the sealed body's length and checksum, as
+/// the manifest records them.
+pub fn seal(dir: &Path, file: &SealedBody, body: &[u8]) -> (u64, u32) {
+    let (fs, path) = (&strata_storage::StdFileSystem, dir.join(&file.relative));
+    if file.blocked {
+        write_blocked(fs, &path, file.kind, file.version, body).unwrap()
+    } else {
+        let crc = write_sealed(fs, &path, file.kind, file.version, body).unwrap();
+        (body.len() as u64, crc)
+    }
 }
 
 /// The manifest body with the record of the first segment's file `name` set to

@@ -29,7 +29,7 @@ pub enum Error {
         reason: String,
     },
     /// A file was written by a format version this build does not read.
-    #[error("{path} has format version {found}; this build reads version {supported}; open it with a matching version of Strata")]
+    #[error("{path} has format version {found}, this build reads version {supported}; there is no migration: open the database with the Strata version that wrote it, export the documents, and load them into a new database with this one")]
     UnsupportedVersion {
         path: PathBuf,
         found: u32,

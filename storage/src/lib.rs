@@ -9,6 +9,7 @@
 //! Every file this crate writes starts with a magic and a format version and carries
 //! CRC32 checksums; every byte it reads back is checked before it is handed out.
 
+pub mod blocks;
 pub mod error;
 pub mod fs;
 pub mod lock;

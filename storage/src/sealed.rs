@@ -235,6 +235,11 @@ impl SealedFile {
         self.map.advise(access);
     }
 
+    /// Tells the OS that `range` of the body is about to be read whole.
+    pub fn will_need(&self, range: std::ops::Range<usize>) {
+        self.map.will_need(range);
+    }
+
     /// The body.
     pub fn body(&self) -> &[u8] {
         &self.map.bytes()[..self.body_len]

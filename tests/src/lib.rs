@@ -5,6 +5,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata::{Doc, Metric, Schema, VectorIndex};
 
+pub mod damaged;
 pub mod torture;
 
 /// Dimension of the vectors in the crash and round-trip scenarios.

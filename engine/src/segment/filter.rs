@@ -18,9 +18,10 @@
 //! per key and `k` = 7 about 1% of absent keys still need the binary search. The hash
 //! is defined here, not taken from a crate, because it is part of the file format.
 //!
-//! A filter never answers "absent" for a key it was built with. Like the key file, it
-//! is bounds-checked at open, not checksummed (that would read it whole); `verify`
-//! checks its checksum and that it admits every key of the segment.
+//! A filter never answers "absent" for a key it was built with. Its file is
+//! block-checked: the reader checks the header at open and each 64 KiB block of the
+//! file the first time a lookup touches it, so a damaged filter is an error, never a
+//! wrong "absent"; `verify` checks that it admits every key of the segment.
 
 /// Filter bits per key: ~1% false positives at a cost of 1.25 bytes per row.
 const BITS_PER_KEY: usize = 10;
@@ -46,10 +47,14 @@ pub(crate) fn encode<'a>(keys: impl Iterator<Item = &'a [u8]>, count: usize) -> 
     out
 }
 
-/// Checks a filter body's header against its length; the reason if it does not fit.
-pub(crate) fn check(body: &[u8]) -> Result<(), String> {
-    let probes = read_u32(body, 0).ok_or("header cut short")?;
-    let blocks = read_u64(body, 8).ok_or("header cut short")?;
+/// Bytes of the header a lookup reads (the rest of the header is padding).
+pub(crate) const HEADER_READ: usize = 16;
+
+/// Checks a filter body's header against the body's length; the reason if it does not
+/// fit. `header` is at least the first [`HEADER_READ`] bytes of the body.
+pub(crate) fn check_header(header: &[u8], body_len: usize) -> Result<(), String> {
+    let probes = read_u32(header, 0).ok_or("header cut short")?;
+    let blocks = read_u64(header, 8).ok_or("header cut short")?;
     if !(1..=PROBES).contains(&probes) {
         return Err(format!("{probes} probes per key; 1 to {PROBES} are valid"));
     }
@@ -58,26 +63,68 @@ pub(crate) fn check(body: &[u8]) -> Result<(), String> {
         .filter(|blocks| *blocks > 0)
         .and_then(|blocks| blocks.checked_mul(BLOCK_BYTES))
         .and_then(|bytes| bytes.checked_add(HEADER_BYTES));
-    if expected != Some(body.len()) {
+    if expected != Some(body_len) {
         return Err(format!(
-            "{blocks} blocks do not fit a body of {} bytes",
-            body.len()
+            "{blocks} blocks do not fit a body of {body_len} bytes"
         ));
     }
     Ok(())
 }
 
-/// Whether `key` may be in the set the filter was built from. False means absent.
-/// A body that fails [`check`] admits everything, so damage costs speed, never rows.
-pub(crate) fn may_contain(body: &[u8], key: &[u8]) -> bool {
-    if check(body).is_err() {
-        return true;
+/// Checks a whole filter body's header against its length.
+#[cfg(test)]
+pub(crate) fn check(body: &[u8]) -> Result<(), String> {
+    check_header(body, body.len())
+}
+
+/// Where a key's bits lie: the byte range of its block in the body, and the bits.
+pub(crate) struct Probe {
+    pub block: std::ops::Range<usize>,
+    bits: [u16; PROBES as usize],
+    probes: usize,
+}
+
+impl Probe {
+    /// Whether the block's bytes (`body[self.block]`) admit the key. False means absent.
+    pub fn admits(&self, block: &[u8]) -> bool {
+        block.len() == BLOCK_BYTES
+            && self.bits[..self.probes]
+                .iter()
+                .all(|&bit| block[bit as usize / 8] & (1 << (bit % 8)) != 0)
     }
-    let probes = read_u32(body, 0).unwrap_or(PROBES);
-    let blocks = (body.len() - HEADER_BYTES) / BLOCK_BYTES;
-    let (block, mut bits) = locate(key, blocks as u64, probes);
-    let block = &body[HEADER_BYTES + block * BLOCK_BYTES..][..BLOCK_BYTES];
-    bits.all(|bit| block[bit / 8] & (1 << (bit % 8)) != 0)
+}
+
+/// The probe of `key` in a filter whose body starts with `header` and is `body_len`
+/// bytes long; `None` when the header does not fit the length (a damaged filter
+/// admits everything: it costs speed, never rows).
+pub(crate) fn probe(header: &[u8], body_len: usize, key: &[u8]) -> Option<Probe> {
+    check_header(header, body_len).ok()?;
+    let probes = read_u32(header, 0)?;
+    let blocks = (body_len - HEADER_BYTES) / BLOCK_BYTES;
+    let (block, offsets) = locate(key, blocks as u64, probes);
+    let mut bits = [0u16; PROBES as usize];
+    for (slot, offset) in bits.iter_mut().zip(offsets) {
+        *slot = offset as u16;
+    }
+    let start = HEADER_BYTES + block * BLOCK_BYTES;
+    Some(Probe {
+        block: start..start + BLOCK_BYTES,
+        bits,
+        probes: probes as usize,
+    })
+}
+
+/// Whether `key` may be in the set the filter was built from. False means absent.
+/// A body that fails [`check_header`] admits everything. (The reader probes through
+/// its block checks instead: [`probe`], then [`Probe::admits`].)
+#[cfg(test)]
+pub(crate) fn may_contain(body: &[u8], key: &[u8]) -> bool {
+    match probe(body, body.len(), key) {
+        None => true,
+        Some(probe) => body
+            .get(probe.block.clone())
+            .is_none_or(|block| probe.admits(block)),
+    }
 }
 
 /// The block of `key` and the bit offsets inside it.

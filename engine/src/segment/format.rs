@@ -46,9 +46,22 @@ impl FileKind {
         }
     }
 
-    /// Format version this build writes and reads.
+    /// Format version this build writes and reads. Version 2 of the lazily read kinds
+    /// added the block table (`strata_storage::blocks`); version 1 files are refused
+    /// with `UnsupportedVersion`.
     pub fn version(self) -> u32 {
-        1
+        if self.is_blocked() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Whether the file is read lazily through its map and so carries a block table,
+    /// each block checked on first use. `rows` and `state-*` are small and read whole
+    /// (and checked) at open.
+    pub fn is_blocked(self) -> bool {
+        !matches!(self, FileKind::Rows | FileKind::State(_))
     }
 
     /// File name inside the segment directory.

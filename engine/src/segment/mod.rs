@@ -17,10 +17,12 @@
 //!
 //! A segment never changes once written. Deletions and TTL changes of its rows live in
 //! its [`crate::overlay::Overlay`], persisted as `state-<version>` files.
-//! Invariant: opening a segment reads footers, a few header words and the small `rows`
-//! file only (which grows with the rows that have a TTL, not with the rows); keys, documents, the key filter and vectors are
-//! read through the map when a query touches them, and every offset taken from them is
-//! bounds-checked first.
+//! Invariant: opening a segment reads footers, block tables, a few header words and the
+//! small `rows` file only (which grows with the rows that have a TTL, not with the
+//! rows); keys, documents, the key filter, vectors, graphs and field indexes are read
+//! through the map when a query touches them, each block checked against its CRC the
+//! first time (`strata_storage::blocks`), and every offset taken from them is
+//! bounds-checked.
 
 mod filter;
 mod format;

@@ -11,6 +11,7 @@ use strata_index::hnsw::{HnswIndex, HnswView, RowFilter};
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
 use strata_index::Neighbor;
+use strata_storage::blocks::BlockedFile;
 use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
@@ -22,10 +23,11 @@ use crate::schema::{FieldKind, Schema};
 use crate::stored::{decode_row, StoredRow};
 
 /// A vector column: straight from the map when it is 4-byte aligned (always, for
-/// the real file system, whose maps are page-aligned), else a copy.
+/// the real file system, whose maps are page-aligned), else a copy (checked whole when
+/// it is made).
 #[derive(Debug)]
 enum Column {
-    Mapped(SealedFile),
+    Mapped(BlockedFile),
     Copied(Vec<f32>),
 }
 
@@ -36,7 +38,7 @@ struct VectorColumn {
     metric: crate::schema::Metric,
     data: Column,
     /// The HNSW graph over this column, when the field has one.
-    graph: Option<SealedFile>,
+    graph: Option<BlockedFile>,
     present: RoaringBitmap,
 }
 
@@ -47,13 +49,16 @@ pub(crate) struct Segment {
     dir: PathBuf,
     fs: Arc<dyn FileSystem>,
     row_count: u32,
-    keys: SealedFile,
-    docs: SealedFile,
-    /// The key filter, if the segment has one (segments written before it do not).
-    filter: Option<SealedFile>,
+    // Every file read lazily is block-checked: each accessor takes its bytes through
+    // `BlockedFile::get`/`all`, which check the blocks they span on first use, so no
+    // answer (and no "absent" a write relies on) comes from bytes no checksum vouched for.
+    keys: BlockedFile,
+    docs: BlockedFile,
+    /// The key filter, if the segment has one.
+    filter: Option<BlockedFile>,
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
-    field_indexes: Vec<(u16, SealedFile)>,
+    field_indexes: Vec<(u16, BlockedFile)>,
     /// `(row, deadline)` sorted by row, and the same pairs sorted by deadline.
     deadlines_by_row: Vec<(u32, u64)>,
     deadlines_by_time: Vec<(u64, u32)>,
@@ -72,8 +77,10 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
 
 impl Segment {
     /// Opens the segment in `dir` that the manifest describes with `files` and
-    /// `row_count`. Checks every file's footer against the manifest's record, the
-    /// layout sizes of keys and docs, and reads the small `rows` file in full.
+    /// `row_count`. Checks every file's footer against the manifest's record and the
+    /// block tables of the lazily read files, the layout sizes of keys and docs (the
+    /// few blocks holding those header words are checked), and reads the small `rows`
+    /// file in full.
     pub fn open(
         fs: Arc<dyn FileSystem>,
         dir: &Path,
@@ -105,17 +112,18 @@ impl Segment {
             }
             Ok(file)
         };
+        let open_blocked =
+            |kind: FileKind| -> Result<BlockedFile> { Ok(BlockedFile::from_sealed(open(kind)?)?) };
         let n = row_count as usize;
 
-        let keys = open(FileKind::Keys)?;
+        let keys = open_blocked(FileKind::Keys)?;
         let keys_bytes_at = align_up(8 + 8 * (n + 1) + 4 * n, 8);
-        let body = keys.body();
-        if read_u64(body, 0) != Some(n as u64) || body.len() < keys_bytes_at {
+        if read_u64_checked(&keys, 0)? != Some(n as u64) || keys.len() < keys_bytes_at {
             return Err(keys
                 .corrupt(0, "row count or length does not match the layout")
                 .into());
         }
-        if read_u64(body, 8 + 8 * n) != Some((body.len() - keys_bytes_at) as u64) {
+        if read_u64_checked(&keys, 8 + 8 * n)? != Some((keys.len() - keys_bytes_at) as u64) {
             return Err(keys
                 .corrupt(8 + 8 * n as u64, "key bytes do not end where the file does")
                 .into());
@@ -127,16 +135,17 @@ impl Segment {
             .any(|f| f.name == FileKind::KeyFilter.file_name())
         {
             true => {
-                let file = open(FileKind::KeyFilter)?;
-                super::filter::check(file.body()).map_err(|reason| file.corrupt(0, reason))?;
+                let file = open_blocked(FileKind::KeyFilter)?;
+                let header = file.get(0..super::filter::HEADER_READ)?.unwrap_or_default();
+                super::filter::check_header(header, file.len())
+                    .map_err(|reason| file.corrupt(0, reason))?;
                 Some(file)
             }
             false => None,
         };
 
-        let docs = open(FileKind::Docs)?;
-        let body = docs.body();
-        if read_u64(body, 0) != Some(n as u64) || body.len() < align_up(8 + 16 * n, 16) {
+        let docs = open_blocked(FileKind::Docs)?;
+        if read_u64_checked(&docs, 0)? != Some(n as u64) || docs.len() < align_up(8 + 16 * n, 16) {
             return Err(docs
                 .corrupt(0, "row count or length does not match the layout")
                 .into());
@@ -153,8 +162,8 @@ impl Segment {
                 continue;
             };
             let position = position as u16;
-            let file = open(FileKind::Vectors(position))?;
-            if file.body().len() != n * vector.dim * 4 {
+            let file = open_blocked(FileKind::Vectors(position))?;
+            if file.len() != n * vector.dim * 4 {
                 return Err(file
                     .corrupt(
                         0,
@@ -169,10 +178,11 @@ impl Segment {
                 .ok_or_else(|| {
                     rows.corrupt(0, format!("no presence bitmap for field {position}"))
                 })?;
-            let data = match bytemuck::try_cast_slice::<u8, f32>(file.body()) {
+            // The alignment of the mapped data is all this reads of it unchecked.
+            let data = match bytemuck::try_cast_slice::<u8, f32>(file.data_unchecked()) {
                 Ok(_) => Column::Mapped(file),
                 Err(_) => Column::Copied(
-                    file.body()
+                    file.all()?
                         .chunks_exact(4)
                         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                         .collect(),
@@ -180,10 +190,13 @@ impl Segment {
             };
             let graph_name = FileKind::Graph(position).file_name();
             let graph = if files.iter().any(|f| f.name == graph_name) {
-                let file = open(FileKind::Graph(position))?;
-                // O(1) header checks: the graph must be the one for these rows.
-                let view =
-                    HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+                let file = open_blocked(FileKind::Graph(position))?;
+                // O(1) header checks: the graph must be the one for these rows. The
+                // view reads only the header, in the first block, checked first; the
+                // sections it borrows are read once `search_graph` checked them all.
+                file.get(0..file.len().min(GRAPH_HEADER_LEN))?;
+                let view = HnswView::open(file.data_unchecked())
+                    .map_err(|e| file.corrupt(0, e.to_string()))?;
                 if view.len() != n || view.dim() != vector.dim || view.metric() != vector.metric {
                     return Err(file
                         .corrupt(
@@ -213,11 +226,13 @@ impl Segment {
                 FieldKind::Numeric => FileKind::Numeric(position),
                 FieldKind::Text | FieldKind::Vector(_) => continue,
             };
-            let file = open(kind)?;
+            let file = open_blocked(kind)?;
             // O(1) header checks now, so a damaged index fails at open, not mid-query.
+            // The views read only their header (first block, checked first) here.
+            file.get(0..file.len().min(FIELD_INDEX_HEADER_LEN))?;
             let valid = match kind {
-                FileKind::Tags(_) => TagIndexView::open(file.body()).map(|_| ()),
-                _ => NumericIndexView::open(file.body()).map(|_| ()),
+                FileKind::Tags(_) => TagIndexView::open(file.data_unchecked()).map(|_| ()),
+                _ => NumericIndexView::open(file.data_unchecked()).map(|_| ()),
             };
             valid.map_err(|e| file.corrupt(0, e.to_string()))?;
             field_indexes.push((position, file));
@@ -282,24 +297,26 @@ impl Segment {
     /// every key it passes.
     fn key_bytes(&self, row: u32) -> Result<&[u8]> {
         let n = self.row_count as usize;
-        let body = self.keys.body();
         let bytes_at = align_up(8 + 8 * (n + 1) + 4 * n, 8);
         if row >= self.row_count {
             return Err(self.bad_key(row));
         }
-        let start = read_u64(body, 8 + 8 * row as usize).ok_or_else(|| self.bad_key(row))?;
-        let end = read_u64(body, 16 + 8 * row as usize).ok_or_else(|| self.bad_key(row))?;
-        // Checked: the offsets come from the file, whose body is not checksummed at open.
+        let at = 8 + 8 * row as usize;
+        let offsets = self
+            .keys
+            .get(at..at + 16)?
+            .ok_or_else(|| self.bad_key(row))?;
+        let start = read_u64(offsets, 0).ok_or_else(|| self.bad_key(row))?;
+        let end = read_u64(offsets, 8).ok_or_else(|| self.bad_key(row))?;
+        // Still bounds-checked: a block checksum says the bytes are the ones written,
+        // not that a file written by a buggy or hostile writer is well formed.
         let range = usize::try_from(start)
             .ok()
             .zip(usize::try_from(end).ok())
             .filter(|(start, end)| start <= end)
-            .and_then(|(start, end)| {
-                Some(bytes_at.checked_add(start)?..bytes_at.checked_add(end)?)
-            });
-        range
-            .and_then(|range| body.get(range))
-            .ok_or_else(|| self.bad_key(row))
+            .and_then(|(start, end)| Some(bytes_at.checked_add(start)?..bytes_at.checked_add(end)?))
+            .ok_or_else(|| self.bad_key(row))?;
+        self.keys.get(range)?.ok_or_else(|| self.bad_key(row))
     }
 
     fn bad_key(&self, row: u32) -> Error {
@@ -313,20 +330,13 @@ impl Segment {
     /// ingest are in no segment, and it rules them out without touching the key file),
     /// then a binary search over the key-sorted rows.
     pub fn find(&self, key: &str) -> Result<Option<u32>> {
-        if let Some(filter) = &self.filter {
-            if !super::filter::may_contain(filter.body(), key.as_bytes()) {
-                return Ok(None);
-            }
+        if !self.filter_admits(key)? {
+            return Ok(None);
         }
-        let n = self.row_count as usize;
-        let sorted_at = 8 + 8 * (n + 1);
-        let body = self.keys.body();
-        let (mut low, mut high) = (0usize, n);
+        let (mut low, mut high) = (0usize, self.row_count as usize);
         while low < high {
             let middle = low + (high - low) / 2;
-            let row = read_u32(body, sorted_at + 4 * middle).ok_or_else(|| {
-                Error::from(self.keys.corrupt(sorted_at as u64, "sorted rows cut short"))
-            })?;
+            let row = self.sorted_row(middle)?;
             match self.key_bytes(row)?.cmp(key.as_bytes()) {
                 std::cmp::Ordering::Less => low = middle + 1,
                 std::cmp::Ordering::Greater => high = middle,
@@ -336,38 +346,76 @@ impl Segment {
         Ok(None)
     }
 
+    /// Whether the key filter admits `key` (true without a filter). A filter block
+    /// that fails its checksum is an error, never "absent": writes rely on the answer.
+    fn filter_admits(&self, key: &str) -> Result<bool> {
+        let Some(filter) = &self.filter else {
+            return Ok(true);
+        };
+        let header = filter
+            .get(0..super::filter::HEADER_READ)?
+            .unwrap_or_default();
+        let Some(probe) = super::filter::probe(header, filter.len(), key.as_bytes()) else {
+            return Ok(true);
+        };
+        Ok(filter
+            .get(probe.block.clone())?
+            .is_none_or(|block| probe.admits(block)))
+    }
+
+    /// The row at `index` in key order.
+    fn sorted_row(&self, index: usize) -> Result<u32> {
+        let sorted_at = 8 + 8 * (self.row_count as usize + 1);
+        let at = sorted_at + 4 * index;
+        self.keys
+            .get(at..at + 4)?
+            .and_then(|bytes| read_u32(bytes, 0))
+            .ok_or_else(|| Error::from(self.keys.corrupt(at as u64, "sorted rows cut short")))
+    }
+
     /// The non-vector values of `row`.
     pub fn stored_row(&self, row: u32) -> Result<StoredRow> {
         let n = self.row_count as usize;
-        let body = self.docs.body();
         let archives_at = align_up(8 + 16 * n, 16);
         let bad = |reason: String| Error::from(self.docs.corrupt(8 + 16 * row as u64, reason));
         if row >= self.row_count {
             return Err(bad(format!("row {row} is out of range")));
         }
-        let extent = 8 + 16 * row as usize;
-        let start = read_u64(body, extent).ok_or_else(|| bad("extents cut short".into()))?;
-        let len = read_u64(body, extent + 8).ok_or_else(|| bad("extents cut short".into()))?;
-        let bytes = start
+        let at = 8 + 16 * row as usize;
+        let extent = self
+            .docs
+            .get(at..at + 16)?
+            .ok_or_else(|| bad("extents cut short".into()))?;
+        let start = read_u64(extent, 0).ok_or_else(|| bad("extents cut short".into()))?;
+        let len = read_u64(extent, 8).ok_or_else(|| bad("extents cut short".into()))?;
+        let range = start
             .checked_add(len)
             .and_then(|end| {
-                body.get(
-                    archives_at.checked_add(start as usize)?
-                        ..archives_at.checked_add(end as usize)?,
+                Some(
+                    archives_at.checked_add(usize::try_from(start).ok()?)?
+                        ..archives_at.checked_add(usize::try_from(end).ok()?)?,
                 )
             })
+            .ok_or_else(|| bad(format!("bad document extent for row {row}")))?;
+        let bytes = self
+            .docs
+            .get(range)?
             .ok_or_else(|| bad(format!("bad document extent for row {row}")))?;
         decode_row(bytes).map_err(bad)
     }
 
-    /// The vectors of the field at `position` (row-major) and its dimension.
-    pub fn vectors(&self, position: u16) -> Option<(&[f32], usize)> {
-        let column = self.columns.iter().find(|c| c.position == position)?;
+    /// The vectors of the field at `position` (row-major) and its dimension; `None`
+    /// when the segment has no such field. The first call checks every block of the
+    /// column (a scan reads them all anyway).
+    pub fn vectors(&self, position: u16) -> Result<Option<(&[f32], usize)>> {
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
         let data = match &column.data {
-            Column::Mapped(file) => bytemuck::try_cast_slice::<u8, f32>(file.body()).ok()?,
+            Column::Mapped(file) => cast_floats(file, file.all()?, 0)?,
             Column::Copied(vectors) => vectors.as_slice(),
         };
-        Some((data, column.dim))
+        Ok(Some((data, column.dim)))
     }
 
     /// Whether the vector field at `position` has an HNSW graph in this segment.
@@ -391,10 +439,15 @@ impl Segment {
         let Some(column) = self.columns.iter().find(|c| c.position == position) else {
             return Ok(None);
         };
-        let (Some(file), Some((vectors, _))) = (&column.graph, self.vectors(position)) else {
+        let Some(file) = &column.graph else {
             return Ok(None);
         };
-        let view = HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        let Some((vectors, _)) = self.vectors(position)? else {
+            return Ok(None);
+        };
+        // A traversal goes where the links and distances lead, over blocks no one can
+        // name in advance: the whole graph is checked on its first search.
+        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         let filter = filter.map(|bitmap| bitmap as &dyn RowFilter);
         let neighbors = view
             .search(vectors, query, k, ef.max(k), filter)
@@ -404,8 +457,8 @@ impl Segment {
         Ok(Some(neighbors))
     }
 
-    /// The HNSW graph of the field at `position`, if the segment has one (header
-    /// checked; the body as `verify` left it).
+    /// The HNSW graph of the field at `position`, if the segment has one (every block
+    /// checked: a merge starts from it).
     pub(crate) fn graph(&self, position: u16) -> Result<Option<HnswView<'_>>> {
         let Some(file) = self
             .columns
@@ -415,7 +468,7 @@ impl Segment {
         else {
             return Ok(None);
         };
-        let view = HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         Ok(Some(view))
     }
 
@@ -435,16 +488,26 @@ impl Segment {
             .map(|c| &c.present)
     }
 
-    /// The vector of `row` in the field at `position`, if it has one.
-    pub fn vector(&self, position: u16, row: u32) -> Option<&[f32]> {
-        if !self.present(position)?.contains(row) {
-            return None;
+    /// The vector of `row` in the field at `position`, if it has one. Checks only the
+    /// blocks the row spans.
+    pub fn vector(&self, position: u16, row: u32) -> Result<Option<&[f32]>> {
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
+        if !column.present.contains(row) {
+            return Ok(None);
         }
-        let (data, dim) = self.vectors(position)?;
-        data.get(row as usize * dim..(row as usize + 1) * dim)
+        let range = row as usize * column.dim..(row as usize + 1) * column.dim;
+        Ok(match &column.data {
+            Column::Mapped(file) => match file.get(range.start * 4..range.end * 4)? {
+                Some(bytes) => Some(cast_floats(file, bytes, range.start * 4)?),
+                None => None,
+            },
+            Column::Copied(vectors) => vectors.get(range),
+        })
     }
 
-    fn field_index(&self, position: u16) -> Option<&SealedFile> {
+    fn field_index(&self, position: u16) -> Option<&BlockedFile> {
         self.field_indexes
             .iter()
             .find(|(p, _)| *p == position)
@@ -456,7 +519,10 @@ impl Segment {
         let Some(file) = self.field_index(position) else {
             return Ok(RoaringBitmap::new());
         };
-        let view = TagIndexView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        // A lookup binary-searches the table and reads one bitmap, but the view borrows
+        // every section: the file is checked whole on first use (tag and numeric files
+        // are a few bytes per row).
+        let view = TagIndexView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         view.rows(tag)
             .map_err(|e| file.corrupt(0, e.to_string()).into())
     }
@@ -472,7 +538,7 @@ impl Segment {
             return Ok(RoaringBitmap::new());
         };
         let view =
-            NumericIndexView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+            NumericIndexView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         view.range(low, high)
             .map_err(|e| file.corrupt(0, e.to_string()).into())
     }
@@ -504,20 +570,20 @@ impl Segment {
                 offset: 0,
                 reason: "unknown segment file".into(),
             })?;
-            let file = SealedFile::open(
-                self.fs.as_ref(),
-                &self.dir.join(&record.name),
-                kind.code(),
-                kind.version(),
-            )?;
-            file.verify()?;
+            let path = self.dir.join(&record.name);
+            let file = SealedFile::open(self.fs.as_ref(), &path, kind.code(), kind.version())?;
             bytes += file.body().len() as u64;
+            if kind.is_blocked() {
+                BlockedFile::from_sealed(file)?.verify()?;
+            } else {
+                file.verify()?;
+            }
         }
         let mut previous: Option<&str> = None;
         let n = self.row_count as usize;
         let sorted_at = 8 + 8 * (n + 1);
         for index in 0..n {
-            let row = read_u32(self.keys.body(), sorted_at + 4 * index).unwrap_or(u32::MAX);
+            let row = self.sorted_row(index)?;
             let key = self.key(row)?;
             if previous.is_some_and(|p| p >= key) {
                 return Err(self
@@ -526,12 +592,11 @@ impl Segment {
                     .into());
             }
             previous = Some(key);
-            if let Some(filter) = &self.filter {
-                if !super::filter::may_contain(filter.body(), key.as_bytes()) {
-                    return Err(filter
-                        .corrupt(0, format!("the key filter rejects the key of row {row}"))
-                        .into());
-                }
+            if !self.filter_admits(key)? {
+                let filter = self.filter.as_ref().expect("only a filter rejects keys");
+                return Err(filter
+                    .corrupt(0, format!("the key filter rejects the key of row {row}"))
+                    .into());
             }
         }
         for row in 0..self.row_count {
@@ -539,7 +604,7 @@ impl Segment {
         }
         for column in &self.columns {
             if let Some(file) = &column.graph {
-                HnswView::open(file.body())
+                HnswView::open(file.all()?)
                     .and_then(|view| view.verify())
                     .map_err(|e| file.corrupt(0, e.to_string()))?;
             }
@@ -550,9 +615,9 @@ impl Segment {
                 .iter()
                 .any(|f| f.name == FileKind::Tags(*position).file_name());
             let checked = if is_tags {
-                TagIndexView::open(file.body()).and_then(|view| view.verify(self.row_count))
+                TagIndexView::open(file.all()?).and_then(|view| view.verify(self.row_count))
             } else {
-                NumericIndexView::open(file.body()).and_then(|view| view.verify(self.row_count))
+                NumericIndexView::open(file.all()?).and_then(|view| view.verify(self.row_count))
             };
             checked.map_err(|e| file.corrupt(0, e.to_string()))?;
         }
@@ -587,6 +652,24 @@ impl Drop for Segment {
             let _ = self.fs.remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Bytes of the HNSW graph header (format.rs in `strata_index::hnsw`): what the view
+/// reads at open.
+const GRAPH_HEADER_LEN: usize = 128;
+/// Bytes of the TAG (32) and NUMERIC (16) index headers: what their views read at open.
+const FIELD_INDEX_HEADER_LEN: usize = 32;
+
+/// Reads a u64 at `at` of a block-checked file; `None` past its end.
+fn read_u64_checked(file: &BlockedFile, at: usize) -> Result<Option<u64>> {
+    Ok(file.get(at..at + 8)?.and_then(|bytes| read_u64(bytes, 0)))
+}
+
+/// `bytes` (taken from `file` at `offset`) as floats: they are 4-byte aligned in a
+/// mapped column, which open checked for the whole column.
+fn cast_floats<'a>(file: &BlockedFile, bytes: &'a [u8], offset: usize) -> Result<&'a [f32]> {
+    bytemuck::try_cast_slice::<u8, f32>(bytes)
+        .map_err(|_| Error::from(file.corrupt(offset as u64, "vector data is misaligned")))
 }
 
 type Presence = Vec<(u16, RoaringBitmap)>;
@@ -753,22 +836,25 @@ mod tests {
             .collect();
         let mut written =
             write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
-        // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed so that only
-        // the bounds checks stand between it and the read.
+        // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed with valid
+        // block checksums so that only the bounds checks stand between it and the read.
         let path = dir.path().join("keys");
-        let bytes = std::fs::read(&path).unwrap();
-        let mut body = bytes[..bytes.len() - strata_storage::sealed::FOOTER_LEN].to_vec();
-        body[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
         let kind = FileKind::Keys;
-        let crc = strata_storage::sealed::write_sealed(
+        let file = BlockedFile::open(fs.as_ref(), &path, kind.code(), kind.version()).unwrap();
+        let mut data = file.all().unwrap().to_vec();
+        drop(file);
+        data[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        let (body_len, crc) = strata_storage::blocks::write_blocked(
             fs.as_ref(),
             &path,
             kind.code(),
             kind.version(),
-            &body,
+            &data,
         )
         .unwrap();
+        assert_eq!(written.files[0].name, "keys");
         written.files[0].body_crc = crc;
+        written.files[0].body_len = body_len;
         let segment = Segment::open(fs, dir.path(), 1, &schema, 2, written.files).unwrap();
         assert!(matches!(segment.key(0), Err(Error::Corrupt { .. })));
         assert!(matches!(segment.key(1), Err(Error::Corrupt { .. })));

@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 use strata_index::hnsw::{GraphRef, HnswGraph, HnswIndex, HnswParams};
 use strata_index::numeric::NumericIndex;
 use strata_index::tags::{split_tags, TagIndex};
-use strata_storage::sealed::SealedWriter;
+use strata_storage::blocks::BlockedWriter;
 use strata_storage::FileSystem;
 
 use super::format::{align_up, FileKind};
@@ -126,7 +126,7 @@ pub(crate) fn write_segment_seeded(
     for (index, (position, dim)) in vector_fields.iter().enumerate() {
         let kind = FileKind::Vectors(*position);
         let path = dir.join(kind.file_name());
-        let mut writer = SealedWriter::create(fs, &path, kind.code(), kind.version())?;
+        let mut writer = BlockedWriter::create(fs, &path, kind.code(), kind.version())?;
         let zeros = vec![0u8; dim * 4];
         let mut buffer = Vec::with_capacity(dim * 4);
         for row in rows {
@@ -139,8 +139,7 @@ pub(crate) fn write_segment_seeded(
                 None => writer.write(&zeros)?,
             }
         }
-        let body_len = writer.body_len();
-        let body_crc = writer.finish()?;
+        let (body_len, body_crc) = writer.finish()?;
         files.push(FileRecord {
             name: kind.file_name(),
             body_len,
@@ -254,11 +253,16 @@ pub(crate) fn write_file(
     body: &[u8],
 ) -> Result<FileRecord> {
     let path = dir.join(kind.file_name());
-    let body_crc =
-        strata_storage::sealed::write_sealed(fs, &path, kind.code(), kind.version(), body)?;
+    let (body_len, body_crc) = if kind.is_blocked() {
+        strata_storage::blocks::write_blocked(fs, &path, kind.code(), kind.version(), body)?
+    } else {
+        let crc =
+            strata_storage::sealed::write_sealed(fs, &path, kind.code(), kind.version(), body)?;
+        (body.len() as u64, crc)
+    };
     Ok(FileRecord {
         name: kind.file_name(),
-        body_len: body.len() as u64,
+        body_len,
         body_crc,
     })
 }

@@ -50,6 +50,11 @@ pub trait MappedFile: Send + Sync + fmt::Debug {
     /// Tells the OS how the bytes are about to be read (`madvise`). Only a hint: doing
     /// nothing, as the default does, is correct, just possibly slower.
     fn advise(&self, _access: Access) {}
+
+    /// Asks the OS to read `range` in now (`MADV_WILLNEED`): one request for a block
+    /// about to be read whole, instead of a fault per page under [`Access::Random`].
+    /// Only a hint, like [`MappedFile::advise`].
+    fn will_need(&self, _range: std::ops::Range<usize>) {}
 }
 
 /// How a mapped file is about to be read, for the OS's read-ahead.

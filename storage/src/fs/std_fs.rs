@@ -159,6 +159,17 @@ impl MappedFile for StdMappedFile {
             let _ = map.advise(advice);
         }
     }
+
+    #[cfg(unix)]
+    fn will_need(&self, range: std::ops::Range<usize>) {
+        if let Some(map) = &self.map {
+            if range.start < range.end && range.end <= map.len() {
+                // A hint, as above. madvise wants a page-aligned start; memmap2 aligns
+                // it down.
+                let _ = map.advise_range(memmap2::Advice::WillNeed, range.start, range.len());
+            }
+        }
+    }
 }
 
 #[expect(
