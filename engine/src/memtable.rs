@@ -136,6 +136,23 @@ impl Memtable {
         }
     }
 
+    /// Slots whose TAG field at `position` holds a tag that `matches` accepts.
+    pub fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> RoaringBitmap {
+        let mut rows = RoaringBitmap::new();
+        if let Some(Some((_, index))) = self.tag_indexes.get(position as usize) {
+            for (tag, slots) in index.iter() {
+                if matches(tag) {
+                    rows |= slots;
+                }
+            }
+        }
+        rows
+    }
+
     /// Slots whose NUMERIC field at `position` lies in the range.
     pub fn numeric_rows(&self, position: u16, low: Bound<f64>, high: Bound<f64>) -> RoaringBitmap {
         match self.numeric_indexes.get(position as usize) {

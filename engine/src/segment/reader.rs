@@ -446,6 +446,28 @@ impl Segment {
             .map_err(|e| file.corrupt(0, e.to_string()).into())
     }
 
+    /// Rows whose TAG field at `position` holds a tag that `matches` accepts (a
+    /// wildcard): a scan of the tag table, decoding only the bitmaps of matches.
+    pub fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        let Some(file) = self.field_index(position) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let corrupt = |e: strata_index::FieldIndexError| file.corrupt(0, e.to_string());
+        let view = TagIndexView::open(file.body()).map_err(corrupt)?;
+        let mut rows = RoaringBitmap::new();
+        for tag in view.tags() {
+            let tag = tag.map_err(corrupt)?;
+            if matches(tag) {
+                rows |= view.rows(tag).map_err(corrupt)?;
+            }
+        }
+        Ok(rows)
+    }
+
     /// Rows whose NUMERIC field at `position` lies in the range.
     pub fn numeric_rows(
         &self,
