@@ -231,6 +231,13 @@ pub(crate) fn prepare(
     };
 
     let options = &bound.options;
+    if options.with_scores {
+        return Err(Error::Unsupported {
+            feature: "WITHSCORES (Strata has no text scorer; a vector query's distance is \
+                      Hit::distance and its score field, where Redis's WITHSCORES reports 0)"
+                .to_string(),
+        });
+    }
     let score_named = |name: &str| -> Option<Returned> {
         if knn_score.as_deref() == Some(name) {
             Some(Returned::KnnScore {

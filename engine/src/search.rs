@@ -197,7 +197,7 @@ impl From<&Vec<u8>> for Param {
 /// A FLOAT32 blob as a vector: 4 little-endian bytes per component, as Redis reads
 /// `$BLOB` parameters.
 fn decode_blob(name: &str, blob: &[u8]) -> Result<Vec<f32>> {
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return Err(Error::InvalidArgument {
             reason: format!(
                 "parameter `${name}` is a {}-byte blob; a FLOAT32 vector blob holds 4 \
