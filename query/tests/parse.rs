@@ -398,3 +398,19 @@ fn knn_zero_parses() {
         Some(Value::Literal(0))
     );
 }
+
+#[test]
+fn wildcard_lists_print_back_to_the_same_tree() {
+    for query in [
+        "@t:{web | fin*}",
+        "@a:{x} @t:{web | fin* | *ance}",
+        "@t:{web | fin*} | @b:{y}",
+        "-@t:{*an* | web}",
+        "(@t:{a | b*})=>[KNN 3 @v $q]",
+        "@t:{*\"new york\"*} @t:{x\\*}",
+    ] {
+        let parsed = parse(query);
+        let printed = parsed.to_string();
+        assert_eq!(parse(&printed), parsed, "{query} printed as {printed}");
+    }
+}
