@@ -114,6 +114,7 @@ pub(crate) fn compact_collection(
                     .map(|position| segment.vector(*position, row))
                     .collect(),
                 deadline: overlay.deadline(segment, row),
+                order: segment.order(row).unwrap_or(0),
             });
         }
     }

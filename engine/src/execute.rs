@@ -537,13 +537,24 @@ struct Found {
     location: Location,
 }
 
-/// Where a row stands in insertion order, as far as its position tells: segments
-/// are older than the memtable and listed oldest first, rows in the order written.
-/// RediSearch breaks sort ties by its document ids, which grow with each write.
-fn arrival(location: Location, segments: usize) -> (usize, u32) {
+/// Where a row stands in insertion order: its recorded order (each write of a
+/// document takes a larger one), then its position for rows of segments written
+/// before orders were recorded (order 0; older than every recorded one). RediSearch
+/// breaks sort ties by its document ids, which a write of a hash renews.
+fn arrival(tables: &Tables, location: Location) -> (u64, usize, u32) {
     match location {
-        Location::Segment(index, row) => (index, row),
-        Location::Memtable(slot) => (segments, slot),
+        Location::Segment(index, row) => {
+            let order = tables
+                .segments
+                .get(index)
+                .and_then(|slot| slot.segment.order(row));
+            (order.unwrap_or(0), index, row)
+        }
+        Location::Memtable(slot) => (
+            tables.memtable.order(slot).unwrap_or(u64::MAX),
+            tables.segments.len(),
+            slot,
+        ),
     }
 }
 
@@ -656,13 +667,12 @@ pub(crate) fn execute(
         });
     }
 
-    let segments = tables.segments.len();
     let by_distance = plan.knn.is_some() || plan.range_measured();
     if by_distance {
         found.sort_by(|a, b| {
             a.distance
                 .total_cmp(&b.distance)
-                .then_with(|| arrival(a.location, segments).cmp(&arrival(b.location, segments)))
+                .then_with(|| arrival(tables, a.location).cmp(&arrival(tables, b.location)))
         });
     }
     if let Some(knn) = &plan.knn {
@@ -722,7 +732,6 @@ fn sort_found(
     tables: &Tables,
     schema: &Schema,
 ) -> Result<()> {
-    let segments = tables.segments.len();
     let mut keyed = Vec::with_capacity(found.len());
     for entry in found.iter() {
         let value = match key {
@@ -744,7 +753,7 @@ fn sort_found(
                 doc.get(name).cloned()
             }
         };
-        keyed.push((value, *entry));
+        keyed.push((value, arrival(tables, entry.location), *entry));
     }
     keyed.sort_by(|a, b| {
         let order = match (&a.0, &b.0) {
@@ -753,15 +762,14 @@ fn sort_found(
             (None, Some(_)) => return std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         };
-        let order = order
-            .then_with(|| arrival(a.1.location, segments).cmp(&arrival(b.1.location, segments)));
+        let order = order.then_with(|| a.1.cmp(&b.1));
         if descending {
             order.reverse()
         } else {
             order
         }
     });
-    for (slot, (_, entry)) in found.iter_mut().zip(keyed) {
+    for (slot, (_, _, entry)) in found.iter_mut().zip(keyed) {
         *slot = entry;
     }
     Ok(())

@@ -28,6 +28,9 @@ struct Row {
     key: String,
     /// Non-vector values, by schema position, sorted.
     values: Vec<(u16, Value)>,
+    /// Insertion order: every upsert takes a new, larger one, as a Redis write gives
+    /// the hash a new document id.
+    order: u64,
 }
 
 #[derive(Debug)]
@@ -56,6 +59,8 @@ pub(crate) struct Memtable {
     tag_indexes: Vec<Option<(TagOptions, TagIndex)>>,
     /// One entry per schema field: the numeric index of NUMERIC fields.
     numeric_indexes: Vec<Option<NumericIndex>>,
+    /// The insertion order the next upsert takes; above every older row's.
+    next_order: u64,
 }
 
 impl Memtable {
@@ -96,7 +101,23 @@ impl Memtable {
             bytes_written: 0,
             tag_indexes,
             numeric_indexes,
+            next_order: 1,
         }
+    }
+
+    /// The insertion order the next upsert takes.
+    pub fn next_order(&self) -> u64 {
+        self.next_order
+    }
+
+    /// Makes later upserts order after `order` (the newest row of older sources).
+    pub fn order_after(&mut self, order: u64) {
+        self.next_order = self.next_order.max(order.saturating_add(1));
+    }
+
+    /// The insertion order of the document in `slot`.
+    pub fn order(&self, slot: u32) -> Option<u64> {
+        Some(self.rows.get(slot as usize)?.as_ref()?.order)
     }
 
     /// Adds (`insert`) or removes the field-index entries of `values` for `slot`.
@@ -236,7 +257,9 @@ impl Memtable {
             None => self.deadlines.remove(&slot),
         };
         self.index_values(slot, &values, true);
-        self.rows[slot as usize] = Some(Row { key, values });
+        let order = self.next_order;
+        self.next_order += 1;
+        self.rows[slot as usize] = Some(Row { key, values, order });
     }
 
     /// Removes `key`; returns whether it was present.
@@ -356,6 +379,7 @@ impl Memtable {
                     .collect(),
                 vectors,
                 deadline: self.deadline(slot),
+                order: row.order,
             });
         }
         rows

@@ -90,6 +90,12 @@ impl Catalog {
         self.next_collection_id = self.next_collection_id.max(id + 1);
         let mut tables = Tables::new(&schema);
         tables.segments = segments;
+        let newest = tables
+            .segments
+            .iter()
+            .map(|slot| slot.segment.max_order())
+            .max();
+        tables.memtable.order_after(newest.unwrap_or(0));
         let state = CollectionState {
             id,
             name: name.clone(),
@@ -389,7 +395,9 @@ impl Shared {
                 }
             }
             if let Some(segment) = new_segment {
+                let next_order = tables.memtable.next_order();
                 tables.memtable = crate::memtable::Memtable::new(&state.schema);
+                tables.memtable.order_after(next_order - 1);
                 tables.segments.push(SegmentSlot {
                     segment,
                     overlay: Default::default(),

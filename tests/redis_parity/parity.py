@@ -29,8 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, "engine", "examples", "data")
 INDEX = "packages"
 PREFIX = "pypi:"
-# Written again (same content) between phase 1 and phase 2; as in redis_parity.rs.
-REWRITTEN_KEYS = ["pypi:postgres-install", "pypi:burrito", "pypi:crawailer"]
+# Written again (same content) between phase 1 and phase 2, in order; as in
+# redis_parity.rs (the last one rewrites a row that is then in Strata's memtable).
+REWRITTEN_KEYS = ["pypi:postgres-install", "pypi:burrito", "pypi:crawailer",
+                  "pypi:postgres-install"]
 VECTOR_FIELDS = {"v": ("FLAT", "COSINE"), "vl2": ("FLAT", "L2"), "vip": ("FLAT", "IP"),
                  "vh": ("HNSW", "COSINE")}
 TOLERANCE = 1e-5

@@ -1,5 +1,5 @@
 //! Damage to every kind of file a database holds (WAL, MANIFEST, and each segment's
-//! keys, docs, rows, vectors-N and state-N), by every kind of damage (cuts, flipped
+//! keys, docs, rows, order, vectors-N and state-N), by every kind of damage (cuts, flipped
 //! bytes in body and footer, zeroed pages, a newer format version, a missing file, a
 //! file swapped with another segment's, extra files). Every case must end in one of:
 //!
@@ -295,6 +295,7 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
         ("keys", Class::Lazy),
         ("docs", Class::Lazy),
         ("rows", Class::Checked),
+        ("order", Class::Checked),
         ("vectors-3", Class::Lazy),
         ("vectors-4", Class::Lazy),
     ] {

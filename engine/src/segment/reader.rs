@@ -51,6 +51,10 @@ pub(crate) struct Segment {
     docs: SealedFile,
     /// The key filter, if the segment has one (segments written before it do not).
     filter: Option<SealedFile>,
+    /// `n × u64` insertion orders, if the segment has them (older ones do not).
+    order: Option<SealedFile>,
+    /// The largest insertion order, 0 without one.
+    max_order: u64,
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
     field_indexes: Vec<(u16, SealedFile)>,
@@ -132,6 +136,26 @@ impl Segment {
                 Some(file)
             }
             false => None,
+        };
+
+        // Read whole (8 bytes a row) and checked, like `rows`: a wrong order would
+        // silently reorder SORTBY ties.
+        let (order, max_order) = match files.iter().any(|f| f.name == FileKind::Order.file_name()) {
+            true => {
+                let file = open(FileKind::Order)?;
+                file.verify()?;
+                if file.body().len() != n * 8 {
+                    return Err(file
+                        .corrupt(0, format!("{} bytes for {n} rows of 8", file.body().len()))
+                        .into());
+                }
+                let max_order = (0..n)
+                    .filter_map(|row| read_u64(file.body(), row * 8))
+                    .max()
+                    .unwrap_or(0);
+                (Some(file), max_order)
+            }
+            false => (None, 0),
         };
 
         let docs = open(FileKind::Docs)?;
@@ -247,6 +271,8 @@ impl Segment {
             keys,
             docs,
             filter,
+            order,
+            max_order,
             columns,
             field_indexes,
             deadlines_by_row,
@@ -254,6 +280,16 @@ impl Segment {
             files,
             obsolete: AtomicBool::new(false),
         })
+    }
+
+    /// The insertion order of `row`, if the segment records orders.
+    pub fn order(&self, row: u32) -> Option<u64> {
+        read_u64(self.order.as_ref()?.body(), row as usize * 8)
+    }
+
+    /// The largest insertion order in the segment (0 if it records none).
+    pub fn max_order(&self) -> u64 {
+        self.max_order
     }
 
     /// Rows in the segment, live or not.
@@ -673,6 +709,7 @@ mod tests {
                 values: Vec::new(),
                 vectors: vec![Some(&vector[..])],
                 deadline: None,
+                order: 0,
             })
             .collect();
         let written = write_segment(&StdFileSystem, dir, &schema, &rows).unwrap();
@@ -756,6 +793,7 @@ mod tests {
                 values: Vec::new(),
                 vectors: vec![Some(&[1.0, 2.0][..])],
                 deadline: None,
+                order: 0,
             })
             .collect();
         let mut written = write_segment(fs.as_ref(), dir.path(), &schema, &rows).unwrap();
