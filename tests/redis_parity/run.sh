@@ -19,8 +19,12 @@ fi
 
 mkdir -p "$venv"
 log=$venv/install.log
+offline() {
+  grep -Eqi 'NewConnectionError|Temporary failure in name resolution|Network is unreachable|Max retries exceeded|Could not resolve host|Connection refused|No route to host' "$log" ||
+    ! python3 -c 'import socket; socket.create_connection(("pypi.org", 443), timeout=5)' 2>/dev/null
+}
 if ! "$stack" install "$venv" >"$log" 2>&1; then
-  if grep -Eqi 'NewConnectionError|Temporary failure in name resolution|Network is unreachable|Max retries exceeded|Could not resolve host|Connection refused|No route to host' "$log"; then
+  if offline; then
     echo "redis parity: SKIPPED - installing Redis Stack from PyPI failed for lack of network (see $log)"
     exit 0
   fi
