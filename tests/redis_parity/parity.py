@@ -201,6 +201,8 @@ CASES = [
     # Not provided by Strata yet: a clear error where Redis answers.
     case("full-text word", "@name:burrito", mode="unsupported", variant="Unsupported"),
     case("DIALECT 1", "*", mode="unsupported", variant="InvalidQuery", args=["DIALECT", "1"]),
+    case("WITHSCORES", "*=>[KNN 5 @v $q]", mode="unsupported", variant="Unsupported",
+         args=["WITHSCORES"], params=Q),
 ]
 
 
@@ -285,14 +287,17 @@ def redis_answer(client, entry, vectors, queries, query=None):
     # `RETURN 0` replies with ids only, like NOCONTENT.
     no_content = "NOCONTENT" in upper or any(
         a == "RETURN" and upper[i + 1:i + 2] == ["0"] for i, a in enumerate(upper))
+    with_scores = "WITHSCORES" in upper
     total, rest = reply[0], reply[1:]
     hits = []
-    step = 1 if no_content else 2
+    step = (1 if no_content else 2) + with_scores
     for i in range(0, len(rest), step):
         key = rest[i].decode()
         fields = {}
+        if with_scores:
+            fields["(score)"] = rest[i + 1].decode()
         if not no_content:
-            raw = rest[i + 1] or []
+            raw = rest[i + step - 1] or []
             for j in range(0, len(raw), 2):
                 name = raw[j].decode()
                 if name in VECTOR_FIELDS:
