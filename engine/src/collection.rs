@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::execute::{execute, prepare, Explain};
 use crate::options::Limits;
 use crate::schema::{FieldKind, Schema};
-use crate::search::{Hit, QueryBuilder, Search};
+use crate::search::{Hit, QueryBuilder, Search, SearchResults};
 use crate::store::{now_ms, CollectionState, Shared};
 
 /// Longest document key, in bytes.
@@ -215,6 +215,12 @@ impl Collection {
     /// Runs a search built with [`Search`]. Results are nearest first for vector
     /// queries; documents without the searched vector field are never returned.
     pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
+        Ok(self.run(request, false)?.0.hits)
+    }
+
+    /// Runs a search and returns its page with the total number of matching documents,
+    /// as FT.SEARCH reports it (`LIMIT 0 0` counts without returning any hit).
+    pub fn search_page(&self, request: &Search) -> Result<SearchResults> {
         Ok(self.run(request, false)?.0)
     }
 
@@ -272,7 +278,7 @@ impl Collection {
         Ok(self.run(request, true)?.1)
     }
 
-    fn run(&self, request: &Search, explain: bool) -> Result<(Vec<Hit>, Explain)> {
+    fn run(&self, request: &Search, explain: bool) -> Result<(SearchResults, Explain)> {
         self.check_not_dropped()?;
         let plan = prepare(
             &request.query,
@@ -283,7 +289,8 @@ impl Collection {
             explain,
         )?;
         let tables = self.state.snapshot();
-        execute(&tables, &self.state.schema, &plan, now_ms())
+        let (hits, total, explain) = execute(&tables, &self.state.schema, &plan, now_ms())?;
+        Ok((SearchResults { total, hits }, explain))
     }
 
     pub(crate) fn limits(&self) -> &Limits {

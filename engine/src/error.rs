@@ -67,6 +67,16 @@ pub enum Error {
         expected: &'static str,
         found: &'static str,
     },
+    /// Caller: a query predicate of the wrong kind for its field (`KNN` on a TEXT
+    /// field, `@price:{1}` on a NUMERIC field). Redis answers such a query with no
+    /// results; Strata refuses it, since it can never match.
+    #[error("the query uses `{field}` as a {used} field, but it is a {declared} field; {hint}")]
+    QueryFieldType {
+        field: String,
+        used: &'static str,
+        declared: &'static str,
+        hint: &'static str,
+    },
     /// Caller: the same field name twice in a schema or a document.
     #[error("field `{field}` appears twice; each field may be given once")]
     DuplicateField { field: String },

@@ -15,9 +15,9 @@ use roaring::RoaringBitmap;
 use strata_index::{flat, Metric, Neighbor, TopK};
 use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
-use crate::doc::Value;
+use crate::doc::{Doc, Value};
 use crate::error::{Error, Result};
-use crate::filter::{check_depth, compile, Compiled, RowSource};
+use crate::filter::{check_depth, compile, query_field_type, Compiled, RowSource};
 use crate::options::Limits;
 use crate::schema::{FieldKind, Schema, VectorIndex};
 use crate::search::Hit;
@@ -121,18 +121,30 @@ pub(crate) struct Plan {
     printed: Option<String>,
     filter: Compiled,
     knn: Option<Knn>,
-    score_alias: Option<String>,
-    /// Field positions to return; empty for NOCONTENT.
+    /// Field positions to read from storage; empty for NOCONTENT.
     projection: Vec<usize>,
-    include_score: bool,
+    /// What each hit returns, in order.
+    returns: Vec<Returned>,
     sort: Option<(SortKey, bool)>,
     offset: usize,
     count: usize,
 }
 
+/// One entry of a hit's returned fields.
+#[derive(Debug, Clone)]
+enum Returned {
+    /// A stored field, returned under `name` (its alias, or its own name).
+    Field { position: usize, name: String },
+    /// The KNN distance, under `name`.
+    KnnScore { name: String },
+    /// The VECTOR_RANGE distance, under `name`, for hits that have one.
+    RangeScore { name: String },
+}
+
 #[derive(Debug, Clone, Copy)]
 enum SortKey {
-    Score,
+    KnnScore,
+    RangeScore,
     Field(usize),
 }
 
@@ -160,7 +172,11 @@ pub(crate) fn prepare(
         field: name.to_string(),
     };
 
-    let mut score_alias = yield_alias(&bound.filter);
+    // The names the distances are returned and sorted under: the KNN alias or
+    // RediSearch's implicit `__<field>_score`; VECTOR_RANGE's `$YIELD_DISTANCE_AS`
+    // (it has no implicit name).
+    let range_score = yield_alias(&bound.filter);
+    let mut knn_score = None;
     let knn = match &bound.vector {
         None => None,
         Some(clause) => {
@@ -168,16 +184,12 @@ pub(crate) fn prepare(
                 .field(&clause.field)
                 .ok_or_else(|| unknown(&clause.field))?;
             let FieldKind::Vector(options) = field.kind else {
-                return Err(Error::FieldType {
-                    field: clause.field.clone(),
-                    expected: "VECTOR",
-                    found: field.kind.name(),
-                });
+                return Err(query_field_type(&clause.field, "VECTOR", field.kind.name()));
             };
             let k = literal_u64(&clause.k)? as usize;
-            if k == 0 || k > limits.max_k {
+            if k > limits.max_k {
                 return Err(Error::InvalidArgument {
-                    reason: format!("k is {k}; it must be 1..={}", limits.max_k),
+                    reason: format!("k is {k}; it must be 0..={}", limits.max_k),
                 });
             }
             let ef = match &clause.ef_runtime {
@@ -197,7 +209,12 @@ pub(crate) fn prepare(
             };
             let vector = vector_of(&clause.vector_param)?;
             crate::collection::check_vector(&clause.field, &vector, options.dim)?;
-            score_alias = clause.alias.clone().or(score_alias);
+            knn_score = Some(
+                clause
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| format!("__{}_score", clause.field)),
+            );
             Some(Knn {
                 position: position as u16,
                 vector,
@@ -209,44 +226,80 @@ pub(crate) fn prepare(
     };
 
     let options = &bound.options;
-    let default_fields = || -> Vec<usize> {
-        schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !matches!(f.kind, FieldKind::Vector(_)))
-            .map(|(p, _)| p)
-            .collect()
+    if options.with_scores {
+        return Err(Error::Unsupported {
+            feature: "WITHSCORES (Strata has no text scorer; a vector query's distance is \
+                      Hit::distance and its score field, where Redis's WITHSCORES reports 0)"
+                .to_string(),
+        });
+    }
+    let score_named = |name: &str| -> Option<Returned> {
+        if knn_score.as_deref() == Some(name) {
+            Some(Returned::KnnScore {
+                name: name.to_string(),
+            })
+        } else if range_score.as_deref() == Some(name) {
+            Some(Returned::RangeScore {
+                name: name.to_string(),
+            })
+        } else {
+            None
+        }
     };
-    let (projection, include_score) = if options.no_content {
-        (Vec::new(), false)
+    let returns = if options.no_content {
+        Vec::new()
     } else {
         match &options.return_fields {
-            None => (default_fields(), true),
-            Some(fields) => {
-                let mut positions = Vec::new();
-                let mut include_score = false;
-                for field in fields {
-                    if score_alias.as_deref() == Some(field.name.as_str()) {
-                        include_score = true;
-                    } else {
-                        positions.push(
-                            schema
+            None => {
+                let mut returns: Vec<Returned> = schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| !matches!(f.kind, FieldKind::Vector(_)))
+                    .map(|(position, f)| Returned::Field {
+                        position,
+                        name: f.name.clone(),
+                    })
+                    .collect();
+                returns.extend(knn_score.as_deref().and_then(score_named));
+                returns.extend(range_score.as_deref().and_then(score_named));
+                returns
+            }
+            Some(fields) => fields
+                .iter()
+                .map(|field| {
+                    let name = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                    Ok(match score_named(&field.name) {
+                        Some(Returned::KnnScore { .. }) => Returned::KnnScore { name },
+                        Some(_) => Returned::RangeScore { name },
+                        None => Returned::Field {
+                            position: schema
                                 .field(&field.name)
                                 .ok_or_else(|| unknown(&field.name))?
                                 .0,
-                        );
-                    }
-                }
-                (positions, include_score)
-            }
+                            name,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<Returned>>>()?,
         }
     };
+    let mut projection: Vec<usize> = Vec::new();
+    for returned in &returns {
+        if let Returned::Field { position, .. } = returned {
+            if !projection.contains(position) {
+                projection.push(*position);
+            }
+        }
+    }
     let sort = match &options.sort_by {
         None => None,
         Some(sort) => {
-            let key = if score_alias.as_deref() == Some(sort.field.as_str()) {
-                SortKey::Score
+            let key = if let Some(score) = score_named(&sort.field) {
+                match score {
+                    Returned::KnnScore { .. } => SortKey::KnnScore,
+                    _ => SortKey::RangeScore,
+                }
             } else {
                 let (position, field) = schema
                     .field(&sort.field)
@@ -269,9 +322,8 @@ pub(crate) fn prepare(
         printed: explain.then(|| bound.to_string()),
         filter,
         knn,
-        score_alias,
         projection,
-        include_score,
+        returns,
         sort,
         offset: page.offset as usize,
         count: page.count as usize,
@@ -345,6 +397,16 @@ impl RowSource for MemtableSource<'_> {
             .source
             .memtable
             .tag_rows(position, tag, self.source.horizon))
+    }
+    fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        Ok(self
+            .source
+            .memtable
+            .tag_rows_matching(position, matches, self.source.horizon))
     }
     fn numeric_rows(
         &self,
@@ -479,6 +541,13 @@ impl RowSource for SegmentSource<'_> {
     fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
         self.slot.segment.tag_rows(position, tag)
     }
+    fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        self.slot.segment.tag_rows_matching(position, matches)
+    }
     fn numeric_rows(
         &self,
         position: u16,
@@ -568,13 +637,47 @@ fn choose_strategy(
     }
 }
 
-/// Runs `plan` over a collection's tables.
+/// One matching row on its way to the page.
+#[derive(Clone, Copy, Debug)]
+struct Found {
+    /// The KNN distance; else the VECTOR_RANGE distance, `INFINITY` for a row that
+    /// matched only another branch of the filter; 0 without either clause.
+    distance: f32,
+    /// The VECTOR_RANGE distance, when the row is within the radius.
+    range: Option<f32>,
+    location: Location,
+}
+
+/// Where a row stands in insertion order: its recorded order (each write of a
+/// document takes a larger one), then its position for rows of segments written
+/// before orders were recorded (order 0; older than every recorded one). RediSearch
+/// breaks sort ties by its document ids, which a write of a hash renews.
+fn arrival(tables: &Tables, location: Location) -> (u64, usize, u32) {
+    match location {
+        Location::Segment(index, row) => {
+            let order = tables
+                .segments
+                .get(index)
+                .and_then(|slot| slot.segment.order(row));
+            (order.unwrap_or(0), index, row)
+        }
+        Location::Frozen(index, slot) => (
+            tables.frozen[index].order(slot),
+            tables.segments.len(),
+            slot,
+        ),
+        Location::Memtable(slot) => (tables.memtable.order(slot), tables.segments.len(), slot),
+    }
+}
+
+/// Runs `plan` over a collection's tables: the page of hits, the total number of
+/// matches (what FT.SEARCH reports beside the page), and the plan per source.
 pub(crate) fn execute(
     tables: &Tables,
     schema: &Schema,
     plan: &Plan,
     now_ms: u64,
-) -> Result<(Vec<Hit>, Explain)> {
+) -> Result<(Vec<Hit>, usize, Explain)> {
     let memtables: Vec<MemtableSource> = tables
         .frozen
         .iter()
@@ -616,7 +719,7 @@ pub(crate) fn execute(
                 _ => None,
             },
         );
-    let mut found: Vec<(f32, Location)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut explain = Explain {
         query: plan.printed.clone().unwrap_or_default(),
         sources: Vec::new(),
@@ -630,6 +733,7 @@ pub(crate) fn execute(
         let live = source.live();
         let mut range_distances = Vec::new();
         let matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
+        let ranges: HashMap<u32, f32> = range_distances.into_iter().collect();
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {
                 let strategy = choose_strategy(
@@ -664,20 +768,27 @@ pub(crate) fn execute(
                         None => Vec::new(),
                     },
                 };
-                found.extend(
-                    neighbors
-                        .into_iter()
-                        .map(|neighbor| (neighbor.distance, at(neighbor.id))),
-                );
+                found.extend(neighbors.into_iter().map(|neighbor| Found {
+                    distance: neighbor.distance,
+                    range: ranges.get(&neighbor.id).copied(),
+                    location: at(neighbor.id),
+                }));
                 strategy
             }
             _ => {
-                let distances: HashMap<u32, f32> = range_distances.into_iter().collect();
-                found.extend(
-                    matching
-                        .iter()
-                        .map(|row| (distances.get(&row).copied().unwrap_or(0.0), at(row))),
-                );
+                let unmeasured = if plan.range_measured() {
+                    f32::INFINITY
+                } else {
+                    0.0
+                };
+                found.extend(matching.iter().map(|row| {
+                    let range = ranges.get(&row).copied();
+                    Found {
+                        distance: range.unwrap_or(unmeasured),
+                        range,
+                        location: at(row),
+                    }
+                }));
                 Strategy::FilterOnly
             }
         };
@@ -689,9 +800,13 @@ pub(crate) fn execute(
         });
     }
 
-    let by_distance = plan.knn.is_some() || plan.filter.vector_range_field().is_some();
+    let by_distance = plan.knn.is_some() || plan.range_measured();
     if by_distance {
-        found.sort_by(|a, b| a.0.total_cmp(&b.0));
+        found.sort_by(|a, b| {
+            a.distance
+                .total_cmp(&b.distance)
+                .then_with(|| arrival(tables, a.location).cmp(&arrival(tables, b.location)))
+        });
     }
     if let Some(knn) = &plan.knn {
         found.truncate(knn.k);
@@ -699,76 +814,96 @@ pub(crate) fn execute(
     if let Some((key, descending)) = plan.sort {
         sort_found(&mut found, key, descending, tables, schema)?;
     }
+    let total = found.len();
     let hits = found
         .into_iter()
         .skip(plan.offset)
         .take(plan.count)
-        .map(|(distance, location)| {
-            let mut doc = tables.document(location, schema, Some(&plan.projection))?;
-            if plan.include_score && by_distance {
-                if let Some(alias) = &plan.score_alias {
-                    doc = doc.numeric(alias, distance as f64);
+        .map(|found| {
+            let stored = tables.document(found.location, schema, Some(&plan.projection))?;
+            let mut doc = Doc::new();
+            for returned in &plan.returns {
+                match returned {
+                    Returned::Field { position, name } => {
+                        if let Some(value) = stored.get(&schema.fields()[*position].name) {
+                            doc = doc.with(name, value.clone());
+                        }
+                    }
+                    Returned::KnnScore { name } => {
+                        doc = doc.numeric(name, f64::from(found.distance));
+                    }
+                    Returned::RangeScore { name } => {
+                        if let Some(range) = found.range {
+                            doc = doc.numeric(name, f64::from(range));
+                        }
+                    }
                 }
             }
             Ok(Hit {
-                key: tables.key(location)?,
-                distance,
+                key: tables.key(found.location)?,
+                distance: found.distance,
                 doc,
             })
         })
         .collect::<Result<Vec<Hit>>>()?;
-    Ok((hits, explain))
+    Ok((hits, total, explain))
 }
 
+impl Plan {
+    /// Whether a VECTOR_RANGE clause measures distances, which then order the hits.
+    fn range_measured(&self) -> bool {
+        self.filter.vector_range_field().is_some()
+    }
+}
+
+/// SORTBY, as RediSearch orders: rows without the key last in either direction, ties
+/// by insertion order (ascending for ASC, descending for DESC).
 fn sort_found(
-    found: &mut [(f32, Location)],
+    found: &mut [Found],
     key: SortKey,
     descending: bool,
     tables: &Tables,
     schema: &Schema,
 ) -> Result<()> {
-    let SortKey::Field(position) = key else {
-        found.sort_by(|a, b| {
-            if descending {
-                b.0.total_cmp(&a.0)
-            } else {
-                a.0.total_cmp(&b.0)
-            }
-        });
-        return Ok(());
-    };
-    let name = &schema.fields()[position].name;
     let mut keyed = Vec::with_capacity(found.len());
-    for (distance, location) in found.iter() {
-        let doc = match location {
-            Location::Memtable(_) | Location::Frozen(..) => {
-                tables.document(*location, schema, Some(&[position]))?
+    for entry in found.iter() {
+        let value = match key {
+            SortKey::KnnScore => Some(Value::Numeric(f64::from(entry.distance))),
+            SortKey::RangeScore => entry.range.map(|range| Value::Numeric(f64::from(range))),
+            SortKey::Field(position) => {
+                let name = &schema.fields()[position].name;
+                let doc = match entry.location {
+                    Location::Memtable(_) | Location::Frozen(..) => {
+                        tables.document(entry.location, schema, Some(&[position]))?
+                    }
+                    Location::Segment(index, row) => segment_document(
+                        &tables.segments[index].segment,
+                        row,
+                        schema,
+                        Some(&[position]),
+                    )?,
+                };
+                doc.get(name).cloned()
             }
-            Location::Segment(index, row) => segment_document(
-                &tables.segments[*index].segment,
-                *row,
-                schema,
-                Some(&[position]),
-            )?,
         };
-        keyed.push((doc.get(name).cloned(), *distance, *location));
+        keyed.push((value, arrival(tables, entry.location), *entry));
     }
-    // Documents without the field sort last either way, as in RediSearch.
-    keyed.sort_by(|a, b| match (&a.0, &b.0) {
-        (Some(x), Some(y)) => {
-            let order = compare_values(x, y);
-            if descending {
-                order.reverse()
-            } else {
-                order
-            }
+    keyed.sort_by(|a, b| {
+        let order = match (&a.0, &b.0) {
+            (Some(x), Some(y)) => compare_values(x, y),
+            (Some(_), None) => return std::cmp::Ordering::Less,
+            (None, Some(_)) => return std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        let order = order.then_with(|| a.1.cmp(&b.1));
+        if descending {
+            order.reverse()
+        } else {
+            order
         }
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
     });
-    for (slot, (_, distance, location)) in found.iter_mut().zip(keyed) {
-        *slot = (distance, location);
+    for (slot, (_, _, entry)) in found.iter_mut().zip(keyed) {
+        *slot = entry;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
-use strata_query::{Filter as Ast, RangeBound, Value as AstValue};
+use strata_query::{Filter as Ast, RangeBound, TagPattern, Value as AstValue};
 
 use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema};
@@ -123,6 +123,11 @@ pub(crate) enum Compiled {
         position: u16,
         tags: Vec<String>,
     },
+    /// A tag wildcard, its text normalised as the field's tags are.
+    TagMatch {
+        position: u16,
+        pattern: TagPattern,
+    },
     Range {
         position: u16,
         low: Bound<f64>,
@@ -146,6 +151,12 @@ pub(crate) trait RowSource {
     fn live(&self) -> RoaringBitmap;
     /// Rows whose TAG field at `position` holds `tag` (normalised).
     fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap>;
+    /// Rows whose TAG field at `position` holds a tag `matches` accepts.
+    fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap>;
     /// Rows whose NUMERIC field at `position` lies in the range.
     fn numeric_rows(
         &self,
@@ -209,13 +220,26 @@ fn field_of<'s>(
         field: name.to_string(),
     })?;
     if field.kind.name() != expected {
-        return Err(Error::FieldType {
-            field: name.to_string(),
-            expected,
-            found: field.kind.name(),
-        });
+        return Err(query_field_type(name, expected, field.kind.name()));
     }
     Ok((position as u16, &field.kind))
+}
+
+/// The error for a predicate that queries `field` as `used` when it is `declared`,
+/// with the syntax that does query a field of its kind.
+pub(crate) fn query_field_type(field: &str, used: &'static str, declared: &'static str) -> Error {
+    let hint = match declared {
+        "TAG" => "match a TAG field with @field:{a | b}",
+        "NUMERIC" => "match a NUMERIC field with @field:[low high]",
+        "VECTOR" => "search a VECTOR field with =>[KNN k @field $vec] or @field:[VECTOR_RANGE r $vec]",
+        _ => "TEXT fields are stored and returned, not searched (full-text search is not supported yet)",
+    };
+    Error::QueryFieldType {
+        field: field.to_string(),
+        used,
+        declared,
+        hint,
+    }
 }
 
 fn literal<T: Clone>(value: &AstValue<T>) -> Result<T> {
@@ -260,6 +284,25 @@ fn compile_node(
                 }
             }
             Compiled::Tag { position, tags }
+        }
+        Ast::TagMatch { field, pattern } => {
+            let (position, kind) = field_of(schema, collection, field, "TAG")?;
+            let FieldKind::Tag(options) = kind else {
+                unreachable!("checked by field_of")
+            };
+            let fold = |text: &str| {
+                if options.case_sensitive {
+                    text.to_string()
+                } else {
+                    text.to_lowercase()
+                }
+            };
+            let pattern = match pattern {
+                TagPattern::Prefix(text) => TagPattern::Prefix(fold(text)),
+                TagPattern::Suffix(text) => TagPattern::Suffix(fold(text)),
+                TagPattern::Infix(text) => TagPattern::Infix(fold(text)),
+            };
+            Compiled::TagMatch { position, pattern }
         }
         Ast::Range { field, low, high } => {
             let (position, _) = field_of(schema, collection, field, "NUMERIC")?;
@@ -345,6 +388,14 @@ impl Compiled {
                     rows |= source.tag_rows(*position, tag)?;
                 }
                 rows & universe
+            }
+            Compiled::TagMatch { position, pattern } => {
+                let matches = |tag: &str| match pattern {
+                    TagPattern::Prefix(text) => tag.starts_with(text.as_str()),
+                    TagPattern::Suffix(text) => tag.ends_with(text.as_str()),
+                    TagPattern::Infix(text) => tag.contains(text.as_str()),
+                };
+                source.tag_rows_matching(*position, &matches)? & universe
             }
             Compiled::Range {
                 position,

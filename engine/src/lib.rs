@@ -82,4 +82,4 @@ pub use schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
     MAX_DIMENSION,
 };
-pub use search::{Hit, Param, QueryBuilder, Search};
+pub use search::{Hit, Param, QueryBuilder, Search, SearchResults};

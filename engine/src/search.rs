@@ -8,7 +8,7 @@ use strata_query::{
 
 use crate::collection::Collection;
 use crate::doc::Doc;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::execute::Explain;
 use crate::filter::Filter;
 
@@ -163,49 +163,94 @@ impl Search {
     }
 }
 
-/// A parameter value for [`QueryBuilder::param`]: a vector, text or a number.
+/// A parameter value for [`QueryBuilder::param`]: a vector (as `f32`s, or as the
+/// little-endian FLOAT32 bytes Redis clients send: `np.float32(v).tobytes()`), text
+/// or a number.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Param(pub(crate) ParamValue);
+pub struct Param(pub(crate) ParamKind);
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ParamKind {
+    Value(ParamValue),
+    /// A vector as bytes, decoded (and its length checked) when the query is built.
+    Blob(Vec<u8>),
+}
+
+impl From<&[u8]> for Param {
+    fn from(blob: &[u8]) -> Param {
+        Param(ParamKind::Blob(blob.to_vec()))
+    }
+}
+
+impl From<Vec<u8>> for Param {
+    fn from(blob: Vec<u8>) -> Param {
+        Param(ParamKind::Blob(blob))
+    }
+}
+
+impl From<&Vec<u8>> for Param {
+    fn from(blob: &Vec<u8>) -> Param {
+        Param(ParamKind::Blob(blob.clone()))
+    }
+}
+
+/// A FLOAT32 blob as a vector: 4 little-endian bytes per component, as Redis reads
+/// `$BLOB` parameters.
+fn decode_blob(name: &str, blob: &[u8]) -> Result<Vec<f32>> {
+    if !blob.len().is_multiple_of(4) {
+        return Err(Error::InvalidArgument {
+            reason: format!(
+                "parameter `${name}` is a {}-byte blob; a FLOAT32 vector blob holds 4 \
+                 little-endian bytes per dimension (np.float32(vector).tobytes())",
+                blob.len()
+            ),
+        });
+    }
+    Ok(blob
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
 
 impl From<&[f32]> for Param {
     fn from(vector: &[f32]) -> Param {
-        Param(ParamValue::Vector(vector.to_vec()))
+        Param(ParamKind::Value(ParamValue::Vector(vector.to_vec())))
     }
 }
 
 impl From<&Vec<f32>> for Param {
     fn from(vector: &Vec<f32>) -> Param {
-        Param(ParamValue::Vector(vector.clone()))
+        Param(ParamKind::Value(ParamValue::Vector(vector.clone())))
     }
 }
 
 impl From<Vec<f32>> for Param {
     fn from(vector: Vec<f32>) -> Param {
-        Param(ParamValue::Vector(vector))
+        Param(ParamKind::Value(ParamValue::Vector(vector)))
     }
 }
 
 impl From<&str> for Param {
     fn from(text: &str) -> Param {
-        Param(ParamValue::Text(text.to_string()))
+        Param(ParamKind::Value(ParamValue::Text(text.to_string())))
     }
 }
 
 impl From<String> for Param {
     fn from(text: String) -> Param {
-        Param(ParamValue::Text(text))
+        Param(ParamKind::Value(ParamValue::Text(text)))
     }
 }
 
 impl From<f64> for Param {
     fn from(number: f64) -> Param {
-        Param(ParamValue::Text(number.to_string()))
+        Param(ParamKind::Value(ParamValue::Text(number.to_string())))
     }
 }
 
 impl From<i64> for Param {
     fn from(number: i64) -> Param {
-        Param(ParamValue::Text(number.to_string()))
+        Param(ParamKind::Value(ParamValue::Text(number.to_string())))
     }
 }
 
@@ -217,6 +262,8 @@ pub struct QueryBuilder<'c> {
     text: String,
     args: Vec<String>,
     params: Params,
+    /// Blob parameters, decoded in `search`, where a bad one can be reported.
+    blobs: Vec<(String, Vec<u8>)>,
     ef_runtime: Option<usize>,
 }
 
@@ -227,14 +274,23 @@ impl<'c> QueryBuilder<'c> {
             text: text.to_string(),
             args: Vec::new(),
             params: Params::new(),
+            blobs: Vec::new(),
             ef_runtime: None,
         }
     }
 
     /// Binds `$name` to a value (a vector for KNN and VECTOR_RANGE, text or a number
-    /// elsewhere), like `PARAMS`.
+    /// elsewhere), like `PARAMS`. A vector may be given as `f32`s or, as Redis clients
+    /// send it, as little-endian FLOAT32 bytes (`&bytes[..]`); a blob whose length is
+    /// not a multiple of 4 is refused when the query runs.
     pub fn param(mut self, name: &str, value: impl Into<Param>) -> QueryBuilder<'c> {
-        self.params.insert(name, value.into().0);
+        self.blobs.retain(|(blob, _)| blob != name);
+        match value.into().0 {
+            ParamKind::Value(value) => {
+                self.params.insert(name, value);
+            }
+            ParamKind::Blob(bytes) => self.blobs.push((name.to_string(), bytes)),
+        }
         self
     }
 
@@ -261,10 +317,11 @@ impl<'c> QueryBuilder<'c> {
         if let (Some(ef), Some(clause)) = (self.ef_runtime, &mut query.vector) {
             clause.ef_runtime = Some(Value::Literal(ef as u64));
         }
-        Ok(Search {
-            query,
-            params: self.params.clone(),
-        })
+        let mut params = self.params.clone();
+        for (name, blob) in &self.blobs {
+            params.insert(name, ParamValue::Vector(decode_blob(name, blob)?));
+        }
+        Ok(Search { query, params })
     }
 
     /// Runs the query. Without `LIMIT`, at most 10 results come back, as in RediSearch.
@@ -272,9 +329,52 @@ impl<'c> QueryBuilder<'c> {
         self.collection.search(&self.search()?)
     }
 
+    /// Runs the query and returns the page with the total number of matching
+    /// documents, as FT.SEARCH does: `LIMIT 0 0` returns only the total. For KNN the
+    /// total is the number of neighbours found (at most k).
+    pub fn run_with_total(self) -> Result<SearchResults> {
+        self.collection.search_page(&self.search()?)
+    }
+
     /// How the query would run: per source, live and matching rows and the strategy.
     pub fn explain(self) -> Result<Explain> {
         self.collection.explain(&self.search()?)
+    }
+}
+
+/// A page of search results and how many documents matched in all, like FT.SEARCH's
+/// reply. Dereferences to the page's hits.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SearchResults {
+    /// Documents that matched, before `LIMIT` cut the page (for KNN, at most k).
+    pub total: usize,
+    /// The page, in result order.
+    pub hits: Vec<Hit>,
+}
+
+impl std::ops::Deref for SearchResults {
+    type Target = [Hit];
+
+    fn deref(&self) -> &[Hit] {
+        &self.hits
+    }
+}
+
+impl IntoIterator for SearchResults {
+    type Item = Hit;
+    type IntoIter = std::vec::IntoIter<Hit>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.hits.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a SearchResults {
+    type Item = &'a Hit;
+    type IntoIter = std::slice::Iter<'a, Hit>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.hits.iter()
     }
 }
 
@@ -285,9 +385,12 @@ pub struct Hit {
     pub key: String,
     /// Distance to the query under the field's metric (smaller is nearer): COSINE is
     /// `1 - cosine similarity`, IP is `1 - dot product`, L2 is the *squared* Euclidean
-    /// distance, as in Redis. 0 for queries without a vector clause.
+    /// distance, as in Redis. 0 for queries without a vector clause; `INFINITY` for a
+    /// hit that only a branch of the filter other than its VECTOR_RANGE matched.
     pub distance: f32,
-    /// The returned fields: by default every non-vector field, plus the distance under
-    /// its alias (`AS score`, `$YIELD_DISTANCE_AS`) when the query names one.
+    /// The returned fields: by default every non-vector field, plus the KNN distance
+    /// (under its alias, or RediSearch's implicit `__<field>_score`) and the
+    /// VECTOR_RANGE distance under its `$YIELD_DISTANCE_AS` name. With `RETURN`, the
+    /// fields named, in that order, each under its `AS` alias.
     pub doc: Doc,
 }

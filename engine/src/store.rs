@@ -144,6 +144,12 @@ impl Catalog {
         self.next_collection_id = self.next_collection_id.max(id + 1);
         let mut tables = Tables::new(&schema);
         tables.segments = segments;
+        let newest = tables
+            .segments
+            .iter()
+            .map(|slot| slot.segment.max_order())
+            .max();
+        tables.memtable.base_order = newest.unwrap_or(0) + 1;
         let state = CollectionState::new(id, name.clone(), schema, tables);
         self.by_name.insert(name, Arc::new(state));
     }

@@ -44,17 +44,27 @@ pub(crate) struct MemSource {
     /// The WAL sequence number of the first record applied to it; `None` while it is
     /// untouched.
     pub first_seq: Option<u64>,
+    /// The insertion order of slot 0: slot `s` has order `base_order + s`, above every
+    /// older source's rows (a write of a document gives it a new, larger order, as a
+    /// Redis write renews a hash's document id; sort ties follow it).
+    pub base_order: u64,
 }
 
 impl MemSource {
-    fn new(schema: &Schema) -> MemSource {
+    fn new(schema: &Schema, base_order: u64) -> MemSource {
         MemSource {
             memtable: Arc::new(LiveMemtable::new(schema, MEMTABLE_CAPACITY_HINT)),
             index: Arc::new(MemIndex::new(schema, MEMTABLE_CAPACITY_HINT)),
             horizon: 0,
             overlay: Arc::default(),
             first_seq: None,
+            base_order,
         }
+    }
+
+    /// The insertion order of `slot`.
+    pub fn order(&self, slot: u32) -> u64 {
+        self.base_order + u64::from(slot)
     }
 
     /// The key's slot, unless deleted.
@@ -151,7 +161,7 @@ pub(crate) struct Tables {
 impl Tables {
     pub fn new(schema: &Schema) -> Tables {
         Tables {
-            memtable: MemSource::new(schema),
+            memtable: MemSource::new(schema, 1),
             frozen: Vec::new(),
             segments: Vec::new(),
             seq: 0,
@@ -164,7 +174,8 @@ impl Tables {
         if self.memtable.first_seq.is_none() {
             return false;
         }
-        let frozen = std::mem::replace(&mut self.memtable, MemSource::new(schema));
+        let next_order = self.memtable.order(self.memtable.horizon);
+        let frozen = std::mem::replace(&mut self.memtable, MemSource::new(schema, next_order));
         self.frozen.push(frozen);
         true
     }

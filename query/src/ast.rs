@@ -67,6 +67,26 @@ pub enum TextTerm {
     Prefix(String),
 }
 
+/// A tag wildcard (RediSearch 2.6+): the part of the value around the `*`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagPattern {
+    /// `{fin*}`: tags that start with the text.
+    Prefix(String),
+    /// `{*ance}`: tags that end with the text.
+    Suffix(String),
+    /// `{*an*}`: tags that contain the text.
+    Infix(String),
+}
+
+impl TagPattern {
+    /// The text between the wildcards.
+    pub fn text(&self) -> &str {
+        match self {
+            TagPattern::Prefix(text) | TagPattern::Suffix(text) | TagPattern::Infix(text) => text,
+        }
+    }
+}
+
 /// The boolean filter part of a query (everything before `=>[KNN ...]`).
 ///
 /// Trees from the parser keep two invariants the printer relies on for an exact
@@ -85,6 +105,15 @@ pub enum Filter {
         field: String,
         /// Values, unescaped, as written (case folding is the index's business).
         values: Vec<Value<String>>,
+    },
+    /// `@field:{fin*}`, `{*ance}`, `{*an*}`: the tag field holds a tag matching the
+    /// pattern. A list mixing patterns and values, `{fin* | web}`, parses to the `Or`
+    /// of a `Tag` with the values and one `TagMatch` per pattern.
+    TagMatch {
+        /// Field name, unescaped.
+        field: String,
+        /// The wildcard and its text (non-empty, unescaped).
+        pattern: TagPattern,
     },
     /// `@field:[low high]`; also what `@f:[v]`, `@f==v`, `@f>v` and friends parse to.
     Range {
@@ -146,7 +175,7 @@ impl HybridPolicy {
 /// `=>[KNN k @field $vec EF_RUNTIME n HYBRID_POLICY p BATCH_SIZE b AS alias]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorClause {
-    /// Number of neighbours, at least 1.
+    /// Number of neighbours; `KNN 0` matches nothing, as in RediSearch.
     pub k: Value<u64>,
     /// Vector field name.
     pub field: String,
@@ -227,8 +256,10 @@ pub struct QueryOptions {
     pub params: Vec<(String, String)>,
     /// `NOCONTENT`: ids only.
     pub no_content: bool,
-    /// `DIALECT n` if given; only 2 is ever accepted, and 2 is also what an absent
-    /// `DIALECT` means here (Strata speaks no other dialect).
+    /// `WITHSCORES`: each hit carries its score (for vector queries, the distance).
+    pub with_scores: bool,
+    /// `DIALECT n` if given: 2, 3 or 4, which mean the same to Strata (3 changes only
+    /// JSON multi-value returns, 4 only Redis's optimiser); an absent `DIALECT` means 2.
     pub dialect: Option<u32>,
 }
 

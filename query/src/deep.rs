@@ -37,6 +37,10 @@ fn clone_leaf(node: &Filter) -> Filter {
             field: field.clone(),
             values: values.clone(),
         },
+        Filter::TagMatch { field, pattern } => Filter::TagMatch {
+            field: field.clone(),
+            pattern: pattern.clone(),
+        },
         Filter::Range { field, low, high } => Filter::Range {
             field: field.clone(),
             low: low.clone(),
@@ -142,6 +146,13 @@ fn leaf_eq(a: &Filter, b: &Filter) -> bool {
             },
         ) => field == other_field && values == other_values,
         (
+            Filter::TagMatch { field, pattern },
+            Filter::TagMatch {
+                field: other_field,
+                pattern: other_pattern,
+            },
+        ) => field == other_field && pattern == other_pattern,
+        (
             Filter::Range { field, low, high },
             Filter::Range {
                 field: other_field,
@@ -192,6 +203,11 @@ impl fmt::Debug for Leaf<'_> {
                 .debug_struct("Tag")
                 .field("field", field)
                 .field("values", values)
+                .finish(),
+            Filter::TagMatch { field, pattern } => f
+                .debug_struct("TagMatch")
+                .field("field", field)
+                .field("pattern", pattern)
                 .finish(),
             Filter::Range { field, low, high } => f
                 .debug_struct("Range")

@@ -54,7 +54,7 @@ pub enum QueryError {
         /// The name.
         name: String,
     },
-    /// `DIALECT` other than 2.
+    /// `DIALECT` other than 2, 3 or 4.
     UnsupportedDialect {
         /// The dialect as given.
         found: String,
@@ -121,7 +121,9 @@ impl fmt::Display for QueryError {
             }
             QueryError::UnsupportedDialect { found } => write!(
                 f,
-                "DIALECT {found} is not supported: Strata speaks only DIALECT 2"
+                "DIALECT {found} is not supported: Strata speaks DIALECT 2 (3 and 4 are \
+                 accepted and mean the same for its documents); DIALECT 1's parsing of \
+                 `|`, `-` and phrases differs, so rewrite the query for DIALECT 2"
             ),
             QueryError::InvalidArgument {
                 index,

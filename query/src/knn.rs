@@ -26,8 +26,10 @@ impl Parser<'_> {
             return Err(self.cursor.error_at(keyword_start, expected));
         }
         self.cursor.skip_space();
+        // `KNN 0` is valid in RediSearch: it matches nothing (a zero total).
         let k = self.parse_count_value(
             "the number of neighbours k: a whole number or a `$parameter`",
+            0,
             self.limits.max_k,
             "KNN k",
         )?;
@@ -105,6 +107,7 @@ impl Parser<'_> {
             "EF_RUNTIME" => {
                 clause.ef_runtime = Some(self.parse_count_value(
                     "EF_RUNTIME: a whole number or a `$parameter`",
+                    1,
                     self.limits.max_ef_runtime,
                     "EF_RUNTIME",
                 )?);
@@ -123,6 +126,7 @@ impl Parser<'_> {
             "BATCH_SIZE" => {
                 clause.batch_size = Some(self.parse_count_value(
                     "BATCH_SIZE: a whole number or a `$parameter`",
+                    1,
                     self.limits.max_batch_size,
                     "BATCH_SIZE",
                 )?);
@@ -134,10 +138,11 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// A count of at least 1 and at most `limit`, or a `$parameter`.
+    /// A count of at least `min` and at most `limit`, or a `$parameter`.
     fn parse_count_value(
         &mut self,
         what: &str,
+        min: u64,
         limit: u64,
         limit_name: &'static str,
     ) -> Result<Value<u64>, QueryError> {
@@ -148,10 +153,10 @@ impl Parser<'_> {
         }
         let start = self.cursor.pos();
         let count = self.cursor.read_count(what)?;
-        if count == 0 {
+        if count < min {
             return Err(self
                 .cursor
-                .error_at(start, format!("{limit_name} of at least 1")));
+                .error_at(start, format!("{limit_name} of at least {min}")));
         }
         if count > limit {
             return Err(QueryError::LimitExceeded {

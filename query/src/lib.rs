@@ -76,7 +76,7 @@ mod print;
 
 pub use ast::{
     Filter, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, SortBy, SortOrder,
-    TextTerm, Value, VectorClause,
+    TagPattern, TextTerm, Value, VectorClause,
 };
 pub use error::QueryError;
 pub use limits::Limits;

@@ -8,10 +8,9 @@ use crate::parser::parse_query;
 
 /// FT.SEARCH options RediSearch has and Strata does not (yet); named so the error
 /// says "not supported" rather than "unknown".
-const UNSUPPORTED: [&str; 20] = [
+const UNSUPPORTED: [&str; 19] = [
     "VERBATIM",
     "NOSTOPWORDS",
-    "WITHSCORES",
     "WITHPAYLOADS",
     "WITHSORTKEYS",
     "FILTER",
@@ -39,7 +38,7 @@ const UNSUPPORTED: [&str; 20] = [
 /// [`QueryError::InvalidArgument`], [`QueryError::UnknownOption`],
 /// [`QueryError::UnsupportedOption`], [`QueryError::DuplicateOption`],
 /// [`QueryError::DuplicateParam`], [`QueryError::UnsupportedDialect`] (anything but
-/// `DIALECT 2`) and [`QueryError::LimitExceeded`], with `index` into `args`.
+/// `DIALECT` 2, 3 or 4) and [`QueryError::LimitExceeded`], with `index` into `args`.
 pub fn parse_options<S: AsRef<str>>(
     args: &[S],
     limits: &Limits,
@@ -72,6 +71,7 @@ pub fn parse_options<S: AsRef<str>>(
             "LIMIT" => "LIMIT",
             "PARAMS" => "PARAMS",
             "NOCONTENT" => "NOCONTENT",
+            "WITHSCORES" => "WITHSCORES",
             "DIALECT" => "DIALECT",
             name if UNSUPPORTED.contains(&name) => {
                 return Err(QueryError::UnsupportedOption {
@@ -108,6 +108,7 @@ pub fn parse_options<S: AsRef<str>>(
             "LIMIT" => options.limit = Some(parse_limit(&mut reader, limits)?),
             "PARAMS" => options.params = parse_params(&mut reader, limits)?,
             "NOCONTENT" => options.no_content = true,
+            "WITHSCORES" => options.with_scores = true,
             _ => options.dialect = Some(parse_dialect(&mut reader)?),
         }
     }
@@ -302,7 +303,10 @@ fn parse_params<S: AsRef<str>>(
 fn parse_dialect<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<u32, QueryError> {
     let (index, arg) = reader.expect("a dialect number")?;
     match parse_count(arg) {
-        Some(2) => Ok(2),
+        // 3 and 4 differ from 2 only where Strata has nothing to differ: 3 in how
+        // multi-value JSON attributes are returned, 4 in Redis's optimiser (which may
+        // report a lower-bound total; Strata's total is always exact).
+        Some(dialect @ 2..=4) => Ok(dialect as u32),
         Some(_) => Err(QueryError::UnsupportedDialect {
             found: arg.to_string(),
         }),
@@ -349,6 +353,9 @@ impl QueryOptions {
         }
         if self.no_content {
             args.push("NOCONTENT".to_string());
+        }
+        if self.with_scores {
+            args.push("WITHSCORES".to_string());
         }
         if !self.params.is_empty() {
             args.push("PARAMS".to_string());

@@ -98,6 +98,7 @@ impl Query {
                 Filter::And(children) | Filter::Or(children) => pending.extend(children.iter_mut()),
                 Filter::Not(inner) => pending.push(inner),
                 Filter::All
+                | Filter::TagMatch { .. }
                 | Filter::Text {
                     term: TextTerm::Phrase(_) | TextTerm::Prefix(_),
                     ..
@@ -130,12 +131,12 @@ impl Query {
             }
         }
         if let Some(clause) = &mut bound.vector {
-            binder.count(&mut clause.k, limits.max_k, "KNN k")?;
+            binder.count(&mut clause.k, 0, limits.max_k, "KNN k")?;
             if let Some(ef_runtime) = &mut clause.ef_runtime {
-                binder.count(ef_runtime, limits.max_ef_runtime, "EF_RUNTIME")?;
+                binder.count(ef_runtime, 1, limits.max_ef_runtime, "EF_RUNTIME")?;
             }
             if let Some(batch_size) = &mut clause.batch_size {
-                binder.count(batch_size, limits.max_batch_size, "BATCH_SIZE")?;
+                binder.count(batch_size, 1, limits.max_batch_size, "BATCH_SIZE")?;
             }
             binder.vector(&clause.vector_param)?;
         }
@@ -223,13 +224,18 @@ impl Binder<'_> {
     fn count(
         &self,
         value: &mut Value<u64>,
+        min: u64,
         limit: u64,
         what: &'static str,
     ) -> Result<(), QueryError> {
         let Value::Param(name) = value else {
             return Ok(());
         };
-        let expected = "a whole number of at least 1";
+        let expected = if min == 0 {
+            "a whole number"
+        } else {
+            "a whole number of at least 1"
+        };
         let text = self.text_of(name, expected)?;
         match parse_count(text) {
             Some(count) if count > limit => Err(QueryError::LimitExceeded {
@@ -237,7 +243,7 @@ impl Binder<'_> {
                 limit,
                 found: count,
             }),
-            Some(count) if count > 0 => {
+            Some(count) if count >= min => {
                 *value = Value::Literal(count);
                 Ok(())
             }

@@ -1,9 +1,15 @@
 //! Field predicates: tag lists, numeric ranges and comparisons, VECTOR_RANGE.
 
-use crate::ast::{Filter, RangeBound, Value};
+use crate::ast::{Filter, RangeBound, TagPattern, Value};
 use crate::cursor::{is_space, is_word_char};
 use crate::error::{excerpt, QueryError};
 use crate::parser::Parser;
+
+/// One entry of a tag list.
+enum TagValue {
+    Exact(Value<String>),
+    Pattern(TagPattern),
+}
 
 impl Parser<'_> {
     /// `{a | b | $p | "quoted value"}`; the cursor is on `{`.
@@ -11,9 +17,13 @@ impl Parser<'_> {
         let open = self.cursor.pos();
         self.cursor.bump();
         let mut values = Vec::new();
+        let mut patterns = Vec::new();
         loop {
             self.cursor.skip_space();
-            values.push(self.parse_tag_value()?);
+            match self.parse_tag_value()? {
+                TagValue::Exact(value) => values.push(value),
+                TagValue::Pattern(pattern) => patterns.push(pattern),
+            }
             self.count_term()?;
             self.cursor.skip_space();
             match self.cursor.peek() {
@@ -36,34 +46,59 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(Filter::Tag { field, values })
+        let mut alternatives: Vec<Filter> = Vec::new();
+        if !values.is_empty() {
+            alternatives.push(Filter::Tag {
+                field: field.clone(),
+                values,
+            });
+        }
+        alternatives.extend(patterns.into_iter().map(|pattern| Filter::TagMatch {
+            field: field.clone(),
+            pattern,
+        }));
+        Ok(if alternatives.len() == 1 {
+            alternatives.remove(0)
+        } else {
+            Filter::Or(alternatives)
+        })
     }
 
-    fn parse_tag_value(&mut self) -> Result<Value<String>, QueryError> {
+    /// A value, `$param`, or a wildcard: `fin*`, `*ance`, `*an*` (the text bare or
+    /// quoted; escape a literal `*` as `\*`).
+    fn parse_tag_value(&mut self) -> Result<TagValue, QueryError> {
         let start = self.cursor.pos();
+        let leading = self.cursor.eat('*');
         let value = match self.cursor.peek() {
-            Some('$') => {
+            Some('$') if !leading => {
                 self.cursor.bump();
                 Value::Param(self.cursor.read_name("a parameter name after `$`")?)
             }
             Some('"') => Value::Literal(self.read_quoted_tag()?),
-            Some('*') => {
-                return Err(self
-                    .cursor
-                    .unsupported_at(start, "suffix and infix matching in tag values"))
-            }
             _ => Value::Literal(self.read_bare_tag()?),
         };
         if matches!(&value, Value::Literal(text) if text.is_empty()) {
             return Err(self.cursor.error_at(start, "a tag value"));
         }
-        if self.cursor.peek() == Some('*') {
-            return Err(self.cursor.unsupported_at(
-                start,
-                "prefix matching in tag values (escape a literal `*` as `\\*`)",
-            ));
+        let trailing = self.cursor.peek() == Some('*');
+        let text = match value {
+            Value::Literal(text) if leading || trailing => text,
+            Value::Param(_) if trailing => {
+                return Err(self.cursor.unsupported_at(
+                    start,
+                    "a wildcard on a parameter in a tag list (put the `*` in the value)",
+                ))
+            }
+            exact => return Ok(TagValue::Exact(exact)),
+        };
+        if trailing {
+            self.cursor.bump();
         }
-        Ok(value)
+        Ok(TagValue::Pattern(match (leading, trailing) {
+            (true, true) => TagPattern::Infix(text),
+            (true, false) => TagPattern::Suffix(text),
+            _ => TagPattern::Prefix(text),
+        }))
     }
 
     /// An unquoted tag value: surrounding whitespace is trimmed and inner runs of

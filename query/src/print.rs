@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::ast::{Filter, Query, RangeBound, TextTerm, Value, VectorClause};
+use crate::ast::{Filter, Query, RangeBound, TagPattern, TextTerm, Value, VectorClause};
 use crate::cursor::{is_escapable, is_word_char};
 use crate::number::write_number;
 
@@ -111,6 +111,18 @@ fn write_leaf<W: Write>(out: &mut W, leaf: &Filter) -> fmt::Result {
                     Value::Literal(text) => write_tag_value(out, text)?,
                     Value::Param(name) => write_param(out, name)?,
                 }
+            }
+            out.write_char('}')
+        }
+        Filter::TagMatch { field, pattern } => {
+            write_field(out, field)?;
+            out.write_str(":{")?;
+            if matches!(pattern, TagPattern::Suffix(_) | TagPattern::Infix(_)) {
+                out.write_char('*')?;
+            }
+            write_tag_value(out, pattern.text())?;
+            if matches!(pattern, TagPattern::Prefix(_) | TagPattern::Infix(_)) {
+                out.write_char('*')?;
             }
             out.write_char('}')
         }

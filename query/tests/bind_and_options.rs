@@ -129,7 +129,7 @@ fn parameter_of_the_wrong_type() {
         if found == "a vector of length 1")
     );
     for (query, value) in [
-        ("*=>[KNN $k @v $vec]", "0"),
+        ("*=>[KNN 1 @v $vec EF_RUNTIME $k]", "0"),
         ("*=>[KNN $k @v $vec]", "2.5"),
         ("@v:[VECTOR_RANGE $k $vec]", "-1"),
         ("@v:[VECTOR_RANGE $k $vec]", "inf"),
@@ -144,6 +144,15 @@ fn parameter_of_the_wrong_type() {
             "{query} with {value:?}"
         );
     }
+}
+
+#[test]
+fn knn_k_may_be_zero() {
+    let params = Params::new()
+        .with_text("k", "0")
+        .with_vector("vec", vec![1.0]);
+    let bound = bind("*=>[KNN $k @v $vec]", &params).unwrap();
+    assert_eq!(bound.vector.map(|clause| clause.k), Some(Value::Literal(0)));
 }
 
 #[test]
@@ -199,6 +208,7 @@ fn parses_every_option() {
             "vec",
             "blob",
             "NOCONTENT",
+            "WITHSCORES",
             "DIALECT",
             "2",
         ],
@@ -228,6 +238,7 @@ fn parses_every_option() {
             }),
             params: vec![("vec".to_string(), "blob".to_string())],
             no_content: true,
+            with_scores: true,
             dialect: Some(2),
         }
     );
@@ -261,15 +272,20 @@ fn option_errors() {
     let limits = Limits::default();
     let fails = |args: &[&str]| parse_options(args, &limits).unwrap_err();
     assert_eq!(
-        fails(&["DIALECT", "3"]),
+        fails(&["DIALECT", "1"]),
         QueryError::UnsupportedDialect {
-            found: "3".to_string()
+            found: "1".to_string()
         }
     );
-    assert_eq!(
-        fails(&["DIALECT", "3"]).to_string(),
-        "DIALECT 3 is not supported: Strata speaks only DIALECT 2"
-    );
+    assert!(fails(&["DIALECT", "5"])
+        .to_string()
+        .starts_with("DIALECT 5 is not supported: Strata speaks DIALECT 2 (3 and 4 are accepted"));
+    for dialect in ["2", "3", "4"] {
+        assert_eq!(
+            parse_options(&["DIALECT", dialect], &limits).map(|options| options.dialect),
+            Ok(Some(dialect.parse().unwrap()))
+        );
+    }
     assert_eq!(
         fails(&["LIMIT", "0", "10", "FROBNICATE"]),
         QueryError::UnknownOption {
@@ -278,10 +294,10 @@ fn option_errors() {
         }
     );
     assert_eq!(
-        fails(&["WITHSCORES"]),
+        fails(&["WITHSCORES", "VERBATIM"]),
         QueryError::UnsupportedOption {
-            index: 0,
-            name: "WITHSCORES".to_string()
+            index: 1,
+            name: "VERBATIM".to_string()
         }
     );
     assert_eq!(

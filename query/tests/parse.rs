@@ -1,8 +1,8 @@
 //! Each construct of the dialect parses to the tree it means.
 
 use strata_query::{
-    parse_query, Filter, HybridPolicy, Limits, Query, QueryOptions, RangeBound, TextTerm, Value,
-    VectorClause,
+    parse_query, Filter, HybridPolicy, Limits, Query, QueryOptions, RangeBound, TagPattern,
+    TextTerm, Value, VectorClause,
 };
 
 fn parse(query: &str) -> Query {
@@ -354,4 +354,63 @@ fn knn_parameters() {
 fn the_knn_filter_is_the_whole_expression() {
     let query = parse("a b | c=>[KNN 3 @v $q]");
     assert!(matches!(query.filter, Filter::Or(_)));
+}
+
+#[test]
+fn tag_wildcards() {
+    let pattern = |pattern: TagPattern| Filter::TagMatch {
+        field: "t".to_string(),
+        pattern,
+    };
+    assert_eq!(
+        filter("@t:{fin*}"),
+        pattern(TagPattern::Prefix("fin".to_string()))
+    );
+    assert_eq!(
+        filter("@t:{*ance}"),
+        pattern(TagPattern::Suffix("ance".to_string()))
+    );
+    assert_eq!(
+        filter("@t:{*an*}"),
+        pattern(TagPattern::Infix("an".to_string()))
+    );
+    assert_eq!(
+        filter("@t:{*\"new yo\"*}"),
+        pattern(TagPattern::Infix("new yo".to_string()))
+    );
+    // Values and patterns in one list: the values stay one Tag, each pattern is ORed.
+    assert_eq!(
+        filter("@t:{web | fin* | ai}"),
+        Filter::Or(vec![
+            tag("t", &["web", "ai"]),
+            pattern(TagPattern::Prefix("fin".to_string()))
+        ])
+    );
+    // An escaped star is part of the value.
+    assert_eq!(filter("@t:{fin\\*}"), tag("t", &["fin*"]));
+}
+
+#[test]
+fn knn_zero_parses() {
+    let parsed = parse("*=>[KNN 0 @v $q]");
+    assert_eq!(
+        parsed.vector.map(|clause| clause.k),
+        Some(Value::Literal(0))
+    );
+}
+
+#[test]
+fn wildcard_lists_print_back_to_the_same_tree() {
+    for query in [
+        "@t:{web | fin*}",
+        "@a:{x} @t:{web | fin* | *ance}",
+        "@t:{web | fin*} | @b:{y}",
+        "-@t:{*an* | web}",
+        "(@t:{a | b*})=>[KNN 3 @v $q]",
+        "@t:{*\"new york\"*} @t:{x\\*}",
+    ] {
+        let parsed = parse(query);
+        let printed = parsed.to_string();
+        assert_eq!(parse(&printed), parsed, "{query} printed as {printed}");
+    }
 }

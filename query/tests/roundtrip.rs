@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use strata_query::{
     parse_query, parse_search, Filter, HybridPolicy, Limits, Page, Query, QueryOptions, RangeBound,
-    ReturnField, SortBy, SortOrder, TextTerm, Value, VectorClause,
+    ReturnField, SortBy, SortOrder, TagPattern, TextTerm, Value, VectorClause,
 };
 
 /// Names and words, including characters that only survive escaped.
@@ -72,6 +72,14 @@ fn leaf() -> impl Strategy<Value = Filter> {
         Just(Filter::All),
         (word(), prop::collection::vec(tag_value(), 1..4))
             .prop_map(|(field, values)| Filter::Tag { field, values }),
+        (word(), 0..3u8, r"[a-z\x01\x7f\x00 *]{1,4}").prop_map(|(field, kind, text)| {
+            let pattern = match kind {
+                0 => TagPattern::Prefix(text),
+                1 => TagPattern::Suffix(text),
+                _ => TagPattern::Infix(text),
+            };
+            Filter::TagMatch { field, pattern }
+        }),
         (word(), bound(), bound()).prop_map(|(field, low, high)| Filter::Range {
             field,
             low,
@@ -162,16 +170,20 @@ fn options() -> impl Strategy<Value = QueryOptions> {
         ),
         prop::collection::btree_map(argument(), "[ -~]{0,6}", 0..4),
         any::<bool>(),
-        prop::option::of(Just(2u32)),
+        any::<bool>(),
+        prop::option::of(2u32..=4),
     )
         .prop_map(
-            |(return_fields, sort_by, limit, params, no_content, dialect)| QueryOptions {
-                return_fields,
-                sort_by,
-                limit,
-                params: params.into_iter().collect(),
-                no_content,
-                dialect,
+            |(return_fields, sort_by, limit, params, no_content, with_scores, dialect)| {
+                QueryOptions {
+                    return_fields,
+                    sort_by,
+                    limit,
+                    params: params.into_iter().collect(),
+                    no_content,
+                    with_scores,
+                    dialect,
+                }
             },
         )
 }

@@ -1,8 +1,8 @@
 //! Damage to every kind of file a database holds (WAL, MANIFEST, and each segment's
-//! keys, docs, rows, vectors-N, keyfilter, tags-N, numeric-N and state-N), by every kind
-//! of damage (cuts, flipped bytes in body and footer, zeroed pages, a newer format
-//! version, a missing file, a file swapped with another segment's, extra files). Every
-//! case must end in one of:
+//! keys, docs, rows, order, vectors-N, keyfilter, tags-N, numeric-N and state-N), by
+//! every kind of damage (cuts, flipped bytes in body and footer, zeroed pages, a newer
+//! format version, a missing file, a file swapped with another segment's, extra files).
+//! Every case must end in one of:
 //!
 //! - `Error::Corrupt` / `Error::UnsupportedVersion` naming the damaged file, at open,
 //!   and the refused open changes nothing on disk;
@@ -166,6 +166,7 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
         ("keys", Class::Lazy),
         ("docs", Class::Lazy),
         ("rows", Class::Checked),
+        ("order", Class::Checked),
         ("vectors-3", Class::Lazy),
         ("vectors-4", Class::Lazy),
         ("keyfilter", Class::Lazy),

@@ -346,7 +346,7 @@ fn bad_queries_get_positioned_errors_and_limits_hold() {
     ));
     assert!(matches!(
         docs.query("@n:{x}").run(),
-        Err(strata::Error::FieldType { .. })
+        Err(strata::Error::QueryFieldType { .. })
     ));
     assert!(matches!(
         docs.query("*=>[KNN 3 @v $missing]").run(),

@@ -72,6 +72,18 @@ impl TagPostings {
     }
 }
 
+impl TagPostings {
+    /// Slots below `horizon` whose value holds a tag `matches` accepts (a wildcard).
+    pub fn rows_matching(&self, matches: &dyn Fn(&str) -> bool, horizon: u32) -> RoaringBitmap {
+        let ids = self.ids.pin();
+        let mut rows = RoaringBitmap::new();
+        for (tag, _) in ids.iter().filter(|(tag, _)| matches(tag)) {
+            rows |= self.rows(tag, horizon);
+        }
+        rows
+    }
+}
+
 /// One NUMERIC field's entries.
 #[derive(Debug, Default)]
 pub(crate) struct NumericPostings {

@@ -272,6 +272,20 @@ impl LiveMemtable {
         }
     }
 
+    /// Slots below `horizon` whose TAG field at `position` holds a tag `matches`
+    /// accepts.
+    pub fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+        horizon: u32,
+    ) -> RoaringBitmap {
+        match self.tags.get(position as usize) {
+            Some(Some(tags)) => tags.rows_matching(matches, horizon),
+            _ => RoaringBitmap::new(),
+        }
+    }
+
     /// Slots below `horizon` whose NUMERIC field at `position` lies in the range.
     pub fn numeric_rows(
         &self,
@@ -330,6 +344,8 @@ impl LiveMemtable {
                     .map(|column| column.row(slot))
                     .collect(),
                 deadline: row.deadline,
+                // The memtable's source knows where its slots stand in insertion order.
+                order: 0,
             });
         }
         rows

@@ -28,6 +28,9 @@ pub(crate) enum FileKind {
     /// The Bloom filter over the segment's keys (`filter.rs`). Optional: segments
     /// written before it existed have none and are searched without it.
     KeyFilter,
+    /// Each row's insertion order (SORTBY ties follow it, as RediSearch's document
+    /// ids). Optional: segments written before it existed have none.
+    Order,
 }
 
 impl FileKind {
@@ -43,6 +46,7 @@ impl FileKind {
             FileKind::Numeric(_) => 16,
             FileKind::Graph(_) => 17,
             FileKind::KeyFilter => 18,
+            FileKind::Order => 19,
         }
     }
 
@@ -76,6 +80,7 @@ impl FileKind {
             FileKind::Numeric(field) => format!("numeric-{field}"),
             FileKind::Graph(field) => format!("hnsw-{field}"),
             FileKind::KeyFilter => "keyfilter".to_string(),
+            FileKind::Order => "order".to_string(),
         }
     }
 
@@ -86,6 +91,7 @@ impl FileKind {
             "docs" => Some(FileKind::Docs),
             "rows" => Some(FileKind::Rows),
             "keyfilter" => Some(FileKind::KeyFilter),
+            "order" => Some(FileKind::Order),
             _ => {
                 if let Some(field) = name.strip_prefix("vectors-") {
                     return field.parse().ok().map(FileKind::Vectors);
@@ -124,6 +130,7 @@ mod tests {
             FileKind::Vectors(3),
             FileKind::State(9),
             FileKind::KeyFilter,
+            FileKind::Order,
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }

@@ -56,6 +56,10 @@ pub(crate) struct Segment {
     docs: BlockedFile,
     /// The key filter, if the segment has one.
     filter: Option<BlockedFile>,
+    /// `n × u64` insertion orders, if the segment has them (older ones do not).
+    order: Option<SealedFile>,
+    /// The largest insertion order, 0 without one.
+    max_order: u64,
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
     field_indexes: Vec<(u16, BlockedFile)>,
@@ -142,6 +146,26 @@ impl Segment {
                 Some(file)
             }
             false => None,
+        };
+
+        // Read whole (8 bytes a row) and checked, like `rows`: a wrong order would
+        // silently reorder SORTBY ties.
+        let (order, max_order) = match files.iter().any(|f| f.name == FileKind::Order.file_name()) {
+            true => {
+                let file = open(FileKind::Order)?;
+                file.verify()?;
+                if file.body().len() != n * 8 {
+                    return Err(file
+                        .corrupt(0, format!("{} bytes for {n} rows of 8", file.body().len()))
+                        .into());
+                }
+                let max_order = (0..n)
+                    .filter_map(|row| read_u64(file.body(), row * 8))
+                    .max()
+                    .unwrap_or(0);
+                (Some(file), max_order)
+            }
+            false => (None, 0),
         };
 
         let docs = open_blocked(FileKind::Docs)?;
@@ -262,6 +286,8 @@ impl Segment {
             keys,
             docs,
             filter,
+            order,
+            max_order,
             columns,
             field_indexes,
             deadlines_by_row,
@@ -269,6 +295,16 @@ impl Segment {
             files,
             obsolete: AtomicBool::new(false),
         })
+    }
+
+    /// The insertion order of `row`, if the segment records orders.
+    pub fn order(&self, row: u32) -> Option<u64> {
+        read_u64(self.order.as_ref()?.body(), row as usize * 8)
+    }
+
+    /// The largest insertion order in the segment (0 if it records none).
+    pub fn max_order(&self) -> u64 {
+        self.max_order
     }
 
     /// Rows in the segment, live or not.
@@ -527,6 +563,28 @@ impl Segment {
             .map_err(|e| file.corrupt(0, e.to_string()).into())
     }
 
+    /// Rows whose TAG field at `position` holds a tag that `matches` accepts (a
+    /// wildcard): a scan of the tag table, decoding only the bitmaps of matches.
+    pub fn tag_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        let Some(file) = self.field_index(position) else {
+            return Ok(RoaringBitmap::new());
+        };
+        let corrupt = |e: strata_index::FieldIndexError| file.corrupt(0, e.to_string());
+        let view = TagIndexView::open(file.all()?).map_err(corrupt)?;
+        let mut rows = RoaringBitmap::new();
+        for tag in view.tags() {
+            let tag = tag.map_err(corrupt)?;
+            if matches(tag) {
+                rows |= view.rows(tag).map_err(corrupt)?;
+            }
+        }
+        Ok(rows)
+    }
+
     /// Rows whose NUMERIC field at `position` lies in the range.
     pub fn numeric_rows(
         &self,
@@ -730,135 +788,4 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schema::{Metric, VectorIndex};
-    use crate::segment::{write_file, write_segment_seeded, SegmentRow};
-    use strata_storage::StdFileSystem;
-
-    fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
-        let schema = Schema::builder()
-            .vector("v", 2, Metric::L2, VectorIndex::flat())
-            .build()
-            .unwrap();
-        let vector = [1.0f32, 2.0];
-        let rows: Vec<SegmentRow> = keys
-            .iter()
-            .map(|key| SegmentRow {
-                key,
-                values: Vec::new(),
-                vectors: vec![Some(&vector[..])],
-                deadline: None,
-            })
-            .collect();
-        let written = write_segment_seeded(&StdFileSystem, dir, &schema, &rows, None).unwrap();
-        (schema, written.files)
-    }
-
-    fn open(dir: &Path, schema: &Schema, rows: usize, files: Vec<FileRecord>) -> Segment {
-        Segment::open(Arc::new(StdFileSystem), dir, 1, schema, rows as u64, files).unwrap()
-    }
-
-    #[test]
-    fn lookups_agree_with_and_without_the_key_filter() {
-        let temporary = tempfile::tempdir().unwrap();
-        let dir = temporary.path().join("segment");
-        let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
-        let (schema, files) = written(&dir, &keys);
-        assert!(files.iter().any(|f| f.name == "keyfilter"));
-        // A segment written before key filters existed: the manifest lists none.
-        let without: Vec<FileRecord> = files
-            .iter()
-            .filter(|f| f.name != "keyfilter")
-            .cloned()
-            .collect();
-        for segment in [
-            open(&dir, &schema, keys.len(), files),
-            open(&dir, &schema, keys.len(), without),
-        ] {
-            for (row, key) in keys.iter().enumerate() {
-                assert_eq!(segment.find(key).unwrap(), Some(row as u32));
-            }
-            for absent in ["", "k", "k2000", "k-1", "z"] {
-                assert_eq!(segment.find(absent).unwrap(), None);
-            }
-            segment.verify().unwrap();
-        }
-    }
-
-    #[test]
-    fn a_filter_that_rejects_a_key_fails_verify() {
-        let temporary = tempfile::tempdir().unwrap();
-        let dir = temporary.path().join("segment");
-        let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
-        let (schema, mut files) = written(&dir, &keys);
-        // Well-formed and correctly checksummed, but built from other keys.
-        let others: Vec<String> = (0..100).map(|i| format!("other{i}")).collect();
-        let body = super::super::filter::encode(others.iter().map(|k| k.as_bytes()), 100);
-        let record = write_file(&StdFileSystem, &dir, FileKind::KeyFilter, &body).unwrap();
-        files.retain(|f| f.name != "keyfilter");
-        files.push(record);
-        let segment = open(&dir, &schema, keys.len(), files);
-        let error = segment.verify().unwrap_err().to_string();
-        assert!(error.contains("key filter"), "{error}");
-    }
-
-    #[test]
-    fn a_huge_deadline_count_is_an_error_not_an_overflow() {
-        // No rows, no vector fields, padding, then a deadline count of u64::MAX.
-        let mut body = Vec::new();
-        body.extend_from_slice(&0u64.to_le_bytes());
-        body.extend_from_slice(&0u32.to_le_bytes());
-        body.extend_from_slice(&[0; 4]);
-        body.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(decode_rows(&body, 0).is_err());
-        let count_at = body.len() - 8;
-        body[count_at..].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
-        assert!(decode_rows(&body, 0).is_err());
-    }
-
-    #[test]
-    fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
-        let dir = tempfile::tempdir().unwrap();
-        let fs: Arc<dyn FileSystem> = Arc::new(StdFileSystem);
-        let schema = Schema::builder()
-            .vector("v", 2, Metric::L2, VectorIndex::flat())
-            .build()
-            .unwrap();
-        let rows: Vec<SegmentRow> = ["a", "b"]
-            .iter()
-            .map(|key| SegmentRow {
-                key,
-                values: Vec::new(),
-                vectors: vec![Some(&[1.0, 2.0][..])],
-                deadline: None,
-            })
-            .collect();
-        let mut written =
-            write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
-        // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed with valid
-        // block checksums so that only the bounds checks stand between it and the read.
-        let path = dir.path().join("keys");
-        let kind = FileKind::Keys;
-        let file = BlockedFile::open(fs.as_ref(), &path, kind.code(), kind.version()).unwrap();
-        let mut data = file.all().unwrap().to_vec();
-        drop(file);
-        data[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-        let (body_len, crc) = strata_storage::blocks::write_blocked(
-            fs.as_ref(),
-            &path,
-            kind.code(),
-            kind.version(),
-            &data,
-        )
-        .unwrap();
-        assert_eq!(written.files[0].name, "keys");
-        written.files[0].body_crc = crc;
-        written.files[0].body_len = body_len;
-        let segment = Segment::open(fs, dir.path(), 1, &schema, 2, written.files).unwrap();
-        assert!(matches!(segment.key(0), Err(Error::Corrupt { .. })));
-        assert!(matches!(segment.key(1), Err(Error::Corrupt { .. })));
-        assert!(segment.find("b").is_err() || segment.find("b").unwrap().is_none());
-        assert!(segment.verify().is_err());
-    }
-}
+mod tests;

@@ -27,6 +27,8 @@ pub(crate) struct SegmentRow<'a> {
     pub vectors: Vec<Option<&'a [f32]>>,
     /// Expiry, in milliseconds since the Unix epoch.
     pub deadline: Option<u64>,
+    /// Insertion order: larger for a later write of the document.
+    pub order: u64,
 }
 
 /// What was written, for the manifest.
@@ -82,6 +84,15 @@ pub(crate) fn write_segment_seeded(
             dir,
             FileKind::KeyFilter,
             &super::filter::encode(rows.iter().map(|row| row.key.as_bytes()), rows.len()),
+        )?,
+        write_file(
+            fs,
+            dir,
+            FileKind::Order,
+            &rows
+                .iter()
+                .flat_map(|row| row.order.to_le_bytes())
+                .collect::<Vec<u8>>(),
         )?,
     ];
     for (position, field) in schema.fields().iter().enumerate() {

@@ -1,0 +1,129 @@
+use super::*;
+use crate::schema::{Metric, VectorIndex};
+use crate::segment::{write_file, write_segment_seeded, SegmentRow};
+use strata_storage::StdFileSystem;
+
+fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
+    let schema = Schema::builder()
+        .vector("v", 2, Metric::L2, VectorIndex::flat())
+        .build()
+        .unwrap();
+    let vector = [1.0f32, 2.0];
+    let rows: Vec<SegmentRow> = keys
+        .iter()
+        .map(|key| SegmentRow {
+            key,
+            values: Vec::new(),
+            vectors: vec![Some(&vector[..])],
+            deadline: None,
+        })
+        .collect();
+    let written = write_segment_seeded(&StdFileSystem, dir, &schema, &rows, None).unwrap();
+    (schema, written.files)
+}
+
+fn open(dir: &Path, schema: &Schema, rows: usize, files: Vec<FileRecord>) -> Segment {
+    Segment::open(Arc::new(StdFileSystem), dir, 1, schema, rows as u64, files).unwrap()
+}
+
+#[test]
+fn lookups_agree_with_and_without_the_key_filter() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path().join("segment");
+    let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
+    let (schema, files) = written(&dir, &keys);
+    assert!(files.iter().any(|f| f.name == "keyfilter"));
+    // A segment written before key filters existed: the manifest lists none.
+    let without: Vec<FileRecord> = files
+        .iter()
+        .filter(|f| f.name != "keyfilter")
+        .cloned()
+        .collect();
+    for segment in [
+        open(&dir, &schema, keys.len(), files),
+        open(&dir, &schema, keys.len(), without),
+    ] {
+        for (row, key) in keys.iter().enumerate() {
+            assert_eq!(segment.find(key).unwrap(), Some(row as u32));
+        }
+        for absent in ["", "k", "k2000", "k-1", "z"] {
+            assert_eq!(segment.find(absent).unwrap(), None);
+        }
+        segment.verify().unwrap();
+    }
+}
+
+#[test]
+fn a_filter_that_rejects_a_key_fails_verify() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path().join("segment");
+    let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+    let (schema, mut files) = written(&dir, &keys);
+    // Well-formed and correctly checksummed, but built from other keys.
+    let others: Vec<String> = (0..100).map(|i| format!("other{i}")).collect();
+    let body = super::super::filter::encode(others.iter().map(|k| k.as_bytes()), 100);
+    let record = write_file(&StdFileSystem, &dir, FileKind::KeyFilter, &body).unwrap();
+    files.retain(|f| f.name != "keyfilter");
+    files.push(record);
+    let segment = open(&dir, &schema, keys.len(), files);
+    let error = segment.verify().unwrap_err().to_string();
+    assert!(error.contains("key filter"), "{error}");
+}
+
+#[test]
+fn a_huge_deadline_count_is_an_error_not_an_overflow() {
+    // No rows, no vector fields, padding, then a deadline count of u64::MAX.
+    let mut body = Vec::new();
+    body.extend_from_slice(&0u64.to_le_bytes());
+    body.extend_from_slice(&0u32.to_le_bytes());
+    body.extend_from_slice(&[0; 4]);
+    body.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(decode_rows(&body, 0).is_err());
+    let count_at = body.len() - 8;
+    body[count_at..].copy_from_slice(&(u64::MAX / 16).to_le_bytes());
+    assert!(decode_rows(&body, 0).is_err());
+}
+
+#[test]
+fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs: Arc<dyn FileSystem> = Arc::new(StdFileSystem);
+    let schema = Schema::builder()
+        .vector("v", 2, Metric::L2, VectorIndex::flat())
+        .build()
+        .unwrap();
+    let rows: Vec<SegmentRow> = ["a", "b"]
+        .iter()
+        .map(|key| SegmentRow {
+            key,
+            values: Vec::new(),
+            vectors: vec![Some(&[1.0, 2.0][..])],
+            deadline: None,
+        })
+        .collect();
+    let mut written = write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
+    // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed with valid
+    // block checksums so that only the bounds checks stand between it and the read.
+    let path = dir.path().join("keys");
+    let kind = FileKind::Keys;
+    let file = BlockedFile::open(fs.as_ref(), &path, kind.code(), kind.version()).unwrap();
+    let mut data = file.all().unwrap().to_vec();
+    drop(file);
+    data[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    let (body_len, crc) = strata_storage::blocks::write_blocked(
+        fs.as_ref(),
+        &path,
+        kind.code(),
+        kind.version(),
+        &data,
+    )
+    .unwrap();
+    assert_eq!(written.files[0].name, "keys");
+    written.files[0].body_crc = crc;
+    written.files[0].body_len = body_len;
+    let segment = Segment::open(fs, dir.path(), 1, &schema, 2, written.files).unwrap();
+    assert!(matches!(segment.key(0), Err(Error::Corrupt { .. })));
+    assert!(matches!(segment.key(1), Err(Error::Corrupt { .. })));
+    assert!(segment.find("b").is_err() || segment.find("b").unwrap().is_none());
+    assert!(segment.verify().is_err());
+}
