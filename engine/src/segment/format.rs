@@ -62,10 +62,10 @@ impl FileKind {
     }
 
     /// Whether the file is read lazily through its map and so carries a block table,
-    /// each block checked on first use. `rows` and `state-*` are small and read whole
+    /// each block checked on first use. `rows`, `order` and `state-*` are read whole
     /// (and checked) at open.
     pub fn is_blocked(self) -> bool {
-        !matches!(self, FileKind::Rows | FileKind::State(_))
+        !matches!(self, FileKind::Rows | FileKind::Order | FileKind::State(_))
     }
 
     /// File name inside the segment directory.

@@ -16,6 +16,7 @@ fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
             values: Vec::new(),
             vectors: vec![Some(&vector[..])],
             deadline: None,
+            order: 0,
         })
         .collect();
     let written = write_segment_seeded(&StdFileSystem, dir, &schema, &rows, None).unwrap();
@@ -99,6 +100,7 @@ fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
             values: Vec::new(),
             vectors: vec![Some(&[1.0, 2.0][..])],
             deadline: None,
+            order: 0,
         })
         .collect();
     let mut written = write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
