@@ -93,6 +93,24 @@ impl Search {
         self
     }
 
+    /// `NPROBE`: the IVF-PQ coarse lists scanned per segment (ignored by FLAT and
+    /// HNSW). More lists find more of the true neighbours and cost more.
+    pub fn nprobe(mut self, nprobe: usize) -> Search {
+        if let Some(clause) = &mut self.query.vector {
+            clause.nprobe = Some(Value::Literal(nprobe as u64));
+        }
+        self
+    }
+
+    /// `REFINE`: IVF-PQ re-ranks `refine * k` candidates per segment with exact
+    /// distances (ignored by FLAT and HNSW).
+    pub fn refine(mut self, refine: usize) -> Search {
+        if let Some(clause) = &mut self.query.vector {
+            clause.refine = Some(Value::Literal(refine as u64));
+        }
+        self
+    }
+
     /// RediSearch's `HYBRID_POLICY`: `true` for `ADHOC_BF` (exact search over the
     /// filter's matches), `false` for `BATCHES` (the HNSW graph, filtered while it is
     /// walked). Without it the planner chooses per segment.
@@ -218,6 +236,8 @@ pub struct QueryBuilder<'c> {
     args: Vec<String>,
     params: Params,
     ef_runtime: Option<usize>,
+    nprobe: Option<usize>,
+    refine: Option<usize>,
 }
 
 impl<'c> QueryBuilder<'c> {
@@ -228,6 +248,8 @@ impl<'c> QueryBuilder<'c> {
             args: Vec::new(),
             params: Params::new(),
             ef_runtime: None,
+            nprobe: None,
+            refine: None,
         }
     }
 
@@ -241,6 +263,18 @@ impl<'c> QueryBuilder<'c> {
     /// Overrides `EF_RUNTIME` of the KNN clause.
     pub fn ef_runtime(mut self, ef: usize) -> QueryBuilder<'c> {
         self.ef_runtime = Some(ef);
+        self
+    }
+
+    /// Overrides `NPROBE` of the KNN clause (IVF-PQ lists scanned per segment).
+    pub fn nprobe(mut self, nprobe: usize) -> QueryBuilder<'c> {
+        self.nprobe = Some(nprobe);
+        self
+    }
+
+    /// Overrides `REFINE` of the KNN clause (IVF-PQ candidates re-ranked, times k).
+    pub fn refine(mut self, refine: usize) -> QueryBuilder<'c> {
+        self.refine = Some(refine);
         self
     }
 
@@ -258,8 +292,11 @@ impl<'c> QueryBuilder<'c> {
     fn search(&self) -> Result<Search> {
         let limits = self.collection.limits().query();
         let mut query = strata_query::parse_search(&self.text, &self.args, &limits)?;
-        if let (Some(ef), Some(clause)) = (self.ef_runtime, &mut query.vector) {
-            clause.ef_runtime = Some(Value::Literal(ef as u64));
+        if let Some(clause) = &mut query.vector {
+            let literal = |value: Option<usize>| value.map(|v| Value::Literal(v as u64));
+            clause.ef_runtime = literal(self.ef_runtime).or(clause.ef_runtime.take());
+            clause.nprobe = literal(self.nprobe).or(clause.nprobe.take());
+            clause.refine = literal(self.refine).or(clause.refine.take());
         }
         Ok(Search {
             query,

@@ -25,6 +25,8 @@ pub(crate) enum FileKind {
     Numeric(u16),
     /// The HNSW graph of the VECTOR field at this schema position.
     Graph(u16),
+    /// The IVF-PQ index of the VECTOR field at this schema position.
+    IvfPq(u16),
     /// The Bloom filter over the segment's keys (`filter.rs`). Optional: segments
     /// written before it existed have none and are searched without it.
     KeyFilter,
@@ -43,6 +45,7 @@ impl FileKind {
             FileKind::Numeric(_) => 16,
             FileKind::Graph(_) => 17,
             FileKind::KeyFilter => 18,
+            FileKind::IvfPq(_) => 19,
         }
     }
 
@@ -62,6 +65,7 @@ impl FileKind {
             FileKind::Tags(field) => format!("tags-{field}"),
             FileKind::Numeric(field) => format!("numeric-{field}"),
             FileKind::Graph(field) => format!("hnsw-{field}"),
+            FileKind::IvfPq(field) => format!("ivfpq-{field}"),
             FileKind::KeyFilter => "keyfilter".to_string(),
         }
     }
@@ -85,6 +89,9 @@ impl FileKind {
                 }
                 if let Some(field) = name.strip_prefix("hnsw-") {
                     return field.parse().ok().map(FileKind::Graph);
+                }
+                if let Some(field) = name.strip_prefix("ivfpq-") {
+                    return field.parse().ok().map(FileKind::IvfPq);
                 }
                 let version = name.strip_prefix("state-")?;
                 (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?
@@ -111,6 +118,7 @@ mod tests {
             FileKind::Vectors(3),
             FileKind::State(9),
             FileKind::KeyFilter,
+            FileKind::IvfPq(2),
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }
