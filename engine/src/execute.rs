@@ -106,11 +106,12 @@ pub(crate) struct Knn {
     ivfpq: IvfPqSearch,
 }
 
-/// `NPROBE` when a query gives none: with `REFINE` 4, recall@10 0.9 on
-/// real-pypi-50k at 256 lists (benches/README.md, "IVF-PQ").
-pub(crate) const DEFAULT_NPROBE: usize = 16;
+/// `NPROBE` when a query gives none: with `REFINE` 8, recall@10 0.92 on
+/// real-pypi-50k at NLIST 256, M 48 (benches/README.md, "IVF-PQ"); faiss's
+/// IndexIVFPQ + IndexRefineFlat reaches the same recall there.
+pub(crate) const DEFAULT_NPROBE: usize = 32;
 /// `REFINE` when a query gives none.
-pub(crate) const DEFAULT_REFINE: usize = 4;
+pub(crate) const DEFAULT_REFINE: usize = 8;
 
 /// IVF-PQ's share of the planner's cost model, in the same unit (one float scored
 /// by exact search): a code byte looked up in the distance table costs about two

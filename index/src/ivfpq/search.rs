@@ -134,21 +134,33 @@ impl IvfPqRef<'_> {
                 q.iter_mut().for_each(|x| *x /= norm);
             }
         }
-        // Per list, the part of the approximate distance that depends on the list only.
+        // Per list, the part of the approximate distance that depends on the list
+        // only, and the key the lists are probed by. Rows were assigned to their
+        // nearest centroid by L2, so L2 and COSINE probe by L2 too: a mean of unit
+        // vectors is shorter than one, and ranking by `<q, c>` alone would favour the
+        // tight clusters. IP probes by inner product, as maximum-inner-product search
+        // must.
         let mut base = vec![0.0f32; nlist];
+        let mut key = vec![0.0f32; nlist];
         match metric {
-            Metric::L2 => l2_to_all(&q, self.centroids, nlist, &mut base),
-            Metric::Cosine | Metric::InnerProduct => {
+            Metric::L2 => {
+                l2_to_all(&q, self.centroids, nlist, &mut base);
+                key.copy_from_slice(&base);
+            }
+            Metric::Cosine => {
                 dot_to_all(&q, self.centroids, nlist, &mut base);
                 base.iter_mut().for_each(|b| *b = 1.0 - *b);
+                l2_to_all(&q, self.centroids, nlist, &mut key);
+            }
+            Metric::InnerProduct => {
+                dot_to_all(&q, self.centroids, nlist, &mut base);
+                base.iter_mut().for_each(|b| *b = 1.0 - *b);
+                key.copy_from_slice(&base);
             }
         }
         let mut order: Vec<u32> = (0..nlist as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            base[a as usize]
-                .total_cmp(&base[b as usize])
-                .then(a.cmp(&b))
-        });
+        order
+            .sort_unstable_by(|&a, &b| key[a as usize].total_cmp(&key[b as usize]).then(a.cmp(&b)));
 
         // T[j][c] = <q_j, codeword_jc>; L2 uses -2T, the others -T.
         let scale = if metric == Metric::L2 { -2.0 } else { -1.0 };
