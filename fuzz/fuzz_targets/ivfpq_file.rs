@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
     for (nprobe, refine) in [(1, 1), (4, 3), (usize::MAX, 2)] {
         let _ = index.search(&vectors, &query, 5, IvfPqSearch { nprobe, refine }, None);
         let odd = |row: u32| row % 2 == 1;
-        let _ = index.search(&vectors, &query, 5, IvfPqSearch { nprobe, refine }, Some(&odd as &dyn RowFilter));
+        let _ = index.search(&vectors, &query, 5, IvfPqSearch { nprobe, refine }, Some((&odd as &dyn RowFilter, 3)));
     }
 });

@@ -117,7 +117,7 @@ pub(super) fn search(
     params: IvfPqSearch,
     filter: Option<&RoaringBitmap>,
 ) -> Result<Vec<Neighbor>> {
-    let filter = filter.map(|bitmap| bitmap as &dyn RowFilter);
+    let filter = filter.map(|bitmap| (bitmap as &dyn RowFilter, bitmap.len() as usize));
     view(file)?
         .as_ref()
         .search(vectors, query, k, params, filter)

@@ -74,13 +74,19 @@ impl IvfPqRef<'_> {
     /// row-major vectors the index was built over). Probes `nprobe` lists, and more
     /// while fewer than `k * refine` accepted rows were found, so it returns `k` rows
     /// whenever `k` encoded rows match.
+    ///
+    /// A filter comes with the number of rows it accepts. A filtered search keeps
+    /// probing until it has scanned the share `nprobe / nlist` of those rows, the
+    /// share an unfiltered search scans of all rows: filters correlate with the
+    /// vectors (a topic is a region of the space), so the nearest lists can be full of
+    /// matching rows that are still not the nearest matching ones.
     pub fn search(
         &self,
         vectors: &[f32],
         query: &[f32],
         k: usize,
         params: IvfPqSearch,
-        filter: Option<&dyn RowFilter>,
+        filter: Option<(&dyn RowFilter, usize)>,
     ) -> Result<Vec<Neighbor>, IvfPqError> {
         let dim = self.dim();
         if query.len() != dim {
@@ -123,7 +129,7 @@ impl IvfPqRef<'_> {
         query: &[f32],
         wanted: usize,
         nprobe: usize,
-        filter: Option<&dyn RowFilter>,
+        filter: Option<(&dyn RowFilter, usize)>,
     ) -> Vec<Neighbor> {
         let (nlist, m, dsub) = (self.nlist(), self.m(), self.meta.dsub());
         let metric = self.metric();
@@ -171,11 +177,16 @@ impl IvfPqRef<'_> {
             table.iter_mut().for_each(|t| *t *= scale);
         }
 
+        let target = match filter {
+            Some((_, accepted)) => wanted.max(accepted.saturating_mul(nprobe) / nlist.max(1)),
+            None => wanted,
+        };
+        let filter = filter.map(|(rows, _)| rows);
         let mut top = TopK::new(wanted);
         let mut found = 0usize;
         let encoded = self.encoded();
         for (probed, &list) in order.iter().enumerate() {
-            if probed >= nprobe && found >= wanted {
+            if probed >= nprobe && found >= target {
                 break;
             }
             let list = list as usize;

@@ -200,7 +200,7 @@ fn filters_apply_and_k_matching_rows_are_always_found() {
             query,
             k,
             params,
-            Some(&matching as &dyn RowFilter),
+            Some((&matching as &dyn RowFilter, k)),
         )
         .unwrap();
     let ids: Vec<u32> = got.iter().map(|n| n.id).collect();
@@ -213,7 +213,7 @@ fn filters_apply_and_k_matching_rows_are_always_found() {
     let even = |row: u32| row.is_multiple_of(2);
     let got = index
         .as_ref()
-        .search(&vectors, query, k, params, Some(&even))
+        .search(&vectors, query, k, params, Some((&even, n / 2)))
         .unwrap();
     assert_eq!(got.len(), k);
     assert!(got.iter().all(|n| n.id.is_multiple_of(2)));
