@@ -411,3 +411,45 @@ fn damage_is_refused_at_open_or_found_by_verify_and_never_panics() {
 fn n_rows(vectors: &[f32], dim: usize) -> usize {
     vectors.len() / dim
 }
+
+#[test]
+fn a_filter_correlated_with_the_lists_probes_past_a_list_full_of_worse_matches() {
+    // Two clusters on a line, around x = 0 and x = 3; the query at x = 1.4 is nearer
+    // the first centroid. The filter accepts the first cluster's far end (x < -0.8)
+    // and the second cluster's near end (x < 2.5): the nearest list alone holds more
+    // than k * REFINE matching rows, all worse than the second list's.
+    let mut rng = StdRng::seed_from_u64(12);
+    let mut vectors = Vec::new();
+    for i in 0..2_000 {
+        let centre = if i < 1_000 { 0.0 } else { 3.0 };
+        vectors.extend([
+            centre + rng.gen_range(-1.0..1.0f32),
+            rng.gen_range(-0.01..0.01),
+        ]);
+    }
+    let index = IvfPqIndex::build(
+        &vectors,
+        2,
+        Metric::L2,
+        &all_rows(2_000),
+        &IvfPqParams::new(2, 2),
+        1,
+    )
+    .unwrap();
+    let accept = |row: u32| {
+        let x = vectors[row as usize * 2];
+        (row < 1_000 && x < -0.8) || (row >= 1_000 && x < 2.5)
+    };
+    let accepted = (0..2_000).filter(|&r| accept(r)).count();
+    let query = [1.4, 0.0];
+    let params = IvfPqSearch {
+        nprobe: 1,
+        refine: 2,
+    };
+    let got = index
+        .as_ref()
+        .search(&vectors, &query, 10, params, Some((&accept, accepted)))
+        .unwrap();
+    let ids: Vec<u32> = got.iter().map(|n| n.id).collect();
+    assert_eq!(ids, oracle(&vectors, 2, Metric::L2, &query, 10, accept));
+}
