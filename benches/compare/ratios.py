@@ -1,9 +1,11 @@
 """Single-thread QPS at equal recall@10: strata (the `ann` tool's JSON, through the
-public API) against hnswlib and faiss (compare_hnswlib.py's output) from one run.
+public API) against hnswlib and faiss (compare_hnswlib.py's or compare_ivfpq.py's
+output) from one run.
 
     python3 ratios.py ANN.json PEERS.txt [--targets 0.95,0.99]
 
-QPS at a target recall is read off each system's recall/QPS curve over its ef sweep,
+QPS at a target recall is read off each system's recall/QPS curve over its sweep (ef,
+or every nprobe x refine pair, whose upper envelope is what interpolation needs),
 interpolating log(QPS) linearly between the two settings that bracket the target; a
 target above a system's best recall has no figure.
 """
@@ -13,8 +15,17 @@ import math
 import re
 
 
+def frontier(points):
+    """The settings no other setting beats on both recall and QPS, by recall."""
+    best = []
+    for r, q in sorted(points, key=lambda p: (-p[0], -p[1])):
+        if not best or q > best[-1][1]:
+            best.append((r, q))
+    return sorted(best)
+
+
 def qps_at(points, target):
-    points = sorted(points)
+    points = frontier(points)
     for (r0, q0), (r1, q1) in zip(points, points[1:]):
         if r0 <= target <= r1:
             if r1 == r0:
@@ -36,7 +47,8 @@ def main():
         ann = json.load(f)
     systems = {"strata": [(r["recall_at_10"], r["qps"]) for r in ann["runs"] if r.get("filter") is None]}
     builds = {"strata": ann.get("build_s")}
-    line = re.compile(r"^(\w+) ef=(\d+) recall@10=([\d.]+) qps=([\d.]+)")
+    # `ef=N` (HNSW) or `nprobe=P refine=R` (IVF-PQ) before the figures.
+    line = re.compile(r"^(\w+) ((?:\w+=\d+ )+)recall@10=([\d.]+) qps=([\d.]+)")
     build = re.compile(r"^(\w+) build_s=([\d.]+)")
     with open(a.peers) as f:
         for text in f:

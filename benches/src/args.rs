@@ -31,6 +31,11 @@ options:
   --m M                HNSW M, default 16
   --ef-construction E  HNSW EF_CONSTRUCTION, default 200
   --ef E1,E2,...       HNSW EF_RUNTIME values, one run each, default 10,20,40,80,160,320
+  --nlist N            IVF-PQ NLIST (coarse lists), default 1024
+  --pq-m M             IVF-PQ M (bytes per code; divides the dimension), default dim/8
+  --nprobe P1,P2,...   IVF-PQ NPROBE values, default 1,2,4,8,16,32,64
+  --refine R1,R2,...   IVF-PQ REFINE values, default 1,2,4,8; one run per NPROBE x
+                       REFINE pair
   --threads T          threads for computing ground truth, default: all cores
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
@@ -86,14 +91,39 @@ impl IndexKind {
         }
     }
 
-    /// The engine's index declaration for vectors of `dim` components, with HNSW's
-    /// `M` and `EF_CONSTRUCTION`.
-    pub fn declaration(self, dim: usize, m: usize, ef_construction: usize) -> VectorIndex {
+    /// The engine's index declaration for vectors of `dim` components.
+    pub fn declaration(self, dim: usize, build: &BuildParams) -> VectorIndex {
         match self {
             IndexKind::Flat => VectorIndex::flat(),
-            IndexKind::Hnsw => VectorIndex::hnsw(m, ef_construction),
-            // 8 dimensions per sub-quantizer is the usual starting point.
-            IndexKind::IvfPq => VectorIndex::ivf_pq(1024, (dim / 8).max(1)),
+            IndexKind::Hnsw => VectorIndex::hnsw(build.m, build.ef_construction),
+            // 8 dimensions per sub-quantiser is the usual starting point.
+            IndexKind::IvfPq => {
+                VectorIndex::ivf_pq(build.nlist, build.pq_m.unwrap_or((dim / 8).max(1)))
+            }
+        }
+    }
+}
+
+/// Build-time index parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildParams {
+    /// HNSW `M`.
+    pub m: usize,
+    /// HNSW `EF_CONSTRUCTION`.
+    pub ef_construction: usize,
+    /// IVF-PQ `NLIST`.
+    pub nlist: usize,
+    /// IVF-PQ `M`; `None` for `dim / 8` (8 dimensions per sub-quantiser).
+    pub pq_m: Option<usize>,
+}
+
+impl Default for BuildParams {
+    fn default() -> BuildParams {
+        BuildParams {
+            m: 16,
+            ef_construction: 200,
+            nlist: 1024,
+            pq_m: None,
         }
     }
 }
@@ -141,6 +171,26 @@ pub struct Args {
     pub single_upserts: Option<usize>,
     /// `--batch-queries N`.
     pub batch_queries: Option<usize>,
+    /// IVF-PQ `NLIST` (`--nlist`, default 1024).
+    pub nlist: usize,
+    /// IVF-PQ `M` (`--pq-m`, default `dim / 8`).
+    pub pq_m: Option<usize>,
+    /// `NPROBE` values to sweep (`--nprobe`, default 1,2,4,8,16,32,64).
+    pub nprobes: Vec<usize>,
+    /// `REFINE` values to sweep (`--refine`, default 1,2,4,8).
+    pub refines: Vec<usize>,
+}
+
+impl Args {
+    /// The build parameters the flags give.
+    pub fn build_params(&self) -> BuildParams {
+        BuildParams {
+            m: self.m,
+            ef_construction: self.ef_construction,
+            nlist: self.nlist,
+            pq_m: self.pq_m,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -181,6 +231,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut stream_compare_bulk = false;
     let mut single_upserts = None;
     let mut batch_queries = None;
+    let mut nlist = 1024;
+    let mut pq_m = None;
+    let mut nprobes = vec![1, 2, 4, 8, 16, 32, 64];
+    let mut refines = vec![1, 2, 4, 8];
 
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -234,12 +288,11 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--db" => db = Some(PathBuf::from(value()?)),
             "--m" => m = positive(&flag, &value()?)?,
             "--ef-construction" => ef_construction = positive(&flag, &value()?)?,
-            "--ef" => {
-                efs = value()?
-                    .split(',')
-                    .map(|ef| positive(&flag, ef.trim()))
-                    .collect::<Result<Vec<usize>>>()?
-            }
+            "--ef" => efs = positive_list(&flag, &value()?)?,
+            "--nlist" => nlist = positive(&flag, &value()?)?,
+            "--pq-m" => pq_m = Some(positive(&flag, &value()?)?),
+            "--nprobe" => nprobes = positive_list(&flag, &value()?)?,
+            "--refine" => refines = positive_list(&flag, &value()?)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -335,7 +388,19 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         stream_compare_bulk,
         single_upserts,
         batch_queries,
+        nlist,
+        pq_m,
+        nprobes,
+        refines,
     })))
+}
+
+/// A comma-separated list of positive whole numbers.
+fn positive_list(flag: &str, value: &str) -> Result<Vec<usize>> {
+    value
+        .split(',')
+        .map(|item| positive(flag, item.trim()))
+        .collect()
 }
 
 fn parse_metric(value: &str) -> Result<Metric> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use strata::{Collection, Doc, Metric, Schema, Search};
 
-use crate::args::IndexKind;
+use crate::args::{BuildParams, IndexKind};
 use crate::fvecs::Matrix;
 use crate::meta::{FilterSpec, Meta};
 use crate::metrics::Latency;
@@ -28,18 +28,17 @@ pub const TOPIC_FIELD: &str = "topic";
 pub const YEAR_FIELD: &str = "year";
 pub const POPULARITY_FIELD: &str = "popularity";
 
-/// The collection's schema. The engine refuses indexes it does not provide yet
-/// (`Error::Unsupported`), so this is where an HNSW or IVF-PQ request stops.
+/// The collection's schema.
 pub fn schema(dim: usize, metric: Metric, index: IndexKind, with_meta: bool) -> Result<Schema> {
-    schema_with(dim, metric, index, (16, 200), with_meta)
+    schema_with(dim, metric, index, &BuildParams::default(), with_meta)
 }
 
-/// [`schema`] with HNSW's `(M, EF_CONSTRUCTION)`.
+/// [`schema`] with the index's build parameters.
 pub fn schema_with(
     dim: usize,
     metric: Metric,
     index: IndexKind,
-    hnsw: (usize, usize),
+    build: &BuildParams,
     with_meta: bool,
 ) -> Result<Schema> {
     let mut builder = Schema::builder();
@@ -51,12 +50,7 @@ pub fn schema_with(
             .numeric(POPULARITY_FIELD);
     }
     Ok(builder
-        .vector(
-            VECTOR_FIELD,
-            dim,
-            metric,
-            index.declaration(dim, hnsw.0, hnsw.1),
-        )
+        .vector(VECTOR_FIELD, dim, metric, index.declaration(dim, build))
         .build()?)
 }
 
@@ -154,10 +148,12 @@ pub fn search_request<'a>(
     vector: &'a [f32],
     k: usize,
 ) -> Result<Request<'a>> {
-    let mut ef = None;
+    let (mut ef, mut nprobe, mut refine) = (None, None, None);
     for (name, value) in &run.params {
         match (name.as_str(), value.as_u64()) {
             ("ef", Some(value)) => ef = Some(value as usize),
+            ("nprobe", Some(value)) => nprobe = Some(value as usize),
+            ("refine", Some(value)) => refine = Some(value as usize),
             _ => {
                 return Err(BenchError::new(format!(
                     "query parameter `{name}` is not supported by this build of strata"
@@ -169,14 +165,17 @@ pub fn search_request<'a>(
         let filter = filters
             .get(filter)
             .ok_or_else(|| BenchError::new("a run names a filter that was not read"))?;
+        let mut settings = String::new();
+        for (word, value) in [("EF_RUNTIME", ef), ("NPROBE", nprobe), ("REFINE", refine)] {
+            if let Some(value) = value {
+                settings.push_str(&format!(" {word} {value}"));
+            }
+        }
         return Ok(Request::Text {
-            query: match ef {
-                Some(ef) => format!(
-                    "({})=>[KNN {k} @{VECTOR_FIELD} $vec EF_RUNTIME {ef}]",
-                    filter.filter
-                ),
-                None => format!("({})=>[KNN {k} @{VECTOR_FIELD} $vec]", filter.filter),
-            },
+            query: format!(
+                "({})=>[KNN {k} @{VECTOR_FIELD} $vec{settings}]",
+                filter.filter
+            ),
             vector,
             k,
         });
@@ -184,6 +183,12 @@ pub fn search_request<'a>(
     let mut search = Search::knn(VECTOR_FIELD, vector, k).no_content();
     if let Some(ef) = ef {
         search = search.ef_runtime(ef);
+    }
+    if let Some(nprobe) = nprobe {
+        search = search.nprobe(nprobe);
+    }
+    if let Some(refine) = refine {
+        search = search.refine(refine);
     }
     Ok(Request::Typed(Box::new(search)))
 }
@@ -196,14 +201,36 @@ pub struct RunSpec {
     pub filter: Option<usize>,
 }
 
+/// The query-time settings to sweep: HNSW's `EF_RUNTIME`, IVF-PQ's `NPROBE` and
+/// `REFINE` (one run per pair).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub efs: Vec<usize>,
+    pub nprobes: Vec<usize>,
+    pub refines: Vec<usize>,
+}
+
 /// The runs for an index: each parameter setting unfiltered, then under each filter.
-pub fn plan_runs(index: IndexKind, filters: &[FilterSpec], efs: &[usize]) -> Vec<RunSpec> {
+pub fn plan_runs(index: IndexKind, filters: &[FilterSpec], sweep: &Sweep) -> Vec<RunSpec> {
     let settings: Vec<Map<String, Value>> = match index {
-        IndexKind::Hnsw => efs
+        IndexKind::Hnsw => sweep
+            .efs
             .iter()
             .map(|ef| Map::from_iter([("ef".to_string(), Value::from(*ef))]))
             .collect(),
-        IndexKind::Flat | IndexKind::IvfPq => vec![Map::new()],
+        IndexKind::IvfPq => sweep
+            .nprobes
+            .iter()
+            .flat_map(|nprobe| {
+                sweep.refines.iter().map(move |refine| {
+                    Map::from_iter([
+                        ("nprobe".to_string(), Value::from(*nprobe)),
+                        ("refine".to_string(), Value::from(*refine)),
+                    ])
+                })
+            })
+            .collect(),
+        IndexKind::Flat => vec![Map::new()],
     };
     let mut runs: Vec<RunSpec> = settings
         .iter()
@@ -293,7 +320,7 @@ mod tests {
         assert_eq!(collection.len().unwrap(), 5);
 
         let queries = Matrix::new(2, vec![0.9, 0.5, -1.0, 0.1]).unwrap();
-        let runs = plan_runs(IndexKind::Flat, &[], &[]);
+        let runs = plan_runs(IndexKind::Flat, &[], &Sweep::default());
         assert_eq!(runs.len(), 1);
         let outcome = execute(&collection, &queries, &[0, 1], 2, &runs[0], &[]).unwrap();
         assert_eq!(outcome.returned, vec![vec![4, 2], vec![3, 1]]);
@@ -301,11 +328,8 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_indexes_are_reported_and_filtered_runs_use_the_filter_string() {
-        let error = schema(8, Metric::L2, IndexKind::IvfPq, false)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("not supported"), "{error}");
+    fn filtered_runs_use_the_filter_string() {
+        schema(8, Metric::L2, IndexKind::IvfPq, false).unwrap();
         let filter = FilterSpec {
             name: "sel".into(),
             filter: "@topic:{ai}".into(),
@@ -313,7 +337,11 @@ mod tests {
             query_ids: vec![0],
             gt: vec![vec![]],
         };
-        let runs = plan_runs(IndexKind::Flat, std::slice::from_ref(&filter), &[]);
+        let runs = plan_runs(
+            IndexKind::Flat,
+            std::slice::from_ref(&filter),
+            &Sweep::default(),
+        );
         assert_eq!(runs.len(), 2);
         match search_request(&runs[1], &[filter], &[1.0, 0.0], 10).unwrap() {
             Request::Text { query, .. } => {

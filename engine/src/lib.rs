@@ -80,6 +80,6 @@ pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
-    MAX_DIMENSION,
+    IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
 pub use search::{Hit, Param, QueryBuilder, Search, SearchResults};

@@ -10,6 +10,14 @@ pub const MAX_FIELDS: usize = 1_024;
 /// Longest field or collection name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
 
+/// Fewest rows with a vector a segment needs for its IVF-PQ index to be trained;
+/// smaller segments are searched exactly. At 4,096 rows each of the 256 codewords of
+/// a sub-quantiser gets 16 training rows (fewer, and k-means fits the sample rather
+/// than the data), while an exact scan of 4,096 rows costs only a few times the fixed
+/// work of an IVF-PQ query (`(256 + NLIST) * dim` for its table and list ranking),
+/// and gives the exact answer.
+pub const IVF_PQ_MIN_ROWS: usize = 4_096;
+
 /// The index that serves a vector field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VectorIndex {
@@ -17,7 +25,8 @@ pub enum VectorIndex {
     Flat,
     /// Hierarchical navigable small-world graph, with Redis's `M` and `EF_CONSTRUCTION`.
     Hnsw { m: usize, ef_construction: usize },
-    /// Inverted file with product quantisation.
+    /// Inverted file with product quantisation: `NLIST` coarse lists (`lists`) and
+    /// `M` one-byte codes per vector (`subquantizers`, dividing the dimension).
     IvfPq { lists: usize, subquantizers: usize },
 }
 
@@ -32,7 +41,10 @@ impl VectorIndex {
         VectorIndex::Hnsw { m, ef_construction }
     }
 
-    /// IVF-PQ with `lists` coarse clusters and `subquantizers` codes per vector.
+    /// IVF-PQ (`ALGORITHM IVF_PQ`) with `NLIST` coarse lists and `M` sub-quantisers
+    /// (8-bit codes, so `M` bytes per vector; `M` must divide the dimension).
+    /// Segments of at least [`crate::IVF_PQ_MIN_ROWS`] rows are trained at flush or
+    /// merge; smaller ones, and the memtable, are searched exactly.
     pub fn ivf_pq(lists: usize, subquantizers: usize) -> VectorIndex {
         VectorIndex::IvfPq {
             lists,
@@ -40,8 +52,9 @@ impl VectorIndex {
         }
     }
 
-    fn check_supported(self) -> Result<()> {
+    fn check_supported(self, dim: usize) -> Result<()> {
         use strata_index::hnsw::HnswParams;
+        use strata_index::ivfpq::{IvfPqError, IvfPqParams};
         match self {
             VectorIndex::Flat => Ok(()),
             VectorIndex::Hnsw { m, ef_construction } => {
@@ -60,9 +73,20 @@ impl VectorIndex {
                 }
                 Ok(())
             }
-            VectorIndex::IvfPq { .. } => Err(Error::Unsupported {
-                feature: "the IVF_PQ vector index (use VectorIndex::flat() for now)".to_string(),
-            }),
+            VectorIndex::IvfPq {
+                lists,
+                subquantizers,
+            } => IvfPqParams::new(lists, subquantizers)
+                .validate(dim)
+                .map_err(|e| Error::InvalidSchema {
+                    reason: match e {
+                        IvfPqError::InvalidParams(why) => format!(
+                            "IVF_PQ {why} (NLIST is the number of coarse lists, M the bytes \
+                             per code)"
+                        ),
+                        other => other.to_string(),
+                    },
+                }),
         }
     }
 }
@@ -182,7 +206,7 @@ impl Schema {
                             ),
                         });
                     }
-                    vector.index.check_supported()?;
+                    vector.index.check_supported(vector.dim)?;
                 }
                 FieldKind::Tag(tag) => {
                     if tag.separator.is_whitespace()
@@ -355,12 +379,25 @@ mod tests {
                 Err(Error::InvalidSchema { .. })
             ));
         }
-        assert!(matches!(
-            Schema::builder()
-                .vector("v", 4, Metric::L2, VectorIndex::ivf_pq(16, 4))
-                .build(),
-            Err(Error::Unsupported { .. })
-        ));
+        Schema::builder()
+            .vector("v", 4, Metric::L2, VectorIndex::ivf_pq(16, 4))
+            .build()
+            .unwrap();
+        for (lists, m) in [(0, 4), (16, 0), (16, 7), (1 << 17, 4)] {
+            assert!(matches!(
+                Schema::builder()
+                    .vector("v", 12, Metric::L2, VectorIndex::ivf_pq(lists, m))
+                    .build(),
+                Err(Error::InvalidSchema { .. })
+            ));
+        }
+        // M = 5 does not divide 12: the message says so.
+        let error = Schema::builder()
+            .vector("v", 12, Metric::L2, VectorIndex::ivf_pq(16, 5))
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("divide"), "{error}");
         let spaced = TagOptions {
             separator: ' ',
             case_sensitive: false,

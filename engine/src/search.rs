@@ -93,6 +93,24 @@ impl Search {
         self
     }
 
+    /// `NPROBE`: the IVF-PQ coarse lists scanned per segment (ignored by FLAT and
+    /// HNSW). More lists find more of the true neighbours and cost more.
+    pub fn nprobe(mut self, nprobe: usize) -> Search {
+        if let Some(clause) = &mut self.query.vector {
+            clause.nprobe = Some(Value::Literal(nprobe as u64));
+        }
+        self
+    }
+
+    /// `REFINE`: IVF-PQ re-ranks `refine * k` candidates per segment with exact
+    /// distances (ignored by FLAT and HNSW).
+    pub fn refine(mut self, refine: usize) -> Search {
+        if let Some(clause) = &mut self.query.vector {
+            clause.refine = Some(Value::Literal(refine as u64));
+        }
+        self
+    }
+
     /// RediSearch's `HYBRID_POLICY`: `true` for `ADHOC_BF` (exact search over the
     /// filter's matches), `false` for `BATCHES` (the HNSW graph, filtered while it is
     /// walked). Without it the planner chooses per segment.
@@ -265,6 +283,8 @@ pub struct QueryBuilder<'c> {
     /// Blob parameters, decoded in `search`, where a bad one can be reported.
     blobs: Vec<(String, Vec<u8>)>,
     ef_runtime: Option<usize>,
+    nprobe: Option<usize>,
+    refine: Option<usize>,
 }
 
 impl<'c> QueryBuilder<'c> {
@@ -276,6 +296,8 @@ impl<'c> QueryBuilder<'c> {
             params: Params::new(),
             blobs: Vec::new(),
             ef_runtime: None,
+            nprobe: None,
+            refine: None,
         }
     }
 
@@ -300,6 +322,18 @@ impl<'c> QueryBuilder<'c> {
         self
     }
 
+    /// Overrides `NPROBE` of the KNN clause (IVF-PQ lists scanned per segment).
+    pub fn nprobe(mut self, nprobe: usize) -> QueryBuilder<'c> {
+        self.nprobe = Some(nprobe);
+        self
+    }
+
+    /// Overrides `REFINE` of the KNN clause (IVF-PQ candidates re-ranked, times k).
+    pub fn refine(mut self, refine: usize) -> QueryBuilder<'c> {
+        self.refine = Some(refine);
+        self
+    }
+
     /// FT.SEARCH options after the query string, as separate arguments: `RETURN`,
     /// `SORTBY`, `LIMIT`, `NOCONTENT`, `PARAMS`, `DIALECT`.
     pub fn args<I, S>(mut self, args: I) -> QueryBuilder<'c>
@@ -314,8 +348,11 @@ impl<'c> QueryBuilder<'c> {
     fn search(&self) -> Result<Search> {
         let limits = self.collection.limits().query();
         let mut query = strata_query::parse_search(&self.text, &self.args, &limits)?;
-        if let (Some(ef), Some(clause)) = (self.ef_runtime, &mut query.vector) {
-            clause.ef_runtime = Some(Value::Literal(ef as u64));
+        if let Some(clause) = &mut query.vector {
+            let literal = |value: Option<usize>| value.map(|v| Value::Literal(v as u64));
+            clause.ef_runtime = literal(self.ef_runtime).or(clause.ef_runtime.take());
+            clause.nprobe = literal(self.nprobe).or(clause.nprobe.take());
+            clause.refine = literal(self.refine).or(clause.refine.take());
         }
         let mut params = self.params.clone();
         for (name, blob) in &self.blobs {

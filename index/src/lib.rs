@@ -1,4 +1,4 @@
-//! Strata's index algorithms: distance kernels, exact (FLAT) search, HNSW, and
+//! Strata's index algorithms: distance kernels, exact (FLAT) search, HNSW, IVF-PQ and
 //! the TAG and NUMERIC field indexes.
 //!
 //! This crate is pure computation over vectors and row ids. It is *not* a store:
@@ -9,6 +9,7 @@ pub mod distance;
 pub mod field_error;
 pub mod flat;
 pub mod hnsw;
+pub mod ivfpq;
 pub mod numeric;
 pub mod tags;
 pub mod topk;

@@ -172,7 +172,8 @@ impl HybridPolicy {
     }
 }
 
-/// `=>[KNN k @field $vec EF_RUNTIME n HYBRID_POLICY p BATCH_SIZE b AS alias]`.
+/// `=>[KNN k @field $vec EF_RUNTIME n HYBRID_POLICY p BATCH_SIZE b NPROBE p REFINE r
+/// AS alias]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorClause {
     /// Number of neighbours; `KNN 0` matches nothing, as in RediSearch.
@@ -187,6 +188,10 @@ pub struct VectorClause {
     pub hybrid_policy: Option<HybridPolicy>,
     /// Batch size hint for the `BATCHES` policy.
     pub batch_size: Option<Value<u64>>,
+    /// IVF-PQ: coarse lists probed for this query (faiss's `nprobe`).
+    pub nprobe: Option<Value<u64>>,
+    /// IVF-PQ: candidates re-ranked with exact distances, as a multiple of k.
+    pub refine: Option<Value<u64>>,
     /// `AS alias` (or `=>{$YIELD_DISTANCE_AS: alias}`): name of the distance field.
     pub alias: Option<String>,
 }
@@ -201,6 +206,8 @@ impl VectorClause {
             ef_runtime: None,
             hybrid_policy: None,
             batch_size: None,
+            nprobe: None,
+            refine: None,
             alias: None,
         }
     }

@@ -4,12 +4,18 @@ use crate::ast::{Filter, HybridPolicy, Value, VectorClause};
 use crate::error::QueryError;
 use crate::parser::Parser;
 
+/// Largest `NPROBE`: the most lists an IVF-PQ index can have.
+pub const MAX_NPROBE: u64 = 1 << 16;
+/// Largest `REFINE`: re-ranking more than 1,000 k candidates is an exact search.
+pub const MAX_REFINE: u64 = 1_000;
+
 /// Attributes RediSearch accepts on text nodes; named so the error says "not
 /// supported" rather than "unknown".
 const TEXT_ATTRIBUTES: [&str; 4] = ["WEIGHT", "SLOP", "INORDER", "PHONETIC"];
 
 impl Parser<'_> {
-    /// `[KNN k @field $vec (EF_RUNTIME n | HYBRID_POLICY p | BATCH_SIZE b)* (AS alias)]`;
+    /// `[KNN k @field $vec (EF_RUNTIME n | HYBRID_POLICY p | BATCH_SIZE b | NPROBE p |
+    /// REFINE r)* (AS alias)]`;
     /// the cursor is on `[`. As in RediSearch, `AS` can only come last.
     pub(crate) fn parse_knn(&mut self) -> Result<VectorClause, QueryError> {
         let open = self.cursor.pos();
@@ -47,6 +53,8 @@ impl Parser<'_> {
             ef_runtime: None,
             hybrid_policy: None,
             batch_size: None,
+            nprobe: None,
+            refine: None,
             alias: None,
         };
         loop {
@@ -57,7 +65,7 @@ impl Parser<'_> {
             let name_start = self.cursor.pos();
             let name = self.cursor.read_word()?.to_ascii_uppercase();
             match name.as_str() {
-                "EF_RUNTIME" | "HYBRID_POLICY" | "BATCH_SIZE" => {
+                "EF_RUNTIME" | "HYBRID_POLICY" | "BATCH_SIZE" | "NPROBE" | "REFINE" => {
                     self.cursor.skip_space();
                     self.parse_knn_parameter(&mut clause, &name, name_start)?;
                 }
@@ -76,8 +84,8 @@ impl Parser<'_> {
                     return Err(self.cursor.error_at(
                         name_start,
                         format!(
-                            "EF_RUNTIME, HYBRID_POLICY, BATCH_SIZE, AS or `]` to close the KNN \
-                             clause opened at byte {open}"
+                            "EF_RUNTIME, HYBRID_POLICY, BATCH_SIZE, NPROBE, REFINE, AS or `]` to \
+                             close the KNN clause opened at byte {open}"
                         ),
                     ))
                 }
@@ -96,6 +104,8 @@ impl Parser<'_> {
             "EF_RUNTIME" => clause.ef_runtime.is_some(),
             "HYBRID_POLICY" => clause.hybrid_policy.is_some(),
             "BATCH_SIZE" => clause.batch_size.is_some(),
+            "NPROBE" => clause.nprobe.is_some(),
+            "REFINE" => clause.refine.is_some(),
             _ => clause.alias.is_some(),
         };
         if already_set {
@@ -129,6 +139,22 @@ impl Parser<'_> {
                     1,
                     self.limits.max_batch_size,
                     "BATCH_SIZE",
+                )?);
+            }
+            "NPROBE" => {
+                clause.nprobe = Some(self.parse_count_value(
+                    "NPROBE: a whole number or a `$parameter`",
+                    1,
+                    MAX_NPROBE,
+                    "NPROBE",
+                )?);
+            }
+            "REFINE" => {
+                clause.refine = Some(self.parse_count_value(
+                    "REFINE: a whole number or a `$parameter`",
+                    1,
+                    MAX_REFINE,
+                    "REFINE",
                 )?);
             }
             _ => {
@@ -174,14 +200,15 @@ impl Parser<'_> {
         clause: &mut VectorClause,
     ) -> Result<(), QueryError> {
         self.parse_attribute_block(|parser, name, name_start| match name {
-            "EF_RUNTIME" | "HYBRID_POLICY" | "BATCH_SIZE" => {
+            "EF_RUNTIME" | "HYBRID_POLICY" | "BATCH_SIZE" | "NPROBE" | "REFINE" => {
                 parser.parse_knn_parameter(clause, name, name_start)
             }
             "YIELD_DISTANCE_AS" => parser.parse_knn_parameter(clause, "AS", name_start),
             _ => Err(parser.unknown_attribute(
                 name,
                 name_start,
-                "$YIELD_DISTANCE_AS, $EF_RUNTIME, $HYBRID_POLICY or $BATCH_SIZE",
+                "$YIELD_DISTANCE_AS, $EF_RUNTIME, $HYBRID_POLICY, $BATCH_SIZE, $NPROBE or \
+                 $REFINE",
             )),
         })
     }

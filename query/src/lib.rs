@@ -44,7 +44,7 @@
 //! - Text: `hello`, `"hello world"`, `hel*`, `@title:hello`, `@title:(a | b)`.
 //! - `@v:[VECTOR_RANGE radius $vec]=>{$YIELD_DISTANCE_AS: d; $EPSILON: e}`.
 //! - `filter=>[KNN k @v $vec EF_RUNTIME n HYBRID_POLICY ADHOC_BF|BATCHES BATCH_SIZE b
-//!   AS alias]`, parameters in any order and `AS` last as in RediSearch, or the same
+//!   NPROBE p REFINE r AS alias]`, parameters in any order and `AS` last as in RediSearch, or the same
 //!   given as `=>{$EF_RUNTIME: n; $YIELD_DISTANCE_AS: alias}` after the clause. The
 //!   KNN filter is the whole expression before `=>`.
 //! - Keywords are case-insensitive; words, tag values and field names keep their case.

@@ -138,6 +138,12 @@ impl Query {
             if let Some(batch_size) = &mut clause.batch_size {
                 binder.count(batch_size, 1, limits.max_batch_size, "BATCH_SIZE")?;
             }
+            if let Some(nprobe) = &mut clause.nprobe {
+                binder.count(nprobe, 1, crate::knn::MAX_NPROBE, "NPROBE")?;
+            }
+            if let Some(refine) = &mut clause.refine {
+                binder.count(refine, 1, crate::knn::MAX_REFINE, "REFINE")?;
+            }
             binder.vector(&clause.vector_param)?;
         }
         Ok(bound)

@@ -212,6 +212,14 @@ fn write_knn<W: Write>(out: &mut W, clause: &VectorClause) -> fmt::Result {
         out.write_str(" BATCH_SIZE ")?;
         write_count_value(out, batch_size)?;
     }
+    if let Some(nprobe) = &clause.nprobe {
+        out.write_str(" NPROBE ")?;
+        write_count_value(out, nprobe)?;
+    }
+    if let Some(refine) = &clause.refine {
+        out.write_str(" REFINE ")?;
+        write_count_value(out, refine)?;
+    }
     if let Some(alias) = &clause.alias {
         out.write_str(" AS ")?;
         write_word(out, alias)?;

@@ -338,8 +338,22 @@ fn knn_parameters() {
             ef_runtime: Some(Value::Param("ef".to_string())),
             hybrid_policy: Some(HybridPolicy::AdhocBruteForce),
             batch_size: Some(Value::Literal(50)),
+            nprobe: None,
+            refine: None,
             alias: Some("d".to_string()),
         })
+    );
+    let ivf = parse("*=>[KNN 10 @v $q NPROBE 16 refine $r]")
+        .vector
+        .unwrap();
+    assert_eq!(ivf.nprobe, Some(Value::Literal(16)));
+    assert_eq!(ivf.refine, Some(Value::Param("r".to_string())));
+    let ivf = parse("*=>[KNN 10 @v $q]=>{$NPROBE: 4; $REFINE: 2}")
+        .vector
+        .unwrap();
+    assert_eq!(
+        (ivf.nprobe, ivf.refine),
+        (Some(Value::Literal(4)), Some(Value::Literal(2)))
     );
     let attributes = parse(
         "*=>[KNN 5 @v $vec]=>{$YIELD_DISTANCE_AS: d; $EF_RUNTIME: 20; $HYBRID_POLICY: BATCHES}",

@@ -127,17 +127,22 @@ fn vector_clause() -> impl Strategy<Value = VectorClause> {
             Just(HybridPolicy::Batches)
         ]),
         prop::option::of(count(10_000)),
+        prop::option::of((count(1_000), count(1_000))),
         prop::option::of(word()),
     )
         .prop_map(
-            |(k, field, vector_param, ef_runtime, hybrid_policy, batch_size, alias)| VectorClause {
-                k,
-                field,
-                vector_param,
-                ef_runtime,
-                hybrid_policy,
-                batch_size,
-                alias,
+            |(k, field, vector_param, ef_runtime, hybrid_policy, batch_size, ivf, alias)| {
+                VectorClause {
+                    k,
+                    field,
+                    vector_param,
+                    ef_runtime,
+                    hybrid_policy,
+                    batch_size,
+                    nprobe: ivf.as_ref().map(|(nprobe, _)| nprobe.clone()),
+                    refine: ivf.map(|(_, refine)| refine),
+                    alias,
+                }
             },
         )
 }

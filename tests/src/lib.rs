@@ -34,6 +34,21 @@ pub fn hnsw_schema(metric: Metric) -> Schema {
         .expect("valid schema")
 }
 
+/// [`full_schema`] with an IVF-PQ index on the vector field: segments of at least
+/// `IVF_PQ_MIN_ROWS` rows train one.
+pub fn ivfpq_schema(metric: Metric) -> Schema {
+    Schema::builder()
+        .text("title")
+        .tag("tags")
+        .numeric("rank")
+        .vector("embedding", DIM, metric, VectorIndex::ivf_pq(16, 4))
+        .build()
+        .expect("valid schema")
+}
+
+/// Documents per acknowledged step of the crash writer's `write-ivfpq` mode.
+pub const IVFPQ_BATCH: u64 = 512;
+
 /// The vector the schedule writes for document `index`.
 pub fn vector_for(index: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(index);

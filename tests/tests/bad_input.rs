@@ -206,11 +206,12 @@ fn bad_collections_are_refused() {
         Schema::builder().text("bad name").build(),
         Err(Error::InvalidName { .. })
     ));
+    // IVF_PQ's M must divide the dimension.
     assert!(matches!(
         Schema::builder()
-            .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(16, 4))
+            .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(16, 3))
             .build(),
-        Err(Error::Unsupported { .. })
+        Err(Error::InvalidSchema { .. })
     ));
     assert!(matches!(
         Schema::builder()

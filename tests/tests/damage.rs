@@ -1,8 +1,8 @@
 //! Damage to every kind of file a database holds (WAL, MANIFEST, and each segment's
-//! keys, docs, rows, order, vectors-N, keyfilter, tags-N, numeric-N and state-N), by
-//! every kind of damage (cuts, flipped bytes in body and footer, zeroed pages, a newer
-//! format version, a missing file, a file swapped with another segment's, extra files).
-//! Every case must end in one of:
+//! keys, docs, rows, order, vectors-N, keyfilter, tags-N, numeric-N and state-N;
+//! ivfpq-N in a test of its own), by every kind of damage (cuts, flipped bytes in body
+//! and footer, zeroed pages, a newer format version, a missing file, a file swapped
+//! with another segment's, extra files). Every case must end in one of:
 //!
 //! - `Error::Corrupt` / `Error::UnsupportedVersion` naming the damaged file, at open,
 //!   and the refused open changes nothing on disk;
@@ -616,4 +616,124 @@ fn a_segment_file_of_the_format_before_block_tables_is_refused_with_what_to_do()
             other => panic!("{name}: expected UnsupportedVersion, got {:?}", other.err()),
         }
     }
+}
+
+/// The IVF-PQ file is written only for segments of `IVF_PQ_MIN_ROWS` rows, more than
+/// the table above builds, so it has its own pristine database; the same damages,
+/// the same allowed outcomes (refused at open naming the file, or searches that
+/// succeed or fail naming it and a `verify` that reports it).
+#[test]
+fn every_damage_to_an_ivfpq_file_is_refused_or_caught_by_verify() {
+    let root = scratch_dir();
+    let pristine = root.path().join("db");
+    let count = strata::IVF_PQ_MIN_ROWS + 10;
+    let vectors = random_vectors(77, count, 8);
+    {
+        let db = Database::open_with(&pristine, options()).unwrap();
+        let schema = Schema::builder()
+            .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(16, 2))
+            .build()
+            .unwrap();
+        let docs = db.create_collection("docs", schema).unwrap();
+        docs.upsert_many(
+            vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (key(i as u64), Doc::new().vector("v", v.clone()))),
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let mut indexes: Vec<PathBuf> = std::fs::read_dir(pristine.join("segments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("ivfpq-0"))
+        .filter(|path| path.exists())
+        .collect();
+    assert_eq!(indexes.len(), 1, "one segment large enough to train");
+    let target = indexes
+        .remove(0)
+        .strip_prefix(&pristine)
+        .unwrap()
+        .to_path_buf();
+    let len = std::fs::metadata(pristine.join(&target)).unwrap().len() as usize;
+    let mut damages: Vec<(String, Damage)> = Vec::new();
+    for cut in [
+        0,
+        1,
+        len / 2,
+        len - 1,
+        len - FOOTER_LEN,
+        len - FOOTER_LEN - 1,
+    ] {
+        damages.push((format!("cut to {cut}"), Damage::Truncate(cut)));
+    }
+    for (n, at) in flip_offsets(len, true).into_iter().enumerate() {
+        let mask = [0x01, 0x80, 0xFF][n % 3];
+        damages.push((format!("flip {mask:#04x} at {at}"), Damage::Flip(at, mask)));
+    }
+    // Inside the 128-byte header of the index: caught by its own CRC at open.
+    damages.push(("flip in the index header".into(), Damage::Flip(20, 0x01)));
+    for page in [0, (len - 1) / PAGE] {
+        damages.push((format!("zero page {page}"), Damage::ZeroPage(page)));
+    }
+    damages.push(("missing".into(), Damage::Remove));
+    damages.push(("newer version".into(), Damage::NewerVersion));
+
+    let queries = random_vectors(78, 3, 8);
+    let mut failures = Vec::new();
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, damage) in damages {
+        let case = Case {
+            name,
+            class: Class::Lazy,
+            target: target.clone(),
+            damage,
+            blame: vec![target.clone()],
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<&'static str, String> {
+            let root = scratch_dir();
+            let dir = root.path().join("db");
+            copy_dir(&pristine, &dir);
+            apply(&dir, &case);
+            let damaged = image(&dir);
+            let blamed = |error: &Error| blames(error, &dir, &case.blame);
+            let db = match Database::open_with(&dir, options()) {
+                Err(error) if blamed(&error) => {
+                    if image(&dir) != damaged {
+                        return Err("a refused open changed the files".into());
+                    }
+                    return Ok("refused at open");
+                }
+                Err(error) => return Err(format!("open: unexpected error {error:?}")),
+                Ok(db) => db,
+            };
+            if matches!(case.damage, Damage::Remove) {
+                return Err("open accepted a database with its index missing".into());
+            }
+            let docs = db.collection("docs").map_err(|e| e.to_string())?;
+            for query in &queries {
+                for k in [1, 10, 100] {
+                    let request = Search::knn("v", query, k).nprobe(4).brute_force(false);
+                    match docs.search(&request) {
+                        Ok(hits) if hits.len() <= k => {}
+                        Ok(hits) => return Err(format!("{} hits for k = {k}", hits.len())),
+                        Err(error) if blamed(&error) => {}
+                        Err(error) => return Err(format!("search: unexpected error {error:?}")),
+                    }
+                }
+            }
+            match db.verify() {
+                Err(error) if blamed(&error) => Ok("caught by verify"),
+                other => Err(format!("verify: {other:?}")),
+            }
+        }));
+        match outcome {
+            Ok(Ok(outcome)) => *outcomes.entry(outcome).or_default() += 1,
+            Ok(Err(why)) => failures.push(format!("{}: {why}", case.name)),
+            Err(_) => failures.push(format!("{}: PANIC", case.name)),
+        }
+    }
+    eprintln!("ivfpq damage: {outcomes:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(outcomes.contains_key("refused at open") && outcomes.contains_key("caught by verify"));
 }

@@ -136,7 +136,12 @@ fn measure(args: &Args) -> Result<()> {
     let mut runs = Vec::new();
     let mut notes = Vec::new();
     let all_queries: Vec<usize> = (0..queries.len()).collect();
-    for run in runner::plan_runs(args.index, &filters, &args.efs) {
+    let sweep = runner::Sweep {
+        efs: args.efs.clone(),
+        nprobes: args.nprobes.clone(),
+        refines: args.refines.clone(),
+    };
+    for run in runner::plan_runs(args.index, &filters, &sweep) {
         let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
             Some(filter) => (
                 filter.query_ids.as_slice(),
@@ -199,6 +204,9 @@ fn measure(args: &Args) -> Result<()> {
         None => None,
     };
 
+    if args.index == IndexKind::IvfPq {
+        notes.push(ivfpq_note(&dir, n, dim)?);
+    }
     let report = Report {
         data: name,
         index: args.index.name().to_string(),
@@ -340,6 +348,28 @@ fn sweep(
         .collect()
 }
 
+/// The IVF-PQ files' size (what a query reads besides the re-ranked vectors: codes,
+/// ids, centroids, codebooks) against the raw FLOAT32 vectors.
+fn ivfpq_note(dir: &Path, n: usize, dim: usize) -> Result<String> {
+    let mut bytes = 0u64;
+    let segments = dir.join("segments");
+    let error = |e: std::io::Error| BenchError::new(format!("{}: {e}", segments.display()));
+    for segment in std::fs::read_dir(&segments).map_err(error)? {
+        for file in std::fs::read_dir(segment.map_err(error)?.path()).map_err(error)? {
+            let file = file.map_err(error)?;
+            if file.file_name().to_string_lossy().starts_with("ivfpq-") {
+                bytes += file.metadata().map_err(error)?.len();
+            }
+        }
+    }
+    let raw = (n * dim * 4) as f64;
+    Ok(format!(
+        "ivfpq index files: {bytes} bytes, {:.4} of the {raw} raw FLOAT32 bytes (1/{:.1})",
+        bytes as f64 / raw,
+        raw / (bytes.max(1) as f64)
+    ))
+}
+
 /// `--open-only`: the measured open of a kept database, in a process that never
 /// generated or read the base, so that memory is the engine's alone.
 fn measure_open_only(args: &Args, machine: Machine) -> Result<()> {
@@ -425,16 +455,16 @@ fn durability_name(durability: Durability) -> &'static str {
 /// The engine options of every open: the durability and memtable size asked for, and
 /// background work on or off.
 ///
-/// HNSW is measured as a bulk load, the way hnswlib and faiss build: unless
+/// HNSW and IVF-PQ are measured as a bulk load, the way hnswlib and faiss build: unless
 /// `--memtable-rows` says otherwise, the whole data set stays in the memtable and the
-/// final flush builds one graph over it (`build_s`). With the engine's default limits
+/// final flush builds one graph (or trains one IVF-PQ index) over it (`build_s`). With the engine's default limits
 /// a 50k x 384 load would flush at 64 MiB and leave two segments, so every query
 /// would walk two graphs, and the first graph would be built for nothing.
 ///
 /// `--stream` measures what a user gets without tuning: the default limits.
 fn options(args: &Args) -> Options {
     let defaults = Options::default();
-    let bulk = args.index == IndexKind::Hnsw && args.memtable_rows.is_none() && !args.stream;
+    let bulk = args.index != IndexKind::Flat && args.memtable_rows.is_none() && !args.stream;
     Options {
         durability: args.durability,
         memtable_rows_max: args.memtable_rows.unwrap_or(if bulk {
@@ -464,7 +494,7 @@ fn load(args: &Args) -> Result<Dataset> {
                 spec.dim,
                 args.metric,
                 args.index,
-                (args.m, args.ef_construction),
+                &args.build_params(),
                 false,
             )?;
             eprintln!(
@@ -514,7 +544,7 @@ fn load_files(args: &Args, base_path: &Path, query_path: &Path) -> Result<Datase
         base.dim(),
         args.metric,
         args.index,
-        (args.m, args.ef_construction),
+        &args.build_params(),
         args.meta.is_some(),
     )?;
     eprintln!(

@@ -25,6 +25,8 @@ pub(crate) enum FileKind {
     Numeric(u16),
     /// The HNSW graph of the VECTOR field at this schema position.
     Graph(u16),
+    /// The IVF-PQ index of the VECTOR field at this schema position.
+    IvfPq(u16),
     /// The Bloom filter over the segment's keys (`filter.rs`). Optional: segments
     /// written before it existed have none and are searched without it.
     KeyFilter,
@@ -47,6 +49,7 @@ impl FileKind {
             FileKind::Graph(_) => 17,
             FileKind::KeyFilter => 18,
             FileKind::Order => 19,
+            FileKind::IvfPq(_) => 20,
         }
     }
 
@@ -63,9 +66,13 @@ impl FileKind {
 
     /// Whether the file is read lazily through its map and so carries a block table,
     /// each block checked on first use. `rows`, `order` and `state-*` are read whole
-    /// (and checked) at open.
+    /// (and checked) at open; `ivfpq-*` is checked by header and sizes at open and
+    /// whole by `verify` (its candidates are re-ranked from block-checked vectors).
     pub fn is_blocked(self) -> bool {
-        !matches!(self, FileKind::Rows | FileKind::Order | FileKind::State(_))
+        !matches!(
+            self,
+            FileKind::Rows | FileKind::Order | FileKind::State(_) | FileKind::IvfPq(_)
+        )
     }
 
     /// File name inside the segment directory.
@@ -79,6 +86,7 @@ impl FileKind {
             FileKind::Tags(field) => format!("tags-{field}"),
             FileKind::Numeric(field) => format!("numeric-{field}"),
             FileKind::Graph(field) => format!("hnsw-{field}"),
+            FileKind::IvfPq(field) => format!("ivfpq-{field}"),
             FileKind::KeyFilter => "keyfilter".to_string(),
             FileKind::Order => "order".to_string(),
         }
@@ -104,6 +112,9 @@ impl FileKind {
                 }
                 if let Some(field) = name.strip_prefix("hnsw-") {
                     return field.parse().ok().map(FileKind::Graph);
+                }
+                if let Some(field) = name.strip_prefix("ivfpq-") {
+                    return field.parse().ok().map(FileKind::IvfPq);
                 }
                 let version = name.strip_prefix("state-")?;
                 (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?
@@ -131,6 +142,7 @@ mod tests {
             FileKind::State(9),
             FileKind::KeyFilter,
             FileKind::Order,
+            FileKind::IvfPq(2),
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }

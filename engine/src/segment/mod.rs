@@ -14,6 +14,9 @@
 //! | `vectors-<f>` | row-major FLOAT32 of the vector field at schema position `f`     |
 //! | `keyfilter`   | a Bloom filter over the keys, so absent keys skip the search     |
 //! |               | (optional: older segments have none)                            |
+//! | `hnsw-<f>`    | the HNSW graph of an HNSW vector field                          |
+//! | `ivfpq-<f>`   | the IVF-PQ index of an IVF_PQ vector field (`ivfpq.rs`), when   |
+//! |               | the segment has at least `IVF_PQ_MIN_ROWS` rows with a vector   |
 //!
 //! A segment never changes once written. Deletions and TTL changes of its rows live in
 //! its [`crate::overlay::Overlay`], persisted as `state-<version>` files.
@@ -26,6 +29,7 @@
 
 mod filter;
 mod format;
+mod ivfpq;
 mod reader;
 mod writer;
 

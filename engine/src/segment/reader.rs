@@ -39,6 +39,8 @@ struct VectorColumn {
     data: Column,
     /// The HNSW graph over this column, when the field has one.
     graph: Option<BlockedFile>,
+    /// The IVF-PQ index over this column, when the field has one.
+    ivfpq: Option<SealedFile>,
     present: RoaringBitmap,
 }
 
@@ -233,12 +235,21 @@ impl Segment {
             } else {
                 None
             };
+            let ivfpq_name = FileKind::IvfPq(position).file_name();
+            let ivfpq = if files.iter().any(|f| f.name == ivfpq_name) {
+                let file = open(FileKind::IvfPq(position))?;
+                super::ivfpq::check(&file, n, vector.dim, vector.metric)?;
+                Some(file)
+            } else {
+                None
+            };
             columns.push(VectorColumn {
                 position,
                 dim: vector.dim,
                 metric: vector.metric,
                 data,
                 graph,
+                ivfpq,
                 present,
             });
         }
@@ -508,6 +519,33 @@ impl Segment {
         Ok(Some(view))
     }
 
+    /// The coarse lists of the IVF-PQ index of the field at `position`, when this
+    /// segment has one.
+    pub fn ivfpq_lists(&self, position: u16) -> Option<usize> {
+        let column = self.columns.iter().find(|c| c.position == position)?;
+        super::ivfpq::lists(column.ivfpq.as_ref()?).ok()
+    }
+
+    /// The `k` nearest rows by the IVF-PQ index of the field at `position`, among
+    /// the rows `filter` accepts (all when `None`), re-ranked exactly. `None` when the
+    /// segment has no IVF-PQ index for the field.
+    pub fn search_ivfpq(
+        &self,
+        position: u16,
+        query: &[f32],
+        k: usize,
+        params: strata_index::ivfpq::IvfPqSearch,
+        filter: Option<&RoaringBitmap>,
+    ) -> Result<Option<Vec<Neighbor>>> {
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
+        let (Some(file), Some((vectors, _))) = (&column.ivfpq, self.vectors(position)?) else {
+            return Ok(None);
+        };
+        super::ivfpq::search(file, vectors, query, k, params, filter).map(Some)
+    }
+
     /// The metric of the vector field at `position`.
     pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
         self.columns
@@ -665,6 +703,9 @@ impl Segment {
                 HnswView::open(file.all()?)
                     .and_then(|view| view.verify())
                     .map_err(|e| file.corrupt(0, e.to_string()))?;
+            }
+            if let Some(file) = &column.ivfpq {
+                super::ivfpq::verify(file, &column.present)?;
             }
         }
         for (position, file) in &self.field_indexes {

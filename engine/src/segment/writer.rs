@@ -159,6 +159,9 @@ pub(crate) fn write_segment_seeded(
         if let Some(graph) = build_graph(schema, *position, index, rows, seed)? {
             files.push(write_file(fs, dir, FileKind::Graph(*position), &graph)?);
         }
+        files.extend(super::ivfpq::write(
+            fs, dir, schema, *position, index, rows,
+        )?);
     }
     fs.sync_dir(dir).map_err(|e| io_error("fsync", dir, e))?;
     if let Some(parent) = dir.parent() {

@@ -13,7 +13,9 @@ use std::io::Write;
 
 use strata::{Database, Durability, Metric, Options};
 use strata_tests::torture::{self, Model};
-use strata_tests::{doc_for, full_schema, hnsw_schema, key_for, schedule_step};
+use strata_tests::{
+    doc_for, full_schema, hnsw_schema, ivfpq_schema, key_for, schedule_step, IVFPQ_BATCH,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -31,6 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("usage: crash_writer DB DURABILITY torture SEED MEMTABLE_ROWS".into());
         };
         return run_torture(path, durability, seed.parse()?, rows.parse()?);
+    }
+    if mode == "write-ivfpq" {
+        return run_ivfpq(path, durability);
     }
     // `write-hnsw`: the same schedule into an HNSW collection whose memtable flushes
     // every 16 rows and whose segments merge as soon as two share a tier, so kills land
@@ -73,6 +78,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(stdout.lock(), "ack {}", range.end)?;
     }
     Ok(())
+}
+
+/// `write-ivfpq`: batches of `IVFPQ_BATCH` documents into an IVF-PQ collection whose
+/// memtable flushes past 4,200 rows (a segment large enough to train) and whose
+/// segments merge as soon as two share a tier, so kills land while quantisers are
+/// trained and segments published. Prints `ack <documents>` after each batch.
+fn run_ivfpq(path: &str, durability: Durability) -> Result<(), Box<dyn std::error::Error>> {
+    let options = Options {
+        durability,
+        memtable_rows_max: 4_200,
+        background_interval: std::time::Duration::from_millis(2),
+        compaction_trigger: 2,
+        ..Options::default()
+    };
+    let db = Database::open_with(path, options)?;
+    let docs = match db.collection("docs") {
+        Ok(docs) => docs,
+        Err(_) => db.create_collection("docs", ivfpq_schema(Metric::L2))?,
+    };
+    let stdout = std::io::stdout();
+    let mut next = docs.len()? as u64;
+    loop {
+        let end = next + IVFPQ_BATCH;
+        docs.upsert_many((next..end).map(|index| (key_for(index), doc_for(index))))?;
+        writeln!(stdout.lock(), "ack {end}")?;
+        next = end;
+    }
 }
 
 fn run_torture(

@@ -1,0 +1,28 @@
+//! Any bytes as an IVF-PQ index file (the body of a segment's `ivfpq-N`): the O(1)
+//! open, the full verify and a search over vectors of the size the header claims
+//! must never panic or read out of bounds, whatever the bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strata_index::hnsw::RowFilter;
+use strata_index::ivfpq::{IvfPqSearch, IvfPqView};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(view) = IvfPqView::open(data) else {
+        return;
+    };
+    let _ = view.verify();
+    let index = view.as_ref();
+    // Searching needs the vectors the header describes; keep the allocation small.
+    let floats = index.len().saturating_mul(index.dim());
+    if floats > 1 << 20 {
+        return;
+    }
+    let vectors: Vec<f32> = (0..floats).map(|i| (i % 7) as f32 - 3.0).collect();
+    let query: Vec<f32> = (0..index.dim()).map(|i| i as f32).collect();
+    for (nprobe, refine) in [(1, 1), (4, 3), (usize::MAX, 2)] {
+        let _ = index.search(&vectors, &query, 5, IvfPqSearch { nprobe, refine }, None);
+        let odd = |row: u32| row % 2 == 1;
+        let _ = index.search(&vectors, &query, 5, IvfPqSearch { nprobe, refine }, Some((&odd as &dyn RowFilter, 3)));
+    }
+});

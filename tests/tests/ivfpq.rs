@@ -1,0 +1,314 @@
+//! IVF-PQ through the public API: recall against an exact twin collection for every
+//! metric, filters that never return fewer than k rows when k match, deleted rows
+//! skipped, NPROBE and REFINE from the builder and the query string, an index that
+//! is read back (not retrained) at reopen and rebuilt by compaction, and segments too
+//! small to train searched exactly.
+
+use std::collections::HashSet;
+
+use strata::{
+    Collection, Database, Doc, Error, Filter, Metric, Options, Schema, Search, Strategy,
+    VectorIndex, IVF_PQ_MIN_ROWS,
+};
+use strata_tests::{oracle_distance, random_vectors};
+
+/// Vectors around 64 random centres, clustered like real embeddings (uniform random
+/// vectors have no structure for a coarse quantiser to find, which no embedding
+/// model produces); queries are drawn the same way.
+fn clustered(seed: u64, count: usize, dim: usize) -> Vec<Vec<f32>> {
+    let centres = random_vectors(1_000, 64, dim);
+    random_vectors(seed, count, dim)
+        .into_iter()
+        .enumerate()
+        .map(|(i, noise)| {
+            let centre = &centres[(i * 7 + seed as usize) % centres.len()];
+            centre
+                .iter()
+                .zip(noise)
+                .map(|(c, n)| c + 0.25 * n)
+                .collect()
+        })
+        .collect()
+}
+
+const COUNT: usize = 5_000;
+const DIM: usize = 32;
+
+fn open(path: &std::path::Path) -> Database {
+    Database::open_with(
+        path,
+        Options {
+            background_work: false,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+fn collection(db: &Database, name: &str, metric: Metric, index: VectorIndex) -> Collection {
+    let schema = Schema::builder()
+        .numeric("u")
+        .vector("v", DIM, metric, index)
+        .build()
+        .unwrap();
+    db.create_collection(name, schema).unwrap()
+}
+
+fn fill(collections: &[&Collection], vectors: &[Vec<f32>]) {
+    for docs in collections {
+        docs.upsert_many(vectors.iter().enumerate().map(|(i, v)| {
+            (
+                format!("k{i}"),
+                Doc::new()
+                    .numeric("u", i as f64 / vectors.len() as f64)
+                    .vector("v", v.clone()),
+            )
+        }))
+        .unwrap();
+    }
+}
+
+fn keys(docs: &Collection, search: &Search) -> Vec<String> {
+    docs.search(search)
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.key)
+        .collect()
+}
+
+fn recall(got: &[String], truth: &[String]) -> f64 {
+    let truth: HashSet<&String> = truth.iter().collect();
+    got.iter().filter(|key| truth.contains(key)).count() as f64 / truth.len().max(1) as f64
+}
+
+fn strategies(docs: &Collection, search: &Search) -> Vec<Strategy> {
+    docs.explain(search)
+        .unwrap()
+        .sources
+        .iter()
+        .map(|s| s.strategy)
+        .collect()
+}
+
+#[test]
+fn ivfpq_matches_exact_search_closely_for_every_metric() {
+    let vectors = clustered(3, COUNT, DIM);
+    let queries = clustered(4, 30, DIM);
+    for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let ivf = collection(&db, "ivf", metric, VectorIndex::ivf_pq(32, 8));
+        let exact = collection(&db, "exact", metric, VectorIndex::flat());
+        fill(&[&ivf, &exact], &vectors);
+        db.flush().unwrap();
+        let mut total = 0.0;
+        for query in &queries {
+            let request = Search::knn("v", query, 10)
+                .nprobe(8)
+                .refine(10)
+                .no_content();
+            assert_eq!(
+                strategies(&ivf, &request)[0],
+                Strategy::IvfPqScan,
+                "the planner scans the lists of a 5,000-row segment"
+            );
+            let hits = ivf.search(&request).unwrap();
+            let truth = exact.search(&request).unwrap();
+            // Re-ranked: every distance returned is the exact one.
+            for hit in &hits {
+                if let Some(twin) = truth.iter().find(|t| t.key == hit.key) {
+                    assert_eq!(hit.distance, twin.distance);
+                }
+            }
+            let got: Vec<String> = hits.into_iter().map(|h| h.key).collect();
+            let want: Vec<String> = truth.into_iter().map(|h| h.key).collect();
+            total += recall(&got, &want);
+        }
+        let mean = total / queries.len() as f64;
+        assert!(
+            mean >= 0.9,
+            "{metric:?}: recall@10 {mean} at NPROBE 8 REFINE 10"
+        );
+    }
+}
+
+#[test]
+fn filtered_search_never_returns_fewer_than_k_and_skips_deleted_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ivf = collection(&db, "ivf", Metric::L2, VectorIndex::ivf_pq(32, 8));
+    let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+    fill(&[&ivf, &exact], &clustered(5, COUNT, DIM));
+    db.flush().unwrap();
+    for deleted in (0..COUNT).step_by(4) {
+        ivf.delete(&format!("k{deleted}")).unwrap();
+        exact.delete(&format!("k{deleted}")).unwrap();
+    }
+    let queries = clustered(6, 15, DIM);
+    for (selectivity, forced) in [0.002, 0.01, 0.05, 0.2, 1.0]
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+    {
+        let filter = Filter::range("u", ..selectivity);
+        let live_matches = (0..COUNT)
+            .filter(|i| (*i as f64 / COUNT as f64) < selectivity && i % 4 != 0)
+            .count();
+        let mut total = 0.0;
+        for query in &queries {
+            let mut request = Search::knn("v", query, 10)
+                .filter(filter.clone())
+                .nprobe(4)
+                .refine(10)
+                .no_content();
+            if forced {
+                request = request.brute_force(false);
+                assert_eq!(strategies(&ivf, &request)[0], Strategy::IvfPqScan);
+            }
+            let got = keys(&ivf, &request);
+            assert_eq!(got.len(), live_matches.min(10), "selectivity {selectivity}");
+            assert!(
+                got.iter()
+                    .all(|key| key[1..].parse::<usize>().unwrap() % 4 != 0),
+                "a deleted row came back"
+            );
+            total += recall(&got, &keys(&exact, &request));
+        }
+        let mean = total / queries.len() as f64;
+        assert!(
+            mean >= 0.95,
+            "selectivity {selectivity} (index forced: {forced}): recall@10 {mean}"
+        );
+    }
+    // Selective filters are answered exactly over the filter's bitmap.
+    let selective = Search::knn("v", &queries[0], 10).filter(Filter::range("u", ..0.002));
+    assert_eq!(strategies(&ivf, &selective)[0], Strategy::ExactOverBitmap);
+}
+
+#[test]
+fn nprobe_and_refine_come_from_the_builder_and_the_query_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ivf = collection(&db, "ivf", Metric::L2, VectorIndex::ivf_pq(64, 4));
+    let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+    fill(&[&ivf, &exact], &clustered(11, COUNT, DIM));
+    db.flush().unwrap();
+    let queries = clustered(12, 20, DIM);
+    let mean_recall = |nprobe: usize, refine: usize, text: bool| {
+        let mut total = 0.0;
+        for query in &queries {
+            let truth = keys(&exact, &Search::knn("v", query, 10));
+            let got: Vec<String> = if text {
+                ivf.query(&format!(
+                    "*=>[KNN 10 @v $q NPROBE {nprobe} REFINE {refine}]"
+                ))
+                .param("q", query.as_slice())
+                .args(["NOCONTENT"])
+                .run()
+                .unwrap()
+                .into_iter()
+                .map(|h| h.key)
+                .collect()
+            } else {
+                keys(
+                    &ivf,
+                    &Search::knn("v", query, 10).nprobe(nprobe).refine(refine),
+                )
+            };
+            total += recall(&got, &truth);
+        }
+        total / queries.len() as f64
+    };
+    let (narrow, wide) = (mean_recall(1, 1, true), mean_recall(64, 20, true));
+    assert!(
+        wide > narrow,
+        "NPROBE/REFINE change nothing: {narrow} vs {wide}"
+    );
+    assert!(wide >= 0.99, "every list and 200 candidates: {wide}");
+    assert_eq!(mean_recall(1, 1, false), narrow, "builder and string agree");
+    assert_eq!(mean_recall(64, 20, false), wide);
+    let bad = ivf
+        .query("*=>[KNN 10 @v $q NPROBE 0]")
+        .param("q", queries[0].as_slice())
+        .run();
+    assert!(matches!(bad, Err(Error::InvalidQuery { .. })), "{bad:?}");
+}
+
+#[test]
+fn the_index_is_read_back_at_reopen_and_rebuilt_by_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = clustered(7, COUNT, DIM);
+    let query = &clustered(8, 1, DIM)[0];
+    let request = Search::knn("v", query, 10).nprobe(4).no_content();
+    let index_files = |dir: &std::path::Path| -> Vec<Vec<u8>> {
+        let mut files = Vec::new();
+        for segment in std::fs::read_dir(dir.join("segments")).unwrap() {
+            let path = segment.unwrap().path().join("ivfpq-1");
+            if path.exists() {
+                files.push(std::fs::read(path).unwrap());
+            }
+        }
+        files
+    };
+    let before = {
+        let db = open(dir.path());
+        let ivf = collection(&db, "ivf", Metric::Cosine, VectorIndex::ivf_pq(16, 8));
+        fill(&[&ivf], &vectors);
+        db.flush().unwrap();
+        keys(&ivf, &request)
+    };
+    let written = index_files(dir.path());
+    assert_eq!(written.len(), 1);
+    let db = open(dir.path());
+    let ivf = db.collection("ivf").unwrap();
+    assert_eq!(keys(&ivf, &request), before, "the same answer from disk");
+    assert_eq!(
+        index_files(dir.path()),
+        written,
+        "nothing retrained at open"
+    );
+    db.verify().unwrap();
+    for i in 0..100 {
+        ivf.delete(&format!("k{i}")).unwrap();
+    }
+    db.compact().unwrap();
+    assert_eq!(
+        strategies(&ivf, &request),
+        vec![Strategy::IvfPqScan, Strategy::ExactOverBitmap]
+    );
+    let after = keys(&ivf, &request);
+    assert!(after
+        .iter()
+        .all(|key| key[1..].parse::<usize>().unwrap() >= 100));
+    // The merged segment was trained afresh: compare with the exact answer.
+    let mut truth: Vec<(f64, String)> = vectors
+        .iter()
+        .enumerate()
+        .skip(100)
+        .map(|(i, v)| (oracle_distance(Metric::Cosine, query, v), format!("k{i}")))
+        .collect();
+    truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let expected: Vec<String> = truth.into_iter().take(10).map(|(_, key)| key).collect();
+    assert!(
+        recall(&after, &expected) >= 0.8,
+        "{after:?} vs {expected:?}"
+    );
+    db.verify().unwrap();
+}
+
+#[test]
+fn segments_too_small_to_train_are_searched_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ivf = collection(&db, "ivf", Metric::L2, VectorIndex::ivf_pq(16, 8));
+    let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+    fill(&[&ivf, &exact], &clustered(13, IVF_PQ_MIN_ROWS - 1, DIM));
+    db.flush().unwrap();
+    for entry in std::fs::read_dir(dir.path().join("segments")).unwrap() {
+        assert!(!entry.unwrap().path().join("ivfpq-1").exists());
+    }
+    for query in clustered(14, 5, DIM) {
+        let request = Search::knn("v", &query, 10).brute_force(false);
+        assert_eq!(strategies(&ivf, &request)[0], Strategy::ExactOverBitmap);
+        assert_eq!(keys(&ivf, &request), keys(&exact, &request));
+    }
+}
