@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use strata::{Database, Error, Options, Search};
+use strata::{Database, Doc, Error, Metric, Options, Schema, Search, VectorIndex};
 use strata_tests::damaged::{
     answers_or_blames, blames, build, copy_dir, key, options, writes_answer_or_blame, Model,
     Pristine, FOOTER_LEN, VECTOR_FIELDS,
@@ -677,7 +677,7 @@ fn every_damage_to_an_ivfpq_file_is_refused_or_caught_by_verify() {
         damages.push((format!("zero page {page}"), Damage::ZeroPage(page)));
     }
     damages.push(("missing".into(), Damage::Remove));
-    damages.push(("newer version".into(), Damage::NewerVersion));
+    damages.push(("newer version".into(), Damage::Version(1)));
 
     let queries = random_vectors(78, 3, 8);
     let mut failures = Vec::new();

@@ -334,7 +334,12 @@ fn sweep(
     truth: &[Vec<u32>],
 ) -> Result<Vec<RunResult>> {
     let all: Vec<usize> = (0..queries.len()).collect();
-    runner::plan_runs(args.index, &[], &args.efs)
+    let settings = runner::Sweep {
+        efs: args.efs.clone(),
+        nprobes: args.nprobes.clone(),
+        refines: args.refines.clone(),
+    };
+    runner::plan_runs(args.index, &[], &settings)
         .into_iter()
         .map(|run| {
             let outcome = runner::execute(collection, queries, &all, args.k, &run, &[])?;

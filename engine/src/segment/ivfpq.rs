@@ -13,6 +13,7 @@ use roaring::RoaringBitmap;
 use strata_index::hnsw::RowFilter;
 use strata_index::ivfpq::{IvfPqIndex, IvfPqParams, IvfPqSearch, IvfPqView};
 use strata_index::Neighbor;
+use strata_storage::blocks::BlockedFile;
 use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
@@ -56,13 +57,13 @@ pub(super) fn write(
         return Ok(None);
     }
     let kind = FileKind::Vectors(position);
-    let file = SealedFile::open(fs, &dir.join(kind.file_name()), kind.code(), kind.version())?;
+    let file = BlockedFile::open(fs, &dir.join(kind.file_name()), kind.code(), kind.version())?;
     file.advise(Access::Normal);
-    let vectors: Cow<[f32]> = match bytemuck::try_cast_slice(file.body()) {
+    let data = file.all()?;
+    let vectors: Cow<[f32]> = match bytemuck::try_cast_slice(data) {
         Ok(floats) => Cow::Borrowed(floats),
         Err(_) => Cow::Owned(
-            file.body()
-                .chunks_exact(4)
+            data.chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect(),
         ),

@@ -83,13 +83,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// `write-ivfpq`: batches of `IVFPQ_BATCH` documents into an IVF-PQ collection whose
 /// memtable flushes past 4,200 rows (a segment large enough to train) and whose
 /// segments merge as soon as two share a tier, so kills land while quantisers are
-/// trained and segments published. Prints `ack <documents>` after each batch.
+/// trained and segments published. Prints `ack <documents>` after each batch. The
+/// flush runs inside the write that fills the memtable (no background threads), so a
+/// kill after a batch lands after the flushes of every batch acknowledged before it,
+/// and reopens meet trained indexes (the background flusher is killed mid-work by the
+/// other crash tests).
 fn run_ivfpq(path: &str, durability: Durability) -> Result<(), Box<dyn std::error::Error>> {
     let options = Options {
         durability,
         memtable_rows_max: 4_200,
-        background_interval: std::time::Duration::from_millis(2),
-        compaction_trigger: 2,
+        background_work: false,
         ..Options::default()
     };
     let db = Database::open_with(path, options)?;
