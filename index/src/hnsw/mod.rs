@@ -26,6 +26,7 @@ mod build;
 pub mod format;
 mod kernels;
 mod prefetch;
+mod reach;
 mod search;
 mod space;
 #[cfg(test)]
@@ -228,6 +229,8 @@ impl HnswGraph {
     /// id `i`) on `threads` threads (0 is taken as 1).
     ///
     /// With `threads == 1` the result depends only on the inputs and `params.seed`.
+    /// Every row is reachable from the entry point (see `reach.rs`), whatever the
+    /// thread count.
     pub fn build(
         vectors: &[f32],
         dim: usize,
@@ -235,7 +238,9 @@ impl HnswGraph {
         params: &HnswParams,
         threads: usize,
     ) -> Result<HnswGraph, HnswError> {
-        build::build(vectors, dim, metric, params, threads)
+        let mut graph = build::build(vectors, dim, metric, params, threads)?;
+        graph.repair_reachability(vectors, None);
+        Ok(graph)
     }
 
     /// Highest level of any node (the entry point's).
