@@ -26,6 +26,7 @@ mod build;
 pub mod format;
 mod kernels;
 mod prefetch;
+mod range;
 mod reach;
 mod search;
 mod space;
@@ -56,6 +57,20 @@ pub trait HnswIndex {
         filter: Option<&dyn RowFilter>,
     ) -> Result<Vec<Neighbor>, HnswError> {
         self.graph_ref().search(vectors, query, k, ef, filter)
+    }
+
+    /// The rows within `radius` of `query`, nearest first; see
+    /// [`GraphRef::range_search`].
+    fn range_search(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        radius: f32,
+        epsilon: f32,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<Vec<Neighbor>, HnswError> {
+        self.graph_ref()
+            .range_search(vectors, query, radius, epsilon, filter)
     }
 
     /// Number of rows indexed.
