@@ -255,6 +255,7 @@ impl HnswGraph {
     ) -> Result<HnswGraph, HnswError> {
         let mut graph = build::build(vectors, dim, metric, params, threads)?;
         graph.repair_reachability(vectors, None);
+        graph.repair_findability(vectors, None);
         Ok(graph)
     }
 
