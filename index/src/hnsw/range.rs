@@ -3,19 +3,29 @@
 //!
 //! The walk follows RediSearch (VectorSimilarity's HNSW range query): descend the
 //! upper levels greedily as a k-NN search does, then expand level 0 best-first while
-//! the nearest unexpanded candidate lies within a *dynamic range* widened by
-//! `epsilon`. The dynamic range starts at the entry's distance (or at the radius, if
-//! the entry is inside it) and shrinks towards the radius as closer nodes are
-//! expanded, never below it; a neighbour becomes a candidate when it is inside the
-//! widened range, and a result when it is inside the radius. A larger `epsilon`
+//! the nearest unexpanded node lies within a *dynamic range* widened by `epsilon`.
+//! The dynamic range starts at the entry's distance (or at the radius, if the entry
+//! is inside it) and shrinks towards the radius as closer nodes are expanded, never
+//! below it; every node seen inside the radius is a result. A larger `epsilon`
 //! explores a thicker shell around the ball, trading time for recall; RediSearch's
 //! default is 0.01.
+//!
+//! On top of that rule, the walk never stops while the node at hand is among the
+//! nearest `max(32, 8 x rows found inside the radius)` nodes it has seen: a k-NN beam
+//! that grows with the answer. The epsilon rule alone assumes the ball is one
+//! connected patch of the graph; on real sentence embeddings (384 dims) a radius that
+//! takes 10-100 of 50,000 rows is a cosine distance of 0.35-0.7, whose rows are far
+//! apart from one another, and the rule alone returned 83% of them. With the beam at
+//! 2, 4, 6 and 8 times the answer it returned 96.5%, 98.6%, 99.3% and 99.5% (200
+//! queries, `benches` `range` tool), still several times faster than measuring every
+//! row. Every node seen stays a candidate, so one the beam passed over early is
+//! reconsidered once the beam has widened.
 //!
 //! The widening is `range + epsilon * |range|` rather than `range * (1 + epsilon)`, the
 //! same for the non-negative distances of COSINE and L2, and still a widening for the
 //! negative distances IP gives unnormalised vectors.
 
-use super::search::{greedy, with_scratch, Cand, GraphRef, Near, RowFilter};
+use super::search::{greedy, with_scratch, Cand, Far, GraphRef, Near, RowFilter};
 use super::space::{inverse_norm, CosKernel, IpKernel, Kernel, L2Kernel, Query, Rows};
 use super::HnswError;
 use crate::distance::Metric;
@@ -25,6 +35,16 @@ use crate::topk::Neighbor;
 /// and [`Metric::distance`]: rows this close outside the radius by the graph's measure
 /// are re-measured exactly before they are dropped.
 const RECHECK_SLACK: f32 = 1e-5;
+
+/// The walk also keeps expanding while the node at hand is among the nearest
+/// `max(BEAM_MIN, BEAM_PER_INSIDE * rows inside the radius)` it has seen: a k-NN beam
+/// that grows with the answer (see the module notes).
+const BEAM_MIN: usize = 32;
+const BEAM_PER_INSIDE: usize = 8;
+
+fn beam(inside: usize) -> usize {
+    BEAM_MIN.max(BEAM_PER_INSIDE * inside)
+}
 
 impl GraphRef<'_> {
     /// Every row within `radius` of `query` (distance `<= radius`) that `filter`
@@ -143,10 +163,16 @@ impl Walk<'_> {
             if cur.dist <= keep && accepts(cur.id) {
                 found.push(cur.id);
             }
+            // The nearest nodes seen, at most `beam(inside)` of them.
+            sc.top.clear();
+            sc.top.push(Far(cur));
+            let mut inside = usize::from(cur.dist <= keep);
             let mut range = cur.dist.max(self.radius);
             let mut boundary = self.widen(range);
             while let Some(Near(current)) = sc.cand.pop() {
-                if current.dist > boundary {
+                let in_beam = sc.top.len() < beam(inside)
+                    || sc.top.peek().is_some_and(|f| current.dist <= f.0.dist);
+                if current.dist > boundary && !in_beam {
                     break;
                 }
                 if current.dist < range && current.dist >= self.radius {
@@ -160,12 +186,22 @@ impl Walk<'_> {
                         continue;
                     }
                     let dist = rows.dist(&q, id);
-                    if dist < boundary {
-                        sc.cand.push(Near(Cand { dist, id }));
+                    if dist <= keep {
+                        inside += 1;
+                        if accepts(id) {
+                            found.push(id);
+                        }
                     }
-                    if dist <= keep && accepts(id) {
-                        found.push(id);
+                    let width = beam(inside);
+                    if sc.top.len() < width || sc.top.peek().is_some_and(|f| dist < f.0.dist) {
+                        sc.top.push(Far(Cand { dist, id }));
+                        if sc.top.len() > width {
+                            sc.top.pop();
+                        }
                     }
+                    // Kept even when neither rule wants it now: the beam widens as
+                    // the answer grows, and may then want it after all.
+                    sc.cand.push(Near(Cand { dist, id }));
                 }
                 sc.links = links;
             }
