@@ -21,6 +21,10 @@ use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema};
 use crate::stored::{decode_row, StoredRow};
 
+/// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
+/// slower than a walk, which measures a few thousand rows around the ball).
+const RANGE_WALK_MIN_ROWS: u64 = 1024;
+
 /// A vector column: straight from the map when it is 4-byte aligned (always, for
 /// the real file system, whose maps are page-aligned), else a copy.
 #[derive(Debug)]
@@ -404,6 +408,47 @@ impl Segment {
         Ok(Some(neighbors))
     }
 
+    /// The rows of `rows` within `radius` of `query` by a walk of the HNSW graph of
+    /// the field at `position` (RediSearch's VECTOR_RANGE with `$EPSILON`), with
+    /// their distances. `None` when the segment has no graph for the field, or when
+    /// `rows` are so few that measuring each is cheaper than a walk (and exact).
+    pub fn range_graph(
+        &self,
+        position: u16,
+        query: &[f32],
+        radius: f32,
+        epsilon: f32,
+        rows: &RoaringBitmap,
+    ) -> Result<Option<Vec<(u32, f32)>>> {
+        if rows.len() < RANGE_WALK_MIN_ROWS {
+            return Ok(None);
+        }
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
+        let (Some(file), Some((vectors, _))) = (&column.graph, self.vectors(position)) else {
+            return Ok(None);
+        };
+        let view = HnswView::open(file.body()).map_err(|e| file.corrupt(0, e.to_string()))?;
+        let found = view
+            .range_search(
+                vectors,
+                query,
+                radius,
+                epsilon,
+                Some(rows as &dyn RowFilter),
+            )
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("HNSW range search failed: {e}"),
+            })?;
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|hit| (hit.id, hit.distance))
+                .collect(),
+        ))
+    }
+
     /// The metric of the vector field at `position`.
     pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
         self.columns
@@ -524,9 +569,26 @@ impl Segment {
         }
         for column in &self.columns {
             if let Some(file) = &column.graph {
-                HnswView::open(file.body())
-                    .and_then(|view| view.verify())
+                let view = HnswView::open(file.body())
+                    .and_then(|view| view.verify().map(|()| view))
                     .map_err(|e| file.corrupt(0, e.to_string()))?;
+                // A row no walk can reach is never found by a graph search: as good
+                // as lost for k-NN, so it is damage even though every byte checks.
+                let unreachable = view.graph_ref().unreachable_nodes(Some(&column.present));
+                if let Some(&row) = unreachable.first() {
+                    return Err(file
+                        .corrupt(
+                            0,
+                            format!(
+                                "{} rows (the first is row {row}) cannot be reached from \
+                                 the HNSW entry point, so searches miss them; to rebuild \
+                                 the graph, re-upsert one document of the collection and \
+                                 run Database::compact, or restore a backup",
+                                unreachable.len()
+                            ),
+                        )
+                        .into());
+                }
             }
         }
         for (position, file) in &self.field_indexes {
@@ -703,6 +765,61 @@ mod tests {
         let segment = open(&dir, &schema, keys.len(), files);
         let error = segment.verify().unwrap_err().to_string();
         assert!(error.contains("key filter"), "{error}");
+    }
+
+    #[test]
+    fn a_graph_row_no_walk_reaches_fails_verify() {
+        let temporary = tempfile::tempdir().unwrap();
+        let dir = temporary.path().join("segment");
+        let schema = Schema::builder()
+            .vector("v", 2, Metric::L2, VectorIndex::hnsw(4, 20))
+            .build()
+            .unwrap();
+        let keys: Vec<String> = (0..50).map(|i| format!("k{i:02}")).collect();
+        let vectors: Vec<[f32; 2]> = (0..50).map(|i| [i as f32, (i * 7 % 11) as f32]).collect();
+        let rows: Vec<SegmentRow> = keys
+            .iter()
+            .zip(&vectors)
+            .map(|(key, vector)| SegmentRow {
+                key,
+                values: Vec::new(),
+                vectors: vec![Some(&vector[..])],
+                deadline: None,
+            })
+            .collect();
+        let mut files = write_segment(&StdFileSystem, &dir, &schema, &rows)
+            .unwrap()
+            .files;
+        open(&dir, &schema, rows.len(), files.clone())
+            .verify()
+            .unwrap();
+        // Empty every level-0 list (M0 = 8: 9 words per node from byte 128), then
+        // re-checksum, so that only the reachability check can object.
+        let kind = FileKind::Graph(0);
+        let sealed = std::fs::read(dir.join(kind.file_name())).unwrap();
+        let mut body = sealed[..sealed.len() - strata_storage::sealed::FOOTER_LEN].to_vec();
+        for node in 0..rows.len() {
+            let at = 128 + node * 9 * 4;
+            body[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+        }
+        let body_crc = crc32fast::hash(&body[128..]);
+        body[80..84].copy_from_slice(&body_crc.to_le_bytes());
+        let header_crc = crc32fast::hash(&body[..124]);
+        body[124..128].copy_from_slice(&header_crc.to_le_bytes());
+        let record = write_file(&StdFileSystem, &dir, kind, &body).unwrap();
+        files.retain(|f| f.name != kind.file_name());
+        files.push(record);
+        let segment = open(&dir, &schema, rows.len(), files);
+        match segment.verify() {
+            Err(Error::Corrupt { file, reason, .. }) => {
+                assert_eq!(file, dir.join(kind.file_name()));
+                assert!(
+                    reason.contains("49 rows") && reason.contains("reached"),
+                    "{reason}"
+                );
+            }
+            other => panic!("verify passed a graph with unreachable rows: {other:?}"),
+        }
     }
 
     #[test]
