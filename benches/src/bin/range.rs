@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p strata-bench --bin range -- --data DIR [--rows 50000]
 //!     [--queries 200] [--epsilon 0.01] [--m 16] [--ef-construction 200] [--db DIR]
+//!     [--self-query]
 //! ```
 //!
 //! `DIR` holds a TexMex `base.fvecs` of unit vectors (real-pypi-50k). Queries are base
@@ -13,6 +14,8 @@
 //! and lies mid-way in a gap between two distances. Recall is the share of the exact
 //! rows returned, summed over the queries; latency is per query, one thread, after
 //! one warm-up pass. `--db` keeps the database (and reuses it when it holds the rows).
+//! `--self-query` first searches every stored row by its own vector (KNN 1,
+//! EF_RUNTIME 64, through the graph) and counts the rows that do not come back.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -119,6 +122,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         collections.push((name, docs));
     }
 
+    if args.iter().any(|a| a == "--self-query") {
+        // Every stored row searched for by its own vector, through the graph.
+        let docs = &collections[0].1;
+        let start = Instant::now();
+        let mut missed = Vec::new();
+        for (i, row) in base.rows().enumerate() {
+            let request = Search::knn("v", row, 1)
+                .ef_runtime(64)
+                .brute_force(false)
+                .no_content();
+            let hit = docs.search(&request)?.into_iter().next();
+            let found = hit.is_some_and(|hit| {
+                hit.key
+                    .parse::<usize>()
+                    .is_ok_and(|j| j == i || base.row(j) == row)
+            });
+            if !found {
+                missed.push(i);
+            }
+        }
+        println!(
+            "self-query KNN 1 EF_RUNTIME 64: {} of {n} rows found themselves ({:.1} s); missed {missed:?}",
+            n - missed.len(),
+            start.elapsed().as_secs_f64()
+        );
+    }
     println!("queries {queries}, epsilon {epsilon}, radii taking 10-100 rows");
     for (name, docs) in &collections {
         let (recall, mut times) = run(docs, &cases, epsilon)?;
