@@ -12,14 +12,22 @@
 //! of a 2,000-row build could not even find themselves.
 //!
 //! The repair ([`HnswGraph::repair_reachability`]) walks level 0 from the entry point,
-//! and links every present node the walk missed into the reached part: from the
-//! nearest reached node that has a free slot, or, when none of the nearest has one,
-//! by splicing it into the nearest one's edge to its neighbour closest to the node
+//! and links every present node the walk missed into the reached part: from those of
+//! its `M` nearest reached nodes that have a free slot, or, when none has one, by
+//! splicing it into the nearest one's edge to its neighbour closest to the node
 //! (`c -> e` becomes `c -> u -> e`). A splice never strands anyone: the only edge it
 //! takes away from `u` led out of an unreached node, so it carried no reached path,
 //! and every path through `c -> e` now runs through `u`. Each step therefore reaches
 //! at least one more node, and the repair ends after at most one step per node.
 //! Upper levels are not changed: they only choose where the level-0 walk starts.
+//!
+//! Reachable is not yet findable: an outlier whose in-edges come from far away is
+//! reachable, but a search heading for it stops in the nearest cluster. So the build
+//! also runs [`HnswGraph::repair_findability`]: every node searches for its own vector
+//! with a narrow beam, and one that is missed gets in-edges from where that search
+//! ended. That costs one small search per node (a fraction of the build, which runs
+//! one wide search per node); merges and single inserts should call the reachability
+//! repair, which is linear in the graph, and leave this one to full builds.
 
 use roaring::RoaringBitmap;
 
