@@ -417,6 +417,71 @@ mod tests {
             .unwrap();
     }
 
+    /// 200 points on a line, each linked to its two neighbours, except that 150 is
+    /// skipped (149 and 151 link each other) and only the far end, 199, links to it:
+    /// reachable, yet a search for it from 0 turns back long before 199.
+    fn a_line_with_a_far_in_edge() -> (HnswGraph, Vec<f32>) {
+        let (n, m0) = (200u32, 4u32);
+        let mut level0 = Vec::new();
+        for node in 0..n {
+            let mut list: Vec<u32> = match node {
+                150 => vec![149, 151],
+                149 => vec![148, 151],
+                151 => vec![149, 152],
+                _ => [node.checked_sub(1), (node + 1 < n).then_some(node + 1)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            };
+            if node == 199 {
+                list.push(150);
+            }
+            level0.push(list.len() as u32);
+            list.resize(m0 as usize, 0);
+            level0.extend(list);
+        }
+        let vectors: Vec<f32> = (0..n).flat_map(|i| [i as f32, 0.0]).collect();
+        let graph = HnswGraph {
+            meta: Meta {
+                n,
+                dim: 2,
+                metric: Metric::L2,
+                m: 2,
+                m0,
+                ef_construction: 10,
+                seed: 0,
+                entry: 0,
+                max_level: 0,
+            },
+            level0,
+            inv_norms: Vec::new(),
+            upper_nodes: Vec::new(),
+            upper_offsets: vec![0],
+            upper_links: Vec::new(),
+        };
+        (graph, vectors)
+    }
+
+    #[test]
+    fn a_reachable_node_a_search_misses_gets_edges_from_where_the_search_ends() {
+        let (mut graph, vectors) = a_line_with_a_far_in_edge();
+        let query = &vectors[300..302];
+        let first = |graph: &HnswGraph| graph.search(&vectors, query, 1, 64, None).unwrap()[0].id;
+        assert!(graph.graph_ref().unreachable_nodes(None).is_empty());
+        assert_ne!(first(&graph), 150, "the setup must hide row 150");
+        graph.repair_findability(&vectors, None);
+        assert_eq!(first(&graph), 150);
+        assert!(graph.graph_ref().unreachable_nodes(None).is_empty());
+        for node in 0..200u32 {
+            let hit = graph.search(&vectors, &vectors[node as usize * 2..][..2], 1, 64, None);
+            assert_eq!(hit.unwrap()[0].id, node);
+        }
+        super::super::HnswView::open(&graph.to_bytes())
+            .unwrap()
+            .verify()
+            .unwrap();
+    }
+
     #[test]
     fn only_present_nodes_must_be_reached() {
         let (mut graph, vectors) = two_full_cliques();
