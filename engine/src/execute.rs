@@ -619,6 +619,18 @@ impl RowSource for SegmentSource<'_> {
             },
         )
     }
+    fn range_by_graph(
+        &self,
+        position: u16,
+        vector: &[f32],
+        radius: f32,
+        epsilon: f32,
+        rows: &RoaringBitmap,
+    ) -> Result<Option<Vec<(u32, f32)>>> {
+        self.slot
+            .segment
+            .range_graph(position, vector, radius, epsilon, rows)
+    }
 }
 
 impl Source for SegmentSource<'_> {

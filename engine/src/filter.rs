@@ -136,6 +136,8 @@ pub(crate) enum Compiled {
     VectorRange {
         position: u16,
         radius: f32,
+        /// How far past the radius an HNSW range walk explores (`$EPSILON`).
+        epsilon: f32,
         vector: Vec<f32>,
     },
     And(Vec<Compiled>),
@@ -171,7 +173,23 @@ pub(crate) trait RowSource {
         vector: &[f32],
         rows: &RoaringBitmap,
     ) -> Result<Vec<(u32, f32)>>;
+    /// The rows of `rows` within `radius` of `vector` and their distances, found by
+    /// walking an HNSW graph of the field (see `strata_index::hnsw::GraphRef::
+    /// range_search`), or `None` when the source answers a range exactly instead.
+    fn range_by_graph(
+        &self,
+        _position: u16,
+        _vector: &[f32],
+        _radius: f32,
+        _epsilon: f32,
+        _rows: &RoaringBitmap,
+    ) -> Result<Option<Vec<(u32, f32)>>> {
+        Ok(None)
+    }
 }
+
+/// RediSearch's default `$EPSILON` for a VECTOR_RANGE on an HNSW field.
+pub(crate) const DEFAULT_EPSILON: f64 = 0.01;
 
 /// Checks `ast` (parameters bound, depth checked by [`check_depth`]) against `schema`.
 /// `vector_of` resolves the vector parameter of a VECTOR_RANGE clause.
@@ -342,6 +360,7 @@ fn compile_node(
             field,
             radius,
             vector_param,
+            epsilon,
             ..
         } => {
             let (position, kind) = field_of(schema, collection, field, "VECTOR")?;
@@ -357,9 +376,22 @@ fn compile_node(
                     message: format!("VECTOR_RANGE radius {radius} must be a finite number >= 0"),
                 });
             }
+            let epsilon = match epsilon {
+                Some(epsilon) => literal(epsilon)?,
+                None => DEFAULT_EPSILON,
+            };
+            if !epsilon.is_finite() || epsilon < 0.0 {
+                return Err(Error::InvalidQuery {
+                    pos: 0,
+                    message: format!(
+                        "VECTOR_RANGE $EPSILON {epsilon} must be a finite number >= 0"
+                    ),
+                });
+            }
             Compiled::VectorRange {
                 position,
                 radius: radius as f32,
+                epsilon: epsilon as f32,
                 vector,
             }
         }
@@ -405,11 +437,19 @@ impl Compiled {
             Compiled::VectorRange {
                 position,
                 radius,
+                epsilon,
                 vector,
             } => {
+                let found =
+                    match source.range_by_graph(*position, vector, *radius, *epsilon, universe)? {
+                        Some(found) => found,
+                        None => source.distances(*position, vector, universe)?,
+                    };
                 let mut rows = RoaringBitmap::new();
-                for (row, distance) in source.distances(*position, vector, universe)? {
-                    if distance <= *radius {
+                for (row, distance) in found {
+                    // The graph's answer is inside `universe` already; this keeps a
+                    // damaged graph from adding rows the filter did not admit.
+                    if distance <= *radius && universe.contains(row) {
                         rows.insert(row);
                         distances.push((row, distance));
                     }

@@ -75,6 +75,35 @@ impl Search {
         }
     }
 
+    /// `$EPSILON` of a [`Search::range`] on an HNSW field: how far past the radius the
+    /// graph walk explores, relative to it (RediSearch's default is 0.01). Larger
+    /// finds more of the rows inside the radius at the cost of a longer walk; FLAT
+    /// fields and small segments are measured exactly and ignore it. Without a
+    /// VECTOR_RANGE clause it does nothing.
+    ///
+    /// ```
+    /// use strata::Search;
+    /// let request = Search::range("embedding", &[0.1, 0.2], 0.3).epsilon(0.05);
+    /// assert_eq!(
+    ///     request.to_query_string(),
+    ///     "@embedding:[VECTOR_RANGE 0.3 $vector]=>{$EPSILON: 0.05}"
+    /// );
+    /// ```
+    pub fn epsilon(mut self, epsilon: f64) -> Search {
+        fn set(filter: &mut Ast, epsilon: f64) -> bool {
+            match filter {
+                Ast::VectorRange { epsilon: slot, .. } => {
+                    *slot = Some(Value::Literal(epsilon));
+                    true
+                }
+                Ast::And(children) => children.iter_mut().any(|child| set(child, epsilon)),
+                _ => false,
+            }
+        }
+        set(&mut self.query.filter, epsilon);
+        self
+    }
+
     /// Only documents matching `filter` (a pre-filter: k nearest among the matches).
     pub fn filter(mut self, filter: Filter) -> Search {
         self.query.filter = match std::mem::replace(&mut self.query.filter, Ast::All) {

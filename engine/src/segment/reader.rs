@@ -22,6 +22,10 @@ use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema};
 use crate::stored::{decode_row, StoredRow};
 
+/// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
+/// slower than a walk, which measures a few thousand rows around the ball).
+const RANGE_WALK_MIN_ROWS: u64 = 1024;
+
 /// A vector column: straight from the map when it is 4-byte aligned (always, for
 /// the real file system, whose maps are page-aligned), else a copy (checked whole when
 /// it is made).
@@ -546,6 +550,47 @@ impl Segment {
         super::ivfpq::search(file, vectors, query, k, params, filter).map(Some)
     }
 
+    /// The rows of `rows` within `radius` of `query` by a walk of the HNSW graph of
+    /// the field at `position` (RediSearch's VECTOR_RANGE with `$EPSILON`), with
+    /// their distances. `None` when the segment has no graph for the field, or when
+    /// `rows` are so few that measuring each is cheaper than a walk (and exact).
+    pub fn range_graph(
+        &self,
+        position: u16,
+        query: &[f32],
+        radius: f32,
+        epsilon: f32,
+        rows: &RoaringBitmap,
+    ) -> Result<Option<Vec<(u32, f32)>>> {
+        if rows.len() < RANGE_WALK_MIN_ROWS {
+            return Ok(None);
+        }
+        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
+            return Ok(None);
+        };
+        let (Some(file), Some((vectors, _))) = (&column.graph, self.vectors(position)?) else {
+            return Ok(None);
+        };
+        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
+        let found = view
+            .range_search(
+                vectors,
+                query,
+                radius,
+                epsilon,
+                Some(rows as &dyn RowFilter),
+            )
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("HNSW range search failed: {e}"),
+            })?;
+        Ok(Some(
+            found
+                .into_iter()
+                .map(|hit| (hit.id, hit.distance))
+                .collect(),
+        ))
+    }
+
     /// The metric of the vector field at `position`.
     pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
         self.columns
@@ -700,9 +745,26 @@ impl Segment {
         }
         for column in &self.columns {
             if let Some(file) = &column.graph {
-                HnswView::open(file.all()?)
-                    .and_then(|view| view.verify())
+                let view = HnswView::open(file.all()?)
+                    .and_then(|view| view.verify().map(|()| view))
                     .map_err(|e| file.corrupt(0, e.to_string()))?;
+                // A row no walk can reach is never found by a graph search: as good
+                // as lost for k-NN, so it is damage even though every byte checks.
+                let unreachable = view.graph_ref().unreachable_nodes(Some(&column.present));
+                if let Some(&row) = unreachable.first() {
+                    return Err(file
+                        .corrupt(
+                            0,
+                            format!(
+                                "{} rows (the first is row {row}) cannot be reached from \
+                                 the HNSW entry point, so searches miss them; to rebuild \
+                                 the graph, re-upsert one document of the collection and \
+                                 run Database::compact, or restore a backup",
+                                unreachable.len()
+                            ),
+                        )
+                        .into());
+                }
             }
             if let Some(file) = &column.ivfpq {
                 super::ivfpq::verify(file, &column.present)?;

@@ -119,9 +119,10 @@ pub(crate) fn merged(
         Metric::L2 => job.run(&Rows::<L2Kernel>::new(vectors, dim, &[])),
         Metric::InnerProduct => job.run(&Rows::<IpKernel>::new(vectors, dim, &[])),
     }
-    Ok(freeze(
-        &nodes, n as u32, dim as u32, metric, params, inv_norms,
-    ))
+    let mut graph = freeze(&nodes, n as u32, dim as u32, metric, params, inv_norms);
+    // Removing nodes can strand others; linking them back is linear in the graph.
+    graph.repair_reachability(vectors, present);
+    Ok(graph)
 }
 
 /// Level of every node of `graph` (0 for level-0 nodes), as its upper lists say.

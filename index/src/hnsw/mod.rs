@@ -35,6 +35,8 @@ mod live_tests;
 mod merge;
 mod nodes;
 mod prefetch;
+mod range;
+mod reach;
 mod search;
 mod space;
 #[cfg(test)]
@@ -66,6 +68,20 @@ pub trait HnswIndex {
         filter: Option<&dyn RowFilter>,
     ) -> Result<Vec<Neighbor>, HnswError> {
         self.graph_ref().search(vectors, query, k, ef, filter)
+    }
+
+    /// The rows within `radius` of `query`, nearest first; see
+    /// [`GraphRef::range_search`].
+    fn range_search(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        radius: f32,
+        epsilon: f32,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<Vec<Neighbor>, HnswError> {
+        self.graph_ref()
+            .range_search(vectors, query, radius, epsilon, filter)
     }
 
     /// Number of rows indexed.
@@ -252,6 +268,8 @@ impl HnswGraph {
     /// id `i`) on `threads` threads (0 is taken as 1).
     ///
     /// With `threads == 1` the result depends only on the inputs and `params.seed`.
+    /// Every row is reachable from the entry point (see `reach.rs`), whatever the
+    /// thread count.
     pub fn build(
         vectors: &[f32],
         dim: usize,
@@ -259,13 +277,14 @@ impl HnswGraph {
         params: &HnswParams,
         threads: usize,
     ) -> Result<HnswGraph, HnswError> {
-        build::build(vectors, dim, metric, params, threads, None)
+        HnswGraph::build_present(vectors, dim, metric, params, threads, None)
     }
 
     /// [`Self::build`] over the rows in `present` only (all rows when `None`): the
     /// others (a segment's rows without a vector, stored as zeros) are never inserted
     /// or linked, keep id = row, an empty level-0 list and level 0, and are never
-    /// returned by a search. The entry point is a present row.
+    /// returned by a search. The entry point is a present row. Every present row is
+    /// reachable from the entry point and finds itself (repaired after the build).
     pub fn build_present(
         vectors: &[f32],
         dim: usize,
@@ -274,7 +293,10 @@ impl HnswGraph {
         threads: usize,
         present: Option<&roaring::RoaringBitmap>,
     ) -> Result<HnswGraph, HnswError> {
-        build::build(vectors, dim, metric, params, threads, present)
+        let mut graph = build::build(vectors, dim, metric, params, threads, present)?;
+        graph.repair_reachability(vectors, present);
+        graph.repair_findability(vectors, present);
+        Ok(graph)
     }
 
     /// Highest level of any node (the entry point's).

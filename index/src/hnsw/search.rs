@@ -116,7 +116,7 @@ pub(crate) struct Visited {
 }
 
 impl Visited {
-    fn reset(&mut self, n: usize) {
+    pub(crate) fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
             self.marks.resize(n, 0);
         }
@@ -130,7 +130,7 @@ impl Visited {
 
     /// Marks `id`; true if it was not marked yet. `id < n` of the last reset.
     #[inline(always)]
-    fn insert(&mut self, id: u32) -> bool {
+    pub(crate) fn insert(&mut self, id: u32) -> bool {
         let slot = &mut self.marks[id as usize];
         let fresh = *slot != self.generation;
         *slot = self.generation;
@@ -149,8 +149,8 @@ impl Visited {
 /// costs more than a small search.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    visited: Visited,
-    cand: BinaryHeap<Near>,
+    pub(crate) visited: Visited,
+    pub(crate) cand: BinaryHeap<Near>,
     pub(crate) top: BinaryHeap<Far>,
     pub(crate) links: Vec<u32>,
     batch: Vec<u32>,

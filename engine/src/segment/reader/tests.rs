@@ -1,6 +1,7 @@
 use super::*;
 use crate::schema::{Metric, VectorIndex};
 use crate::segment::{write_file, write_segment_seeded, SegmentRow};
+use strata_storage::blocks::BlockedFile;
 use strata_storage::StdFileSystem;
 
 fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
@@ -128,4 +129,67 @@ fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
     assert!(matches!(segment.key(1), Err(Error::Corrupt { .. })));
     assert!(segment.find("b").is_err() || segment.find("b").unwrap().is_none());
     assert!(segment.verify().is_err());
+}
+
+#[test]
+fn a_graph_row_no_walk_reaches_fails_verify() {
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path().join("segment");
+    let schema = Schema::builder()
+        .vector("v", 2, Metric::L2, VectorIndex::hnsw(4, 20))
+        .build()
+        .unwrap();
+    let keys: Vec<String> = (0..50).map(|i| format!("k{i:02}")).collect();
+    let vectors: Vec<[f32; 2]> = (0..50).map(|i| [i as f32, (i * 7 % 11) as f32]).collect();
+    let rows: Vec<SegmentRow> = keys
+        .iter()
+        .zip(&vectors)
+        .map(|(key, vector)| SegmentRow {
+            key,
+            values: Vec::new(),
+            vectors: vec![Some(&vector[..])],
+            deadline: None,
+            order: 0,
+        })
+        .collect();
+    let mut files = write_segment_seeded(&StdFileSystem, &dir, &schema, &rows, None)
+        .unwrap()
+        .files;
+    open(&dir, &schema, rows.len(), files.clone())
+        .verify()
+        .unwrap();
+    // Empty every level-0 list (M0 = 8: 9 words per node from byte 128), then
+    // re-checksum, so that only the reachability check can object.
+    let kind = FileKind::Graph(0);
+    let file = BlockedFile::open(
+        &StdFileSystem,
+        &dir.join(kind.file_name()),
+        kind.code(),
+        kind.version(),
+    )
+    .unwrap();
+    let mut body = file.all().unwrap().to_vec();
+    drop(file);
+    for node in 0..rows.len() {
+        let at = 128 + node * 9 * 4;
+        body[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+    }
+    let body_crc = crc32fast::hash(&body[128..]);
+    body[80..84].copy_from_slice(&body_crc.to_le_bytes());
+    let header_crc = crc32fast::hash(&body[..124]);
+    body[124..128].copy_from_slice(&header_crc.to_le_bytes());
+    let record = write_file(&StdFileSystem, &dir, kind, &body).unwrap();
+    files.retain(|f| f.name != kind.file_name());
+    files.push(record);
+    let segment = open(&dir, &schema, rows.len(), files);
+    match segment.verify() {
+        Err(Error::Corrupt { file, reason, .. }) => {
+            assert_eq!(file, dir.join(kind.file_name()));
+            assert!(
+                reason.contains("49 rows") && reason.contains("reached"),
+                "{reason}"
+            );
+        }
+        other => panic!("verify passed a graph with unreachable rows: {other:?}"),
+    }
 }
