@@ -244,6 +244,13 @@ fn build_graph(
             .map(|graph| (graph.graph_ref(), *map)),
         None => None,
     };
+    let from_memtable = matches!(
+        seed,
+        Some(GraphSeed {
+            graphs: SeedGraphs::Memtable(_),
+            ..
+        })
+    );
     let graph = match seed_graph {
         // The schema fixes the metric, dimension and M, so a seed that differs is not
         // this field's graph: build afresh rather than fail the merge.
@@ -256,6 +263,14 @@ fn build_graph(
     }
     .map_err(|e| Error::InvalidArgument {
         reason: format!("cannot build the HNSW graph: {e}"),
+    })
+    .map(|mut graph| {
+        // A memtable's graph grew one row at a time; before it serves as a segment's,
+        // every row is made to find itself, as after a full build.
+        if from_memtable {
+            graph.repair(&vectors, present);
+        }
+        graph
     })?;
     Ok(Some(graph.to_bytes()))
 }

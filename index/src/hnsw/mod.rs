@@ -299,6 +299,15 @@ impl HnswGraph {
         Ok(graph)
     }
 
+    /// Links every present row (all when `present` is `None`) so that it is reachable
+    /// from the entry point and a search for its own vector finds it; `vectors` are
+    /// the rows the graph is over. A full build does this already; a graph grown by
+    /// incremental insertion (a memtable's) gets it before it is written.
+    pub fn repair(&mut self, vectors: &[f32], present: Option<&roaring::RoaringBitmap>) {
+        self.repair_reachability(vectors, present);
+        self.repair_findability(vectors, present);
+    }
+
     /// Highest level of any node (the entry point's).
     pub fn max_level(&self) -> usize {
         self.meta.max_level as usize
