@@ -16,7 +16,7 @@ fn schema() -> Schema {
 fn doc(i: u32) -> Doc {
     let x = i as f32;
     Doc::new()
-        .tag("group", if i % 2 == 0 { "even" } else { "odd" })
+        .tag("group", if i.is_multiple_of(2) { "even" } else { "odd" })
         .vector("v", vec![x, x * 0.5, 1.0, -x])
 }
 
