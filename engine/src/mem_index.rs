@@ -19,6 +19,10 @@ use crate::schema::{FieldKind, Schema, VectorIndex};
 /// Rows the indexer may fall behind the writer before writers index themselves.
 pub(crate) const INDEX_LAG_MAX: u32 = 4_096;
 
+/// Rows one indexing pass takes at most: a writer that must wait for the indexer
+/// waits for one such pass, not for a whole backlog.
+const INDEX_PASS_ROWS: u32 = 256;
+
 impl VectorSource for VectorColumn {
     fn row(&self, id: u32) -> Option<&[f32]> {
         VectorColumn::row(self, id)
@@ -80,9 +84,24 @@ impl MemIndex {
         self.graphs.get(position as usize)?.as_ref()
     }
 
-    /// Inserts the slots from `indexed` up to `upto` into every graph, on `threads`
-    /// threads, then raises `indexed`.
+    /// Inserts the slots from `indexed` up to `upto` into every graph, in passes of
+    /// at most [`INDEX_PASS_ROWS`] rows, raising `indexed` after each.
     pub fn catch_up(&self, memtable: &LiveMemtable, upto: u32, threads: usize) -> Result<()> {
+        loop {
+            let from = self.indexed();
+            if from >= upto {
+                return Ok(());
+            }
+            self.pass(
+                memtable,
+                upto.min(from.saturating_add(INDEX_PASS_ROWS)),
+                threads,
+            )?;
+        }
+    }
+
+    /// One pass: the slots from `indexed` up to `upto`, on `threads` threads.
+    fn pass(&self, memtable: &LiveMemtable, upto: u32, threads: usize) -> Result<()> {
         let _one_pass = self.busy.lock();
         let from = self.indexed();
         if upto <= from || !self.has_graphs() {

@@ -394,10 +394,17 @@ impl Shared {
             return;
         }
         let started = Instant::now();
-        // A failed insertion leaves the rows to the exact scan of the unindexed tail:
-        // still found, only slower.
-        let _ = memtable.index_all(indexing_threads(lag));
-        if self.background_flush.load(Ordering::Acquire) {
+        let background = self.background_flush.load(Ordering::Acquire);
+        // Behind the flusher, only the excess over the allowed lag: the stall stays
+        // about this write's own rows. A failed insertion leaves the rows to the
+        // exact scan of the unindexed tail: still found, only slower.
+        let upto = if background {
+            memtable.horizon - INDEX_LAG_MAX
+        } else {
+            memtable.horizon
+        };
+        let _ = memtable.index_until(upto, indexing_threads(lag));
+        if background {
             state.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
             state.stats.write_stall_micros.fetch_add(
                 u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),

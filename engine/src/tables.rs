@@ -111,7 +111,13 @@ impl MemSource {
 
     /// Indexes every slot below the horizon into the graphs.
     pub fn index_all(&self, threads: usize) -> Result<()> {
-        self.index.catch_up(&self.memtable, self.horizon, threads)
+        self.index_until(self.horizon, threads)
+    }
+
+    /// Indexes the slots below `upto` into the graphs.
+    pub fn index_until(&self, upto: u32, threads: usize) -> Result<()> {
+        self.index
+            .catch_up(&self.memtable, upto.min(self.horizon), threads)
     }
 
     /// Slots below the horizon not yet in the graphs.
