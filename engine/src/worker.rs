@@ -114,19 +114,27 @@ fn flush_pass(shared: &Shared) {
         let _ = crate::flush::flush_collection(shared, state);
     }
     if shared.lock_wal().files().len() > WAL_FILES_MAX {
-        let pinning = {
+        // The marks are read first and the catalog released: holding it while
+        // waiting for a collection's tables could deadlock with an install (which
+        // holds the tables and then reads the catalog) behind a queued catalog writer.
+        let covered: Vec<u64> = {
             let catalog = shared.catalog.read();
             collections
                 .iter()
-                .filter(|state| !state.tables.lock().is_persisted())
-                .min_by_key(|state| {
+                .map(|state| {
                     catalog
                         .published
                         .collection(state.id)
                         .map_or(0, |entry| entry.covered)
                 })
-                .cloned()
+                .collect()
         };
+        let pinning = collections
+            .iter()
+            .zip(covered)
+            .filter(|(state, _)| !state.tables.lock().is_persisted())
+            .min_by_key(|(_, covered)| *covered)
+            .map(|(state, _)| Arc::clone(state));
         if let Some(state) = pinning {
             let _ = crate::flush::flush_all(shared, &state);
         }
