@@ -67,7 +67,7 @@ impl LiveMemtableBench {
         vector: Vec<f32>,
     ) -> u32 {
         let record = bench_record(tags, numbers, vector);
-        self.memtable.append(key, record, None)
+        self.memtable.append(key, record, None, 0)
     }
 
     /// The vector of `slot`, as a graph walk or an exact scan reads it.

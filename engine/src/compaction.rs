@@ -133,7 +133,7 @@ pub(crate) fn compact_collection(
                     .map(|position| segment.vector(*position, row))
                     .collect::<Result<_>>()?,
                 deadline: overlay.deadline(segment, row),
-                order: segment.order(row).unwrap_or(0),
+                order: segment.order(row)?.unwrap_or(0),
             });
         }
     }

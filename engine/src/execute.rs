@@ -749,13 +749,13 @@ struct Found {
 /// document takes a larger one), then its position for rows of segments written
 /// before orders were recorded (order 0; older than every recorded one). RediSearch
 /// breaks sort ties by its document ids, which a write of a hash renews.
-fn arrival(tables: &Tables, location: Location) -> (u64, usize, u32) {
-    match location {
+fn arrival(tables: &Tables, location: Location) -> Result<(u64, usize, u32)> {
+    Ok(match location {
         Location::Segment(index, row) => {
-            let order = tables
-                .segments
-                .get(index)
-                .and_then(|slot| slot.segment.order(row));
+            let order = match tables.segments.get(index) {
+                Some(slot) => slot.segment.order(row)?,
+                None => None,
+            };
             (order.unwrap_or(0), index, row)
         }
         Location::Frozen(index, slot) => (
@@ -764,7 +764,7 @@ fn arrival(tables: &Tables, location: Location) -> (u64, usize, u32) {
             slot,
         ),
         Location::Memtable(slot) => (tables.memtable.order(slot), tables.segments.len(), slot),
-    }
+    })
 }
 
 /// Runs `plan` over a collection's tables: the page of hits, the total number of
@@ -915,11 +915,19 @@ pub(crate) fn execute(
 
     let by_distance = plan.knn.is_some() || plan.range_measured();
     if by_distance {
-        found.sort_by(|a, b| {
+        // Ties keep insertion order; each row's is read once, not per comparison.
+        let mut keyed = found
+            .iter()
+            .map(|entry| Ok((arrival(tables, entry.location)?, *entry)))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.sort_by(|(a_order, a), (b_order, b)| {
             a.distance
                 .total_cmp(&b.distance)
-                .then_with(|| arrival(tables, a.location).cmp(&arrival(tables, b.location)))
+                .then_with(|| a_order.cmp(b_order))
         });
+        for (slot, (_, entry)) in found.iter_mut().zip(keyed) {
+            *slot = entry;
+        }
     }
     if let Some(knn) = &plan.knn {
         found.truncate(knn.k);
@@ -999,7 +1007,7 @@ fn sort_found(
                 doc.get(name).cloned()
             }
         };
-        keyed.push((value, arrival(tables, entry.location), *entry));
+        keyed.push((value, arrival(tables, entry.location)?, *entry));
     }
     keyed.sort_by(|a, b| {
         let order = match (&a.0, &b.0) {

@@ -93,7 +93,6 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
             continue;
         }
         row.deadline = frozen.deadline(slot);
-        row.order = frozen.order(slot);
         rows.push(Some(next));
         next += 1;
         written_rows.push(row);

@@ -144,12 +144,6 @@ impl Catalog {
         self.next_collection_id = self.next_collection_id.max(id + 1);
         let mut tables = Tables::new(&schema);
         tables.segments = segments;
-        let newest = tables
-            .segments
-            .iter()
-            .map(|slot| slot.segment.max_order())
-            .max();
-        tables.memtable.base_order = newest.unwrap_or(0) + 1;
         let state = CollectionState::new(id, name.clone(), schema, tables);
         self.by_name.insert(name, Arc::new(state));
     }
@@ -196,10 +190,10 @@ impl Catalog {
                         .map_err(ApplyError::Rule)?;
                 }
                 let mut tables = state.tables.lock();
-                for (key, record) in docs {
+                for (index, (key, record)) in docs.into_iter().enumerate() {
                     let deadline = record.deadline;
                     tables
-                        .apply_upsert(key, record, deadline, seq)
+                        .apply_upsert(key, record, deadline, seq, index)
                         .map_err(storage)?;
                 }
                 tables.seq = seq;

@@ -44,27 +44,22 @@ pub(crate) struct MemSource {
     /// The WAL sequence number of the first record applied to it; `None` while it is
     /// untouched.
     pub first_seq: Option<u64>,
-    /// The insertion order of slot 0: slot `s` has order `base_order + s`, above every
-    /// older source's rows (a write of a document gives it a new, larger order, as a
-    /// Redis write renews a hash's document id; sort ties follow it).
-    pub base_order: u64,
 }
 
 impl MemSource {
-    fn new(schema: &Schema, base_order: u64) -> MemSource {
+    fn new(schema: &Schema) -> MemSource {
         MemSource {
             memtable: Arc::new(LiveMemtable::new(schema, MEMTABLE_CAPACITY_HINT)),
             index: Arc::new(MemIndex::new(schema, MEMTABLE_CAPACITY_HINT)),
             horizon: 0,
             overlay: Arc::default(),
             first_seq: None,
-            base_order,
         }
     }
 
     /// The insertion order of `slot`.
     pub fn order(&self, slot: u32) -> u64 {
-        self.base_order + u64::from(slot)
+        self.memtable.order(slot).unwrap_or(u64::MAX)
     }
 
     /// The key's slot, unless deleted.
@@ -167,7 +162,7 @@ pub(crate) struct Tables {
 impl Tables {
     pub fn new(schema: &Schema) -> Tables {
         Tables {
-            memtable: MemSource::new(schema, 1),
+            memtable: MemSource::new(schema),
             frozen: Vec::new(),
             segments: Vec::new(),
             seq: 0,
@@ -180,8 +175,7 @@ impl Tables {
         if self.memtable.first_seq.is_none() {
             return false;
         }
-        let next_order = self.memtable.order(self.memtable.horizon);
-        let frozen = std::mem::replace(&mut self.memtable, MemSource::new(schema, next_order));
+        let frozen = std::mem::replace(&mut self.memtable, MemSource::new(schema));
         self.frozen.push(frozen);
         true
     }
@@ -249,20 +243,24 @@ impl Tables {
         }))
     }
 
-    /// Applies an upsert. `seq` is the WAL sequence number of its record.
+    /// Applies the `index`-th upsert of the WAL record `seq`. Its insertion order is
+    /// `seq << 24 | index`: larger for every later write, and the same when replay
+    /// applies the record again.
     pub fn apply_upsert(
         &mut self,
         key: String,
         record: Record,
         deadline: Option<u64>,
         seq: u64,
+        index: usize,
     ) -> Result<()> {
         if let Some(location) = self.locate(&key)? {
             self.mark_deleted(location);
         }
         let memtable = &mut self.memtable;
         memtable.first_seq.get_or_insert(seq);
-        let slot = memtable.memtable.append(key, record, deadline);
+        let order = (seq << 24) | (index as u64).min((1 << 24) - 1);
+        let slot = memtable.memtable.append(key, record, deadline, order);
         memtable.horizon = slot + 1;
         Ok(())
     }

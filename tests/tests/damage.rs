@@ -166,7 +166,7 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
         ("keys", Class::Lazy),
         ("docs", Class::Lazy),
         ("rows", Class::Checked),
-        ("order", Class::Checked),
+        ("order", Class::Lazy),
         ("vectors-3", Class::Lazy),
         ("vectors-4", Class::Lazy),
         ("keyfilter", Class::Lazy),

@@ -77,6 +77,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[at] as f64 / 1000.0
 }
 
+/// One reader's `get` and k-NN latencies, in ns.
+type Latencies = (Vec<u64>, Vec<u64>);
+
 /// Latencies in µs (p50, p99, max) of `get` and of k-NN, over `seconds`.
 fn measure(
     docs: &strata::Collection,
@@ -84,7 +87,7 @@ fn measure(
     written: &AtomicU64,
 ) -> Result<[(f64, f64, f64); 2], strata::Error> {
     let stop = AtomicBool::new(false);
-    let results: Vec<Result<(Vec<u64>, Vec<u64>), strata::Error>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Latencies, strata::Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..args.readers)
             .map(|reader| {
                 let stop = &stop;
@@ -141,7 +144,7 @@ fn run(args: &Args) -> Result<(), strata::Error> {
     let docs = db.create_collection("docs", schema)?;
     let doc = |i: u64| {
         Doc::new()
-            .tag("group", if i % 3 == 0 { "a" } else { "b" })
+            .tag("group", if i.is_multiple_of(3) { "a" } else { "b" })
             .vector("v", vector(i, args.dim))
     };
     for start in (0..args.rows).step_by(1000) {

@@ -51,6 +51,9 @@ struct Row {
     deadline: Option<u64>,
     /// The slot this key had before this one, if it had one in this memtable.
     previous: Option<u32>,
+    /// Insertion order (SORTBY ties follow it): given by the writer, larger for every
+    /// later write in the collection.
+    order: u64,
 }
 
 /// A collection's live rows: append-only, shared as `Arc<LiveMemtable>` by the writer
@@ -121,7 +124,7 @@ impl LiveMemtable {
     /// On a second concurrent writer (when detected), on a vector whose length is not its field's
     /// dimension, and past `u32::MAX` slots: all callers' bugs (a memtable is flushed
     /// long before).
-    pub fn append(&self, key: String, record: Record, deadline: Option<u64>) -> u32 {
+    pub fn append(&self, key: String, record: Record, deadline: Option<u64>, order: u64) -> u32 {
         let slot = self.appended.load(Ordering::Relaxed);
         let bytes = key.len()
             + record
@@ -185,6 +188,7 @@ impl LiveMemtable {
             values: values.into_boxed_slice(),
             deadline,
             previous,
+            order,
         });
         assert_eq!(pushed, slot as usize, "live memtable rows out of step");
         // After the row: a reader that finds `slot` here finds its row and chain.
@@ -223,6 +227,11 @@ impl LiveMemtable {
     /// The key of `slot`, if it has been appended.
     pub fn key(&self, slot: u32) -> Option<&str> {
         self.rows.get(slot as usize).map(|row| &*row.key)
+    }
+
+    /// The insertion order given when `slot` was appended.
+    pub fn order(&self, slot: u32) -> Option<u64> {
+        Some(self.rows.get(slot as usize)?.order)
     }
 
     /// The expiry given when `slot` was appended.
@@ -344,8 +353,7 @@ impl LiveMemtable {
                     .map(|column| column.row(slot))
                     .collect(),
                 deadline: row.deadline,
-                // The memtable's source knows where its slots stand in insertion order.
-                order: 0,
+                order: row.order,
             });
         }
         rows

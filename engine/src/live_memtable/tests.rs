@@ -358,7 +358,7 @@ fn every_reader_method_matches_a_naive_oracle_at_random_horizons() {
                 record: record.clone(),
                 deadline,
             });
-            let slot = memtable.append(key, record, deadline);
+            let slot = memtable.append(key, record, deadline, 0);
             assert_eq!(slot as usize, log.len() - 1);
             assert_eq!(memtable.appended() as usize, log.len());
             assert_eq!(memtable.bytes_written(), bytes);
@@ -516,7 +516,7 @@ fn readers_racing_one_writer_see_exactly_the_rows_below_their_horizon() {
     for slot in 0..RACE_ROWS {
         let deadline = (slot % 3 == 0).then_some(u64::from(slot));
         assert_eq!(
-            memtable.append(race_key(slot), race_record(slot), deadline),
+            memtable.append(race_key(slot), race_record(slot), deadline, 0),
             slot
         );
         horizon.store(slot + 1, Ordering::Release);

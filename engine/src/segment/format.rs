@@ -65,13 +65,13 @@ impl FileKind {
     }
 
     /// Whether the file is read lazily through its map and so carries a block table,
-    /// each block checked on first use. `rows`, `order` and `state-*` are read whole
-    /// (and checked) at open; `ivfpq-*` is checked by header and sizes at open and
+    /// each block checked on first use. `rows` and `state-*` are read whole (and
+    /// checked) at open; `ivfpq-*` is checked by header and sizes at open and
     /// whole by `verify` (its candidates are re-ranked from block-checked vectors).
     pub fn is_blocked(self) -> bool {
         !matches!(
             self,
-            FileKind::Rows | FileKind::Order | FileKind::State(_) | FileKind::IvfPq(_)
+            FileKind::Rows | FileKind::State(_) | FileKind::IvfPq(_)
         )
     }
 

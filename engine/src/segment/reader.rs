@@ -63,9 +63,7 @@ pub(crate) struct Segment {
     /// The key filter, if the segment has one.
     filter: Option<BlockedFile>,
     /// `n × u64` insertion orders, if the segment has them (older ones do not).
-    order: Option<SealedFile>,
-    /// The largest insertion order, 0 without one.
-    max_order: u64,
+    order: Option<BlockedFile>,
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
     field_indexes: Vec<(u16, BlockedFile)>,
@@ -154,24 +152,19 @@ impl Segment {
             false => None,
         };
 
-        // Read whole (8 bytes a row) and checked, like `rows`: a wrong order would
-        // silently reorder SORTBY ties.
-        let (order, max_order) = match files.iter().any(|f| f.name == FileKind::Order.file_name()) {
+        // Read lazily and block-checked like the other per-row files: a wrong order
+        // would silently reorder SORTBY ties.
+        let order = match files.iter().any(|f| f.name == FileKind::Order.file_name()) {
             true => {
-                let file = open(FileKind::Order)?;
-                file.verify()?;
-                if file.body().len() != n * 8 {
+                let file = open_blocked(FileKind::Order)?;
+                if file.len() != n * 8 {
                     return Err(file
-                        .corrupt(0, format!("{} bytes for {n} rows of 8", file.body().len()))
+                        .corrupt(0, format!("{} bytes for {n} rows of 8", file.len()))
                         .into());
                 }
-                let max_order = (0..n)
-                    .filter_map(|row| read_u64(file.body(), row * 8))
-                    .max()
-                    .unwrap_or(0);
-                (Some(file), max_order)
+                Some(file)
             }
-            false => (None, 0),
+            false => None,
         };
 
         let docs = open_blocked(FileKind::Docs)?;
@@ -302,7 +295,6 @@ impl Segment {
             docs,
             filter,
             order,
-            max_order,
             columns,
             field_indexes,
             deadlines_by_row,
@@ -313,13 +305,14 @@ impl Segment {
     }
 
     /// The insertion order of `row`, if the segment records orders.
-    pub fn order(&self, row: u32) -> Option<u64> {
-        read_u64(self.order.as_ref()?.body(), row as usize * 8)
-    }
-
-    /// The largest insertion order in the segment (0 if it records none).
-    pub fn max_order(&self) -> u64 {
-        self.max_order
+    pub fn order(&self, row: u32) -> Result<Option<u64>> {
+        let Some(file) = &self.order else {
+            return Ok(None);
+        };
+        let at = row as usize * 8;
+        Ok(file
+            .get(at..at + 8)?
+            .map(|bytes| u64::from_le_bytes(bytes.try_into().expect("eight bytes"))))
     }
 
     /// Rows in the segment, live or not.
