@@ -58,6 +58,9 @@ options:
   --stream-compare-bulk
                        with --stream: also bulk-load the data into a second database
                        and sweep it; prints the QPS ratios at recall 0.95 and 0.99
+  --settle             with --stream: before the sweep after the stream, wait until no
+                       frozen memtable waits for its flush and every row is in the
+                       graphs (prints how long that took)
   --single-upserts N   after the runs: N single-row upserts of existing rows into the
                        full collection, p50/p99 of the call (at --durability)
   --batch-queries N    after the runs: batches of N queries through search_many (all
@@ -167,6 +170,8 @@ pub struct Args {
     pub stream: bool,
     /// `--stream-compare-bulk`.
     pub stream_compare_bulk: bool,
+    /// `--settle`: after the stream, wait for background flushes and indexing.
+    pub settle: bool,
     /// `--single-upserts N`.
     pub single_upserts: Option<usize>,
     /// `--batch-queries N`.
@@ -229,6 +234,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut efs = vec![10, 20, 40, 80, 160, 320];
     let mut stream = false;
     let mut stream_compare_bulk = false;
+    let mut settle = false;
     let mut single_upserts = None;
     let mut batch_queries = None;
     let mut nlist = 1024;
@@ -258,6 +264,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             "--stream-compare-bulk" => {
                 stream_compare_bulk = true;
+                continue;
+            }
+            "--settle" => {
+                settle = true;
                 continue;
             }
             _ => {}
@@ -386,6 +396,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         efs,
         stream,
         stream_compare_bulk,
+        settle,
         single_upserts,
         batch_queries,
         nlist,

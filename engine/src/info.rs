@@ -28,6 +28,9 @@ pub struct SourceInfo {
     pub live_rows: u64,
     /// Bytes: written into a memtable, or of a segment's files on disk.
     pub bytes: u64,
+    /// Rows of a memtable not yet in its HNSW graphs (scanned exactly until they
+    /// are); 0 for segments and for collections without an HNSW field.
+    pub unindexed_rows: u64,
 }
 
 /// One vector field's index.
@@ -74,6 +77,7 @@ pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
             rows,
             live_rows: rows - slot.overlay.dead_rows(&slot.segment, now).len(),
             bytes: slot.segment.files().iter().map(|f| f.body_len).sum(),
+            unindexed_rows: 0,
         });
     }
     for (index, source) in tables
@@ -91,6 +95,7 @@ pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
             rows: u64::from(source.horizon),
             live_rows: source.live(now).len(),
             bytes: source.memtable.bytes_written() as u64,
+            unindexed_rows: u64::from(source.index_lag()),
         });
     }
     let indexes = state

@@ -261,6 +261,23 @@ fn stream_ingest(
         durability_name(args.durability),
         write.line()
     );
+    if args.settle {
+        // What the background threads still owe the stream: frozen memtables to
+        // flush and fresh rows to put into the graphs.
+        let clock = Instant::now();
+        loop {
+            let info = collection.info()?;
+            let unindexed: u64 = info.sources.iter().map(|s| s.unindexed_rows).sum();
+            if info.pending_flushes == 0 && unindexed == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        eprintln!(
+            "ann: background flushes and indexing settled {:.2} s after the stream",
+            clock.elapsed().as_secs_f64()
+        );
+    }
     let sources_after_stream = Sources::of(&collection, queries.row(0), args.k)?;
     let runs_after_stream = sweep(args, &collection, queries, truth)?;
     let clock = Instant::now();
