@@ -7,22 +7,20 @@
 //!      ─ merge (distances are comparable across sources) ─ sort ─ page ─ project
 //! ```
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use roaring::RoaringBitmap;
 use strata_index::ivfpq::IvfPqSearch;
-use strata_index::{flat, Metric, Neighbor, TopK};
 use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
 use crate::doc::{Doc, Value};
 use crate::error::{Error, Result};
-use crate::filter::{check_depth, compile, query_field_type, Compiled, RowSource};
+use crate::filter::{check_depth, compile, query_field_type, Compiled};
 use crate::options::Limits;
 use crate::schema::{FieldKind, Schema, VectorIndex};
 use crate::search::Hit;
-use crate::tables::{segment_document, Location, MemSource, SegmentSlot, Tables};
+use crate::sources::{MemtableSource, SegmentSource, Source};
+use crate::tables::{segment_document, Location, Tables};
 
 /// Results per query when the query string gives no LIMIT, as in RediSearch.
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
@@ -95,15 +93,15 @@ impl fmt::Display for Explain {
 
 #[derive(Debug)]
 pub(crate) struct Knn {
-    position: u16,
-    vector: Vec<f32>,
-    k: usize,
-    ef: usize,
+    pub position: u16,
+    pub vector: Vec<f32>,
+    pub k: usize,
+    pub ef: usize,
     /// RediSearch's `HYBRID_POLICY`: `ADHOC_BF` forces exact search over the filter's
     /// matches, `BATCHES` forces the graph; unset, the planner decides.
-    policy: Option<HybridPolicy>,
+    pub policy: Option<HybridPolicy>,
     /// IVF-PQ: lists probed and the re-rank factor.
-    ivfpq: IvfPqSearch,
+    pub ivfpq: IvfPqSearch,
 }
 
 /// `NPROBE` when a query gives none: with `REFINE` 8, recall@10 0.92 on
@@ -378,306 +376,6 @@ fn literal_u64(value: &strata_query::Value<u64>) -> Result<u64> {
         pos: 0,
         message: "a parameter was left unbound".to_string(),
     })
-}
-
-/// A memtable (the active one or a frozen one) as this version sees it.
-struct MemtableSource<'a> {
-    source: &'a MemSource,
-    now_ms: u64,
-}
-
-struct SegmentSource<'a> {
-    slot: &'a SegmentSlot,
-    now_ms: u64,
-}
-
-trait Source: RowSource {
-    /// Rows that have a vector in the field at `position`; `None` for a field that is
-    /// not a vector field.
-    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>>;
-    /// The `k` rows of `candidates` (all with a vector) nearest to `query`, exactly.
-    fn exact(
-        &self,
-        position: u16,
-        query: &[f32],
-        candidates: &RoaringBitmap,
-        k: usize,
-    ) -> Result<Vec<Neighbor>>;
-    /// Graph search among `filter`'s rows, when the source has a graph for the field.
-    fn graph_search(
-        &self,
-        _: &Knn,
-        _: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
-        Ok(None)
-    }
-    fn has_graph(&self, _: u16) -> bool {
-        false
-    }
-    /// IVF-PQ search among `filter`'s rows, when the source has an index for the field.
-    fn ivfpq_search(
-        &self,
-        _: &Knn,
-        _: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
-        Ok(None)
-    }
-    /// The coarse lists of the source's IVF-PQ index for the field, if it has one.
-    fn ivfpq_lists(&self, _: u16) -> Option<usize> {
-        None
-    }
-}
-
-impl RowSource for MemtableSource<'_> {
-    fn row_count(&self) -> u64 {
-        u64::from(self.source.horizon)
-    }
-    fn live(&self) -> RoaringBitmap {
-        self.source.live(self.now_ms)
-    }
-    fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
-        Ok(self
-            .source
-            .memtable
-            .tag_rows(position, tag, self.source.horizon))
-    }
-    fn tag_rows_matching(
-        &self,
-        position: u16,
-        matches: &dyn Fn(&str) -> bool,
-    ) -> Result<RoaringBitmap> {
-        Ok(self
-            .source
-            .memtable
-            .tag_rows_matching(position, matches, self.source.horizon))
-    }
-    fn numeric_rows(
-        &self,
-        position: u16,
-        low: std::ops::Bound<f64>,
-        high: std::ops::Bound<f64>,
-    ) -> Result<RoaringBitmap> {
-        Ok(self
-            .source
-            .memtable
-            .numeric_rows(position, low, high, self.source.horizon))
-    }
-    fn distances(
-        &self,
-        position: u16,
-        vector: &[f32],
-        rows: &RoaringBitmap,
-    ) -> Result<Vec<(u32, f32)>> {
-        let Some(column) = self.source.memtable.column(position) else {
-            return Ok(Vec::new());
-        };
-        Ok(rows
-            .iter()
-            .filter_map(|slot| Some((slot, column.metric().distance(vector, column.row(slot)?))))
-            .collect())
-    }
-}
-
-impl Source for MemtableSource<'_> {
-    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
-        self.source.memtable.column(position)?;
-        Some(Cow::Owned(
-            self.source.memtable.present(position, self.source.horizon),
-        ))
-    }
-    fn has_graph(&self, position: u16) -> bool {
-        self.source.index.graph(position).is_some() && self.source.index.indexed() > 0
-    }
-    /// The graph answers for the slots it holds; the newest slots, not indexed yet,
-    /// are scanned exactly, and the two lists merge.
-    fn graph_search(
-        &self,
-        knn: &Knn,
-        filter: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
-        let (Some(graph), Some(column)) = (
-            self.source.index.graph(knn.position),
-            self.source.memtable.column(knn.position),
-        ) else {
-            return Ok(None);
-        };
-        let horizon = self.source.horizon;
-        let indexed = self.source.index.indexed().min(horizon);
-        let mut allowed = match filter {
-            Some(filter) => filter.clone(),
-            None => {
-                let mut all = RoaringBitmap::new();
-                all.insert_range(0..horizon);
-                all
-            }
-        };
-        let mut tail = allowed.clone();
-        allowed.remove_range(indexed..);
-        tail.remove_range(..indexed);
-        let mut found = graph
-            .search(column, &knn.vector, knn.k, knn.ef, Some(&allowed))
-            .map_err(|e| Error::InvalidArgument {
-                reason: format!("memtable graph search failed: {e}"),
-            })?;
-        if !tail.is_empty() {
-            tail &= self.source.memtable.present(knn.position, horizon);
-            found.extend(self.exact(knn.position, &knn.vector, &tail, knn.k)?);
-            found.sort_by(Neighbor::cmp_by_distance);
-            found.truncate(knn.k);
-        }
-        Ok(Some(found))
-    }
-    fn exact(
-        &self,
-        position: u16,
-        query: &[f32],
-        candidates: &RoaringBitmap,
-        k: usize,
-    ) -> Result<Vec<Neighbor>> {
-        let Some(column) = self.source.memtable.column(position) else {
-            return Ok(Vec::new());
-        };
-        let mut top = TopK::new(k);
-        for id in candidates {
-            let Some(row) = column.row(id) else { continue };
-            let distance = column.metric().distance(query, row);
-            if top.len() < k || distance < top.threshold() {
-                top.push(Neighbor { id, distance });
-            }
-        }
-        Ok(top.into_sorted_vec())
-    }
-}
-
-/// Distances of `rows` that have a vector, over a row-major column.
-fn distances_in(
-    data: &[f32],
-    dim: usize,
-    metric: Metric,
-    present: &RoaringBitmap,
-    vector: &[f32],
-    rows: &RoaringBitmap,
-) -> Vec<(u32, f32)> {
-    (rows & present)
-        .iter()
-        .filter_map(|row| {
-            Some((
-                row,
-                metric.distance(
-                    vector,
-                    data.get(row as usize * dim..(row as usize + 1) * dim)?,
-                ),
-            ))
-        })
-        .collect()
-}
-
-impl RowSource for SegmentSource<'_> {
-    fn row_count(&self) -> u64 {
-        self.slot.segment.row_count() as u64
-    }
-    fn live(&self) -> RoaringBitmap {
-        let mut live = RoaringBitmap::new();
-        live.insert_range(0..self.slot.segment.row_count());
-        live - self.slot.overlay.dead_rows(&self.slot.segment, self.now_ms)
-    }
-    fn tag_rows(&self, position: u16, tag: &str) -> Result<RoaringBitmap> {
-        self.slot.segment.tag_rows(position, tag)
-    }
-    fn tag_rows_matching(
-        &self,
-        position: u16,
-        matches: &dyn Fn(&str) -> bool,
-    ) -> Result<RoaringBitmap> {
-        self.slot.segment.tag_rows_matching(position, matches)
-    }
-    fn numeric_rows(
-        &self,
-        position: u16,
-        low: std::ops::Bound<f64>,
-        high: std::ops::Bound<f64>,
-    ) -> Result<RoaringBitmap> {
-        self.slot.segment.numeric_rows(position, low, high)
-    }
-    fn distances(
-        &self,
-        position: u16,
-        vector: &[f32],
-        rows: &RoaringBitmap,
-    ) -> Result<Vec<(u32, f32)>> {
-        let segment = &self.slot.segment;
-        Ok(
-            match (
-                segment.metric(position),
-                segment.vectors(position)?,
-                segment.present(position),
-            ) {
-                (Some(metric), Some((data, dim)), Some(present)) => {
-                    distances_in(data, dim, metric, present, vector, rows)
-                }
-                _ => Vec::new(),
-            },
-        )
-    }
-    fn range_by_graph(
-        &self,
-        position: u16,
-        vector: &[f32],
-        radius: f32,
-        epsilon: f32,
-        rows: &RoaringBitmap,
-    ) -> Result<Option<Vec<(u32, f32)>>> {
-        self.slot
-            .segment
-            .range_graph(position, vector, radius, epsilon, rows)
-    }
-}
-
-impl Source for SegmentSource<'_> {
-    fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
-        self.slot.segment.present(position).map(Cow::Borrowed)
-    }
-    fn exact(
-        &self,
-        position: u16,
-        query: &[f32],
-        candidates: &RoaringBitmap,
-        k: usize,
-    ) -> Result<Vec<Neighbor>> {
-        let segment = &self.slot.segment;
-        Ok(
-            match (segment.metric(position), segment.vectors(position)?) {
-                (Some(metric), Some((data, dim))) => {
-                    flat::search(metric, query, data, dim, candidates.iter(), k)
-                }
-                _ => Vec::new(),
-            },
-        )
-    }
-    fn graph_search(
-        &self,
-        knn: &Knn,
-        filter: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
-        self.slot
-            .segment
-            .search_graph(knn.position, &knn.vector, knn.k, knn.ef, filter)
-    }
-    fn has_graph(&self, position: u16) -> bool {
-        self.slot.segment.has_graph(position)
-    }
-    fn ivfpq_search(
-        &self,
-        knn: &Knn,
-        filter: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<strata_index::Neighbor>>> {
-        self.slot
-            .segment
-            .search_ivfpq(knn.position, &knn.vector, knn.k, knn.ivfpq, filter)
-    }
-    fn ivfpq_lists(&self, position: u16) -> Option<usize> {
-        self.slot.segment.ivfpq_lists(position)
-    }
 }
 
 /// The planner for an IVF-PQ field: the index when scanning its lists (enough of

@@ -61,6 +61,7 @@ mod overlay;
 mod schema;
 mod search;
 mod segment;
+mod sources;
 mod store;
 mod stored;
 mod tables;
