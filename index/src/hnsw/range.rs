@@ -63,22 +63,8 @@ impl GraphRef<'_> {
         epsilon: f32,
         filter: Option<&dyn RowFilter>,
     ) -> Result<Vec<Neighbor>, HnswError> {
+        self.check_inputs(vectors, query)?;
         let (n, dim) = (self.meta.n as usize, self.meta.dim as usize);
-        let expected = n.checked_mul(dim).ok_or(HnswError::TooManyRows(n))?;
-        if vectors.len() != expected {
-            return Err(HnswError::DimensionMismatch {
-                what: "vectors",
-                expected,
-                got: vectors.len(),
-            });
-        }
-        if query.len() != dim {
-            return Err(HnswError::DimensionMismatch {
-                what: "query",
-                expected: dim,
-                got: query.len(),
-            });
-        }
         if radius.is_nan() {
             return Err(HnswError::InvalidParams(
                 "the range radius must be a number",

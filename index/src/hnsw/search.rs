@@ -387,6 +387,27 @@ impl<'a> GraphRef<'a> {
         Some(&block[1..1 + count])
     }
 
+    /// Refuses vectors that are not `n x dim` floats and a query that is not `dim`.
+    pub(crate) fn check_inputs(&self, vectors: &[f32], query: &[f32]) -> Result<(), HnswError> {
+        let (n, dim) = (self.meta.n as usize, self.meta.dim as usize);
+        let expected = n.checked_mul(dim).ok_or(HnswError::TooManyRows(n))?;
+        if vectors.len() != expected {
+            return Err(HnswError::DimensionMismatch {
+                what: "vectors",
+                expected,
+                got: vectors.len(),
+            });
+        }
+        if query.len() != dim {
+            return Err(HnswError::DimensionMismatch {
+                what: "query",
+                expected: dim,
+                got: query.len(),
+            });
+        }
+        Ok(())
+    }
+
     /// Number of rows (nodes).
     pub fn len(&self) -> usize {
         self.meta.n as usize
@@ -433,22 +454,8 @@ impl<'a> GraphRef<'a> {
         ef: usize,
         filter: Option<&dyn RowFilter>,
     ) -> Result<Vec<Neighbor>, HnswError> {
+        self.check_inputs(vectors, query)?;
         let (n, dim) = (self.meta.n as usize, self.meta.dim as usize);
-        let expected = n.checked_mul(dim).ok_or(HnswError::TooManyRows(n))?;
-        if vectors.len() != expected {
-            return Err(HnswError::DimensionMismatch {
-                what: "vectors",
-                expected,
-                got: vectors.len(),
-            });
-        }
-        if query.len() != dim {
-            return Err(HnswError::DimensionMismatch {
-                what: "query",
-                expected: dim,
-                got: query.len(),
-            });
-        }
         if n == 0 || k == 0 {
             return Ok(Vec::new());
         }
