@@ -200,7 +200,7 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
                 .fs
                 .sync_dir(slot.segment.dir())
                 .map_err(|e| io("fsync", slot.segment.dir(), e))?;
-            states.push((index, version, record.body_crc, Arc::clone(&slot.overlay)));
+            states.push((index, version, record.body_crc));
         }
         Ok(())
     })();
@@ -254,7 +254,7 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
         else {
             return;
         };
-        for (index, version, crc, _) in &states {
+        for (index, version, crc) in &states {
             entry.segments[*index].state_version = *version;
             entry.segments[*index].state_crc = *crc;
         }
@@ -272,7 +272,7 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
     // For the same reason the state files written count as persisted: the next flush
     // writes new versions rather than rewriting files that manifest may check.
     if let Err(error) = publish {
-        for (index, version, crc, _) in states {
+        for (index, version, crc) in states {
             let slot = &mut tables.segments[index];
             slot.state_version = version;
             slot.state_crc = crc;
@@ -281,12 +281,14 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
     }
 
     // Published: from here on the new state is the durable one.
-    for (index, version, crc, persisted) in states {
+    // The WAL mutex was held since the overlays were encoded: what was saved is what
+    // the slots hold.
+    for (index, version, crc) in states {
         let slot = &mut tables.segments[index];
         let old = slot.state_version;
         slot.state_version = version;
         slot.state_crc = crc;
-        slot.dirty = *slot.overlay != *persisted;
+        slot.dirty = false;
         if old > 0 {
             let _ = shared
                 .fs
