@@ -12,6 +12,7 @@ use crate::options::Limits;
 use crate::schema::{FieldKind, Schema};
 use crate::search::{Hit, QueryBuilder, Search, SearchResults};
 use crate::store::{now_ms, CollectionState, Shared};
+use crate::tables::Tables;
 
 /// Longest document key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -20,7 +21,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct Collection {
     database: Arc<DatabaseInner>,
-    state: Arc<CollectionState>,
+    pub(crate) state: Arc<CollectionState>,
 }
 
 /// The expiry of a key, as Redis's `TTL` reports it.
@@ -39,7 +40,7 @@ impl Collection {
         Collection { database, state }
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.database.shared
     }
 
@@ -55,6 +56,10 @@ impl Collection {
 
     /// Stores `doc` under `key`, replacing any document there (like `DEL` + `HSET`).
     /// Acknowledged, under the database's durability, when it returns `Ok`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] on a collection of JSON documents, which takes
+    /// [`Collection::upsert_json`].
     pub fn upsert(&self, key: impl Into<String>, doc: Doc) -> Result<()> {
         let key = key.into();
         let record = self.validate(&key, doc, None)?;
@@ -90,7 +95,7 @@ impl Collection {
         self.write_upsert(docs)
     }
 
-    fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
+    pub(crate) fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
             // Applying the upsert locates each key's older row, reading segment keys.
@@ -109,10 +114,18 @@ impl Collection {
         Ok(())
     }
 
-    /// The document stored under `key`, or `None`.
+    /// The document stored under `key`, or `None`. For a JSON document, its indexed
+    /// fields and `$`, the whole document ([`Collection::get_json`] returns only that).
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
-        self.state.snapshot().get(key, &self.state.schema, now_ms())
+        let doc = self
+            .state
+            .snapshot()
+            .get(key, &self.state.schema, now_ms())?;
+        match doc {
+            Some(doc) if self.state.schema.is_json() => self.with_whole_json(key, doc).map(Some),
+            doc => Ok(doc),
+        }
     }
 
     /// Removes the document under `key`; returns whether there was one. Deleting a
@@ -279,6 +292,29 @@ impl Collection {
     }
 
     fn run(&self, request: &Search, explain: bool) -> Result<(SearchResults, Explain)> {
+        if self.state.schema.is_json() {
+            return self.run_json(request, explain);
+        }
+        self.run_plain(request, explain)
+    }
+
+    pub(crate) fn run_plain(
+        &self,
+        request: &Search,
+        explain: bool,
+    ) -> Result<(SearchResults, Explain)> {
+        let tables = self.state.snapshot();
+        self.run_on(&tables, now_ms(), request, explain)
+    }
+
+    /// Runs `request` on one version of the collection, at `now`.
+    pub(crate) fn run_on(
+        &self,
+        tables: &Tables,
+        now: u64,
+        request: &Search,
+        explain: bool,
+    ) -> Result<(SearchResults, Explain)> {
         self.check_not_dropped()?;
         let plan = prepare(
             &request.query,
@@ -288,8 +324,7 @@ impl Collection {
             self.limits(),
             explain,
         )?;
-        let tables = self.state.snapshot();
-        let (hits, total, explain) = execute(&tables, &self.state.schema, &plan, now_ms())?;
+        let (hits, total, explain) = execute(tables, &self.state.schema, &plan, now)?;
         Ok((SearchResults { total, hits }, explain))
     }
 
@@ -297,7 +332,7 @@ impl Collection {
         &self.shared().options.limits
     }
 
-    fn check_not_dropped(&self) -> Result<()> {
+    pub(crate) fn check_not_dropped(&self) -> Result<()> {
         if self
             .state
             .dropped
@@ -319,6 +354,26 @@ impl Collection {
 
     /// Checks `doc` against the schema and limits and turns it into a record.
     fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
+        if self.state.schema.is_json() {
+            return Err(Error::InvalidArgument {
+                reason: format!(
+                    "collection `{}` holds JSON documents (its fields come from JSONPaths); \
+                     write them with upsert_json or set_json",
+                    self.state.name
+                ),
+            });
+        }
+        self.validate_fields(key, doc, deadline)
+    }
+
+    /// Checks the fields of `doc` (of any collection) against the schema and limits
+    /// and turns it into a record.
+    pub(crate) fn validate_fields(
+        &self,
+        key: &str,
+        doc: Doc,
+        deadline: Option<u64>,
+    ) -> Result<Record> {
         validate_key(key)?;
         let schema = &self.state.schema;
         let mut values: Vec<(u16, Value)> = Vec::with_capacity(doc.len());
@@ -453,6 +508,11 @@ fn check_value(field: &str, kind: FieldKind, value: &Value, logged: bool) -> Res
     };
     match (kind, value) {
         (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
+        (FieldKind::Json, Value::Json(text)) => serde_json::from_str::<serde_json::Value>(text)
+            .map(drop)
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("field `{field}` holds JSON text that does not parse: {e}"),
+            }),
         (FieldKind::Numeric, Value::Numeric(number)) => {
             if number.is_nan() {
                 return Err(Error::NonFinite {

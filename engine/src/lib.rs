@@ -52,6 +52,7 @@ mod execute;
 mod filter;
 mod flush;
 mod info;
+mod json;
 mod live_memtable;
 mod maintenance;
 mod manifest;
@@ -78,6 +79,7 @@ pub use error::{Error, Result};
 pub use execute::{Explain, SourcePlan, Strategy};
 pub use filter::Filter;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
+pub use json::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
