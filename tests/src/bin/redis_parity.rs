@@ -202,6 +202,13 @@ fn field_json(value: &Value) -> Json {
         Value::Numeric(number) => json!(number),
         Value::Text(text) | Value::Tag(text) => json!(text),
         Value::Vector(vector) => json!(vector),
+        // RediSearch replies a `RETURN $.path` string as it is, a number as its text
+        // (compared as a number, as the other numbers are) and anything else as JSON.
+        Value::Json(text) => match serde_json::from_str::<Json>(text) {
+            Ok(Json::String(string)) => json!(string),
+            Ok(number @ Json::Number(_)) => number,
+            _ => json!(text),
+        },
     }
 }
 
