@@ -70,7 +70,7 @@ pub enum Error {
     /// Caller: a JSON document whose value at a field's JSONPath is of a type the
     /// field cannot index (a string for a NUMERIC field, ...). RediSearch leaves such
     /// a document out of the index; Strata refuses the write and changes nothing.
-    #[error("field `{field}` takes its value from `{path}`, which holds {found}; a field of its kind takes {expected}: fix the document or the schema")]
+    #[error("field `{field}` takes its value from `{path}`, which holds {found}; {expected}: fix the document or the schema")]
     JsonType {
         field: String,
         path: String,

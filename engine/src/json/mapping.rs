@@ -167,7 +167,7 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
     };
     match field.kind {
         FieldKind::Tag(options) => {
-            const TAKES: &str = "strings or booleans (or an array of them; null is skipped)";
+            const TAKES: &str = "a TAG field takes strings or booleans, arrays of them, or null";
             let mut tags = Vec::new();
             for value in flatten(matches) {
                 let tag = match value {
@@ -191,7 +191,7 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
             Ok((!tags.is_empty()).then_some(Value::Tag(raw)))
         }
         FieldKind::Text => {
-            const TAKES: &str = "a string (or an array of strings; null is skipped)";
+            const TAKES: &str = "a TEXT field takes a string, an array of strings, or null";
             let mut parts = Vec::new();
             for value in flatten(matches) {
                 match value {
@@ -203,7 +203,8 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
             Ok((!parts.is_empty()).then(|| Value::Text(parts.join(" "))))
         }
         FieldKind::Numeric => {
-            const TAKES: &str = "one number (or null); Strata indexes one number per document";
+            const TAKES: &str =
+                "a NUMERIC field takes one number or null (Strata indexes one number per document)";
             let values = flatten(matches);
             match values.as_slice() {
                 [] => Ok(None),
@@ -215,7 +216,7 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
             }
         }
         FieldKind::Vector(_) => {
-            const TAKES: &str = "one array of numbers (or null)";
+            const TAKES: &str = "a VECTOR field takes one array of numbers or null";
             let present: Vec<&Json> = matches.iter().copied().filter(|m| !m.is_null()).collect();
             match present.as_slice() {
                 [] => Ok(None),
