@@ -4,16 +4,17 @@ use std::path::PathBuf;
 
 use serde_json::Value as Json;
 
-use super::mapping::{Mapping, JSON_DOCUMENT_FIELD};
-use super::{parse_path, JsonPath};
-use crate::codec::Op;
-use crate::collection::Collection;
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::execute::Explain;
-use crate::search::{Search, SearchResults};
-use crate::store::now_ms;
-use crate::tables::Tables;
+use super::mapping::Mapping;
+use crate::collection::{write, Collection};
+use crate::model::codec::Op;
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::json_path::JsonPath;
+use crate::model::json_schema::{parse_path, JSON_DOCUMENT_FIELD};
+use crate::read::execute::Explain;
+use crate::read::search::{Search, SearchResults};
+use crate::write::store::now_ms;
+use crate::write::tables::Tables;
 
 impl Collection {
     fn mapping(&self) -> Result<Mapping> {
@@ -98,7 +99,7 @@ impl Collection {
     pub fn set_json(&self, key: &str, path: &str, value: Json) -> Result<bool> {
         let parsed = parse_path(path)?;
         let mapping = self.mapping()?;
-        self.shared().write(|catalog| {
+        write(self.shared(), |catalog| {
             catalog.check_live(&self.state)?;
             let tables = self.state.tables.lock();
             let now = now_ms();
@@ -181,8 +182,10 @@ impl Collection {
     ) -> Result<(SearchResults, Explain)> {
         let mapping = self.mapping()?;
         let options = &request.query.options;
+        let tables = self.state.snapshot();
+        let now = now_ms();
         if options.no_content {
-            return self.run_plain(request, explain);
+            return self.run_on(&tables, now, request, explain);
         }
         let dialect_3 = options.dialect.is_some_and(|d| d >= 3);
         // (output name, path) of each RETURN entry that is a path expression, in order.
@@ -210,8 +213,6 @@ impl Collection {
             plain.query.options.return_fields = Some(kept);
             returns = Some(entries);
         }
-        let tables = self.state.snapshot();
-        let now = now_ms();
         let (mut results, explain) = self.run_on(&tables, now, &plain, explain)?;
         for hit in &mut results.hits {
             let whole = self.hit_document(&mapping, &tables, now, &hit.key)?;

@@ -9,18 +9,11 @@
 
 use serde_json::Value as Json;
 
-use super::path::JsonPath;
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
-
-/// The name of the field that holds the document itself, as RediSearch's `RETURN 1 $`.
-pub const JSON_DOCUMENT_FIELD: &str = "$";
-
-/// The separator of a JSON TAG field unless the schema gives one. RediSearch does not
-/// split the strings of a JSON TAG field, so the values of a multi-valued field are
-/// joined with a character no tag is expected to hold, and a tag holding it is refused.
-pub const JSON_TAG_SEPARATOR: char = '\u{1f}';
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::json_path::JsonPath;
+use crate::model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
+use crate::model::schema::{FieldKind, Schema};
 
 /// One field mapped from a path.
 #[derive(Debug)]
@@ -244,7 +237,7 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Metric, VectorIndex};
+    use crate::model::schema::{Metric, VectorIndex};
     use serde_json::json;
 
     fn schema() -> Schema {

@@ -94,7 +94,13 @@ fn json_schema() -> strata::Result<Schema> {
         .json_tag("$.topics[*]", "topic")
         .json_numeric("$.meta.year", "year")
         .json_numeric("$.meta.popularity", "popularity")
-        .json_vector("$.embedding", "embedding", 384, Metric::Cosine, VectorIndex::flat())
+        .json_vector(
+            "$.embedding",
+            "embedding",
+            384,
+            Metric::Cosine,
+            VectorIndex::flat(),
+        )
         .json_text("$.summary", "summary")
         .build()
 }

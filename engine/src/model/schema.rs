@@ -1,6 +1,6 @@
 //! Collection schemas, as RediSearch's `FT.CREATE ... SCHEMA` declares them.
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 pub use strata_index::Metric;
 
 /// Largest vector dimension a field may declare (as RediSearch's limit).
@@ -202,7 +202,7 @@ impl Schema {
                 reason: format!("{} fields, over the limit of {MAX_FIELDS}", fields.len()),
             });
         }
-        crate::json::check_schema(&fields)?;
+        crate::model::json_schema::check_schema(&fields)?;
         for (index, field) in fields.iter().enumerate() {
             if field.kind != FieldKind::Json {
                 validate_name("field", &field.name)?;
@@ -228,8 +228,8 @@ impl Schema {
                     vector.index.check_supported(vector.dim)?;
                 }
                 FieldKind::Tag(tag) => {
-                    let json_default =
-                        field.path.is_some() && tag.separator == crate::json::JSON_TAG_SEPARATOR;
+                    let json_default = field.path.is_some()
+                        && tag.separator == crate::model::json_schema::JSON_TAG_SEPARATOR;
                     if !json_default
                         && (tag.separator.is_whitespace()
                             || tag.separator.is_control()
@@ -319,7 +319,7 @@ impl SchemaBuilder {
     /// on a separator; case-insensitive.
     pub fn json_tag(self, path: &str, name: &str) -> SchemaBuilder {
         let options = TagOptions {
-            separator: crate::json::JSON_TAG_SEPARATOR,
+            separator: crate::model::json_schema::JSON_TAG_SEPARATOR,
             case_sensitive: false,
         };
         self.json_field(path, name, FieldKind::Tag(options))
@@ -359,7 +359,7 @@ impl SchemaBuilder {
     pub fn build(mut self) -> Result<Schema> {
         if self.fields.iter().any(|field| field.path.is_some()) {
             self.fields.push(Field {
-                name: crate::json::JSON_DOCUMENT_FIELD.to_string(),
+                name: crate::model::json_schema::JSON_DOCUMENT_FIELD.to_string(),
                 kind: FieldKind::Json,
                 path: None,
             });
