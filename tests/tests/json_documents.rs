@@ -267,6 +267,16 @@ fn return_reads_paths_of_the_documents() {
     );
     assert_eq!(got.get_json("$.name"), Some(json!("red shoes")));
     assert_eq!(got.get_tag("category"), Some("shoes"));
+    // Aliases alone: the values indexed, typed.
+    let hits = json
+        .query("@category:{shoes}")
+        .args(["RETURN", "2", "price", "category"])
+        .run()
+        .unwrap();
+    assert_eq!(
+        hits[0].doc,
+        Doc::new().numeric("price", 10.0).tag("category", "shoes")
+    );
     // DIALECT 3 returns every match; AS names the value.
     let hits = json
         .query("@category:{shoes}")

@@ -188,14 +188,19 @@ impl Collection {
             return self.run_on(&tables, now, request, explain);
         }
         let dialect_3 = options.dialect.is_some_and(|d| d >= 3);
-        // (output name, path) of each RETURN entry that is a path expression, in order.
+        // Each RETURN entry in order: its output name, and its path if it is a `$.path`
+        // expression (evaluated here) rather than a field (answered by the engine).
         let mut returns: Option<Vec<(String, Option<JsonPath>)>> = None;
+        // Only `$` and path expressions read the whole document (a second lookup per
+        // hit, in the same version); a RETURN of aliases alone is answered as it comes.
+        let mut needs_document = options.return_fields.is_none();
         let mut plain = request.clone();
         if let Some(fields) = &options.return_fields {
             let mut kept = Vec::new();
             let mut entries = Vec::new();
             for field in fields {
                 let name = field.alias.clone().unwrap_or_else(|| field.name.clone());
+                needs_document |= field.name.starts_with('$');
                 if field.name.starts_with('$') && field.name != JSON_DOCUMENT_FIELD {
                     entries.push((name, Some(parse_path(&field.name)?)));
                 } else {
@@ -215,7 +220,11 @@ impl Collection {
         }
         let (mut results, explain) = self.run_on(&tables, now, &plain, explain)?;
         for hit in &mut results.hits {
-            let whole = self.hit_document(&mapping, &tables, now, &hit.key)?;
+            let whole = if needs_document {
+                self.hit_document(&mapping, &tables, now, &hit.key)?
+            } else {
+                None
+            };
             hit.doc = match &returns {
                 None => {
                     // As RediSearch: the document and the score fields.
