@@ -397,6 +397,18 @@ mod tests {
         assert!(JsonPath::parse(&format!("$.{}", "a".repeat(2000))).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_and_paths_never_panic(text in "\\$[.\\[\\]*'\"a-c0-9?:,\\-\\\\ ]{0,24}") {
+            let doc = json!({"a": [1, {"b": [2, {"c": 3}]}], "b": {"a": null}, "c": "x"});
+            if let Ok(path) = JsonPath::parse(&text) {
+                let _ = path.select(&doc);
+                let mut changed = doc.clone();
+                let _ = path.set(&mut changed, &json!(0));
+            }
+        }
+    }
+
     #[test]
     fn set_follows_json_set() {
         let mut doc = json!({"a": {"b": 1}, "l": [1, 2]});
