@@ -544,3 +544,40 @@ fn json_writes_survive_sigkill() {
         }
     }
 }
+
+#[test]
+fn partial_updates_keep_the_ttl_and_concurrent_ones_lose_nothing() {
+    let dir = scratch_dir();
+    let db = Database::open_with(dir.path(), options()).unwrap();
+    let json = db
+        .create_collection("json", json_schema(VectorIndex::hnsw(8, 40)))
+        .unwrap();
+    json.upsert_json("k", json!({"price": 1, "counters": {}}))
+        .unwrap();
+    assert!(json
+        .expire("k", std::time::Duration::from_secs(3600))
+        .unwrap());
+    // Each thread sets its own member many times; every write re-reads the document
+    // under the write lock, so the last value of every thread survives.
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let json = &json;
+            scope.spawn(move || {
+                for round in 0..50 {
+                    let path = format!("$.counters.t{thread}");
+                    assert!(json.set_json("k", &path, json!(round)).unwrap());
+                }
+            });
+        }
+    });
+    let doc = json.get_json("k").unwrap().unwrap();
+    assert_eq!(
+        doc["counters"],
+        json!({"t0": 49, "t1": 49, "t2": 49, "t3": 49})
+    );
+    assert_eq!(doc["price"], json!(1));
+    assert!(
+        matches!(json.ttl("k").unwrap(), strata::KeyTtl::ExpiresIn(left) if left.as_secs() > 3500),
+        "set_json dropped the TTL"
+    );
+}
