@@ -264,8 +264,8 @@ impl Collection {
         Ok((results, explain))
     }
 
-    /// The whole document of a hit, read from the version the search ran on (`None`
-    /// if it expired in between).
+    /// The whole document of a hit, read from the version the search ran on at the
+    /// time it ran, so the row the search found is the row read.
     fn hit_document(
         &self,
         mapping: &Mapping,
@@ -280,9 +280,10 @@ impl Collection {
     }
 }
 
-/// A `RETURN $.path` value: under DIALECT 2 the first match (RediSearch returns it as
-/// a string: a string match as is, anything else as JSON text), under DIALECT 3 every
-/// match as a JSON array. `None` when nothing matches, as RediSearch leaves it out.
+/// A `RETURN $.path` value, as JSON text: under DIALECT 2 the first match, under
+/// DIALECT 3 every match as an array, as RediSearch replies them (it sends a string
+/// match bare, where this gives it quoted, as JSON). `None` when nothing matches, as
+/// RediSearch leaves it out.
 fn path_value(path: &JsonPath, doc: &Json, dialect_3: bool) -> Option<Value> {
     let matches = path.select(doc);
     if dialect_3 {
