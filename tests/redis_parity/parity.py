@@ -36,6 +36,9 @@ JSON_UPDATES = [("json:pypi:burrito", "$.meta.year", "2030"),
                 ("json:pypi:crawailer", "$.meta.year", "2030"),
                 ("json:pypi:burrito", "$.topics", '["zz","cli"]'),
                 ("json:pypi:ferrit", "$.topics", '["zz"]')]
+# Then a value of the wrong type: Redis stores it and drops the document from the
+# index; Strata refuses it and keeps the document (case mode "json_refused").
+JSON_REFUSED = ("json:pypi:postgres-install", "$.meta.year", '"2022"')
 # Written again (same content) between phase 1 and phase 2, in order; as in
 # redis_parity.rs (the last one rewrites a row that is then in Strata's memtable).
 REWRITTEN_KEYS = ["pypi:postgres-install", "pypi:burrito", "pypi:crawailer",
@@ -204,6 +207,8 @@ CASES = [
          index="json", field="topic", args=["RETURN", "2", "topic", "$.name"] + ALL),
     case("json: after JSON.SET of a path", "@year:[2030 2030] | @topic:{zz}", index="json",
          phase=2, args=["SORTBY", "year", "RETURN", "3", "$.name", "$.topics", "year"] + ALL),
+    case("json: a value of the wrong type", "@topic:{database}", mode="json_refused",
+         index="json", phase=2, key=JSON_REFUSED[0], args=["RETURN", "1", "$.name"] + ALL),
     case("json: RETURN $, the whole document", "@topic:{zz}", index="json", phase=2,
          args=["SORTBY", "year", "RETURN", "1", "$"]),
     # Errors both sides refuse.
@@ -457,6 +462,20 @@ def compare(entry, ours, theirs, reference):
             hit["fields"][field] = redis_values.get(hit["key"], value)
         entry = dict(entry, mode="set")
         mode = "set"
+    if mode == "json_refused":
+        # JSON.SET of a value its field cannot index: Redis drops the document from the
+        # index, Strata refused the update and still finds the document as it was.
+        for side, answer in (("Strata", ours), ("Redis", theirs)):
+            if "error" in answer:
+                return [f"{side} refused: {answer['error']['message']}"]
+        key = entry["key"]
+        if any(hit["key"] == key for hit in theirs["hits"]):
+            problems.append(f"Redis still finds {key}: it indexes the value now")
+        if not any(hit["key"] == key for hit in ours["hits"]):
+            problems.append(f"Strata lost {key}, whose update it refused")
+        ours = dict(ours, total=ours["total"] - 1, hits=[h for h in ours["hits"] if h["key"] != key])
+        entry = dict(entry, mode="set")
+        mode = "set"
     if mode == "lenient":
         if "error" in ours:
             problems.append(f"Strata refused: {ours['error']['message']}")
@@ -551,7 +570,7 @@ def main():
             by_key = {row["key"]: i for i, row in enumerate(rows)}
             for key in REWRITTEN_KEYS:
                 client.hset(key, mapping=hash_of(rows[by_key[key]], vectors[by_key[key]]))
-            for key, path, value in JSON_UPDATES:
+            for key, path, value in JSON_UPDATES + [JSON_REFUSED]:
                 client.execute_command("JSON.SET", key, path, value)
         for entry in CASES:
             if entry["phase"] == phase:

@@ -10,7 +10,7 @@
 //! A case is `{"name", "query", "args": [..], "params": {"q": "query:3" | "row:17" |
 //! "bytes:7"}, "phase": 1 | 2, "index": "json" (optional)}`. Phase 2 cases run after
 //! the rewrites of `REWRITTEN_KEYS`, which Redis sees as an HSET of the whole hash, and
-//! the partial updates of `JSON_UPDATES`. Cases with `"index": "json"` query the same
+//! the partial updates of `JSON_UPDATES` (and the refused `JSON_REFUSED`). Cases with `"index": "json"` query the same
 //! sample stored as JSON documents (`json_document`) under keys `json:<key>`, in a
 //! collection whose schema maps JSONPaths as `FT.CREATE ... ON JSON` does in Redis.
 
@@ -43,6 +43,11 @@ const JSON_UPDATES: [(&str, &str, &str); 4] = [
     ("json:pypi:burrito", "$.topics", r#"["zz","cli"]"#),
     ("json:pypi:ferrit", "$.topics", r#"["zz"]"#),
 ];
+
+/// A partial update of the wrong type, applied after `JSON_UPDATES`: Redis stores it
+/// and drops the document from its index; Strata refuses it (`Error::JsonType`) and
+/// keeps the document as it was. Case mode `json_refused` pins the difference.
+const JSON_REFUSED: (&str, &str, &str) = ("json:pypi:postgres-install", "$.meta.year", r#""2022""#);
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
@@ -172,6 +177,16 @@ fn run(
             for (key, path, value) in JSON_UPDATES {
                 if !json_packages.set_json(key, path, serde_json::from_str(value)?)? {
                     return Err(format!("JSON.SET {key} {path} set nothing").into());
+                }
+            }
+            let (key, path, value) = JSON_REFUSED;
+            match json_packages.set_json(key, path, serde_json::from_str(value)?) {
+                Err(strata::Error::JsonType { .. }) => {}
+                other => {
+                    return Err(format!(
+                        "JSON.SET {key} {path} {value}: expected JsonType, got {other:?}"
+                    )
+                    .into())
                 }
             }
         }
