@@ -123,7 +123,7 @@ fn tour(path: &Path, packages: &[Package], queries: &[Query]) -> DemoResult<()> 
             for (field, value) in doc.fields() {
                 match value {
                     strata::Value::Vector(v) => println!("    {field:<12} [{} floats]", v.len()),
-                    strata::Value::Text(t) | strata::Value::Tag(t) => {
+                    strata::Value::Text(t) | strata::Value::Tag(t) | strata::Value::Json(t) => {
                         println!("    {field:<12} {t}")
                     }
                     strata::Value::Numeric(n) => println!("    {field:<12} {n}"),

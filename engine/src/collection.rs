@@ -14,12 +14,13 @@ use crate::query_builder::QueryBuilder;
 use crate::read::execute::{execute, prepare, Explain};
 use crate::read::search::{Hit, Search, SearchResults};
 use crate::write::store::{now_ms, Catalog, CollectionState, Shared};
+use crate::write::tables::Tables;
 
 /// A handle to one collection. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Collection {
     database: Arc<DatabaseInner>,
-    state: Arc<CollectionState>,
+    pub(crate) state: Arc<CollectionState>,
 }
 
 /// The expiry of a key, as Redis's `TTL` reports it.
@@ -38,7 +39,7 @@ impl Collection {
         Collection { database, state }
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.database.shared
     }
 
@@ -54,6 +55,10 @@ impl Collection {
 
     /// Stores `doc` under `key`, replacing any document there (like `DEL` + `HSET`).
     /// Acknowledged, under the database's durability, when it returns `Ok`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] on a collection of JSON documents, which takes
+    /// [`Collection::upsert_json`].
     pub fn upsert(&self, key: impl Into<String>, doc: Doc) -> Result<()> {
         let key = key.into();
         let record = self.validate(&key, doc, None)?;
@@ -89,7 +94,7 @@ impl Collection {
         self.write_upsert(docs)
     }
 
-    fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
+    pub(crate) fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         write(self.shared(), |catalog| {
             catalog.check_live(&self.state)?;
             // Applying the upsert locates each key's older row, reading segment keys.
@@ -108,10 +113,18 @@ impl Collection {
         Ok(())
     }
 
-    /// The document stored under `key`, or `None`.
+    /// The document stored under `key`, or `None`. For a JSON document, its indexed
+    /// fields and `$`, the whole document ([`Collection::get_json`] returns only that).
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
-        self.state.snapshot().get(key, &self.state.schema, now_ms())
+        let doc = self
+            .state
+            .snapshot()
+            .get(key, &self.state.schema, now_ms())?;
+        match doc {
+            Some(doc) if self.state.schema.is_json() => self.with_whole_json(key, doc).map(Some),
+            doc => Ok(doc),
+        }
     }
 
     /// Removes the document under `key`; returns whether there was one. Deleting a
@@ -278,6 +291,21 @@ impl Collection {
     }
 
     fn run(&self, request: &Search, explain: bool) -> Result<(SearchResults, Explain)> {
+        if self.state.schema.is_json() {
+            return self.run_json(request, explain);
+        }
+        let tables = self.state.snapshot();
+        self.run_on(&tables, now_ms(), request, explain)
+    }
+
+    /// Runs `request` on one version of the collection, at `now`.
+    pub(crate) fn run_on(
+        &self,
+        tables: &Tables,
+        now: u64,
+        request: &Search,
+        explain: bool,
+    ) -> Result<(SearchResults, Explain)> {
         self.check_not_dropped()?;
         let plan = prepare(
             &request.query,
@@ -287,8 +315,7 @@ impl Collection {
             self.limits(),
             explain,
         )?;
-        let tables = self.state.snapshot();
-        let (hits, total, explain) = execute(&tables, &self.state.schema, &plan, now_ms())?;
+        let (hits, total, explain) = execute(tables, &self.state.schema, &plan, now)?;
         Ok((SearchResults { total, hits }, explain))
     }
 
@@ -296,7 +323,7 @@ impl Collection {
         &self.shared().options.limits
     }
 
-    fn check_not_dropped(&self) -> Result<()> {
+    pub(crate) fn check_not_dropped(&self) -> Result<()> {
         if self
             .state
             .dropped
@@ -318,6 +345,26 @@ impl Collection {
 
     /// Checks `doc` against the schema and limits and turns it into a record.
     fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
+        if self.state.schema.is_json() {
+            return Err(Error::InvalidArgument {
+                reason: format!(
+                    "collection `{}` holds JSON documents (its fields come from JSONPaths); \
+                     write them with upsert_json or set_json",
+                    self.state.name
+                ),
+            });
+        }
+        self.validate_fields(key, doc, deadline)
+    }
+
+    /// Checks the fields of `doc` (of any collection) against the schema and limits
+    /// and turns it into a record.
+    pub(crate) fn validate_fields(
+        &self,
+        key: &str,
+        doc: Doc,
+        deadline: Option<u64>,
+    ) -> Result<Record> {
         validate_key(key)?;
         let schema = &self.state.schema;
         let mut values: Vec<(u16, Value)> = Vec::with_capacity(doc.len());

@@ -11,7 +11,8 @@ fn rank(module: &str) -> Option<u8> {
         "segment" => Some(1),
         "write" => Some(2),
         "read" | "maintenance" => Some(3),
-        "collection" | "database" | "query_builder" | "info" | "bench_internals" | "lib" => Some(4),
+        "collection" | "database" | "query_builder" | "info" | "json" | "bench_internals"
+        | "lib" => Some(4),
         _ => None,
     }
 }

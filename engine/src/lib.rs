@@ -48,6 +48,7 @@ pub mod bench_internals;
 mod collection;
 mod database;
 mod info;
+mod json;
 mod maintenance;
 mod model;
 mod query_builder;
@@ -67,6 +68,7 @@ pub use database::Database;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
 pub use model::doc::{Doc, Value};
 pub use model::error::{Error, Result};
+pub use model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
 pub use model::options::{Durability, Limits, Options, Recovery};
 pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
 pub use model::schema::{

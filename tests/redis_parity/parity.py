@@ -29,6 +29,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, "engine", "examples", "data")
 INDEX = "packages"
 PREFIX = "pypi:"
+JSON_INDEX = "packages_json"
+JSON_PREFIX = "json:"
+# Partial updates between phase 1 and phase 2, in order; as in redis_parity.rs.
+JSON_UPDATES = [("json:pypi:burrito", "$.meta.year", "2030"),
+                ("json:pypi:crawailer", "$.meta.year", "2030"),
+                ("json:pypi:burrito", "$.topics", '["zz","cli"]'),
+                ("json:pypi:ferrit", "$.topics", '["zz"]')]
+# Then a value of the wrong type: Redis stores it and drops the document from the
+# index; Strata refuses it and keeps the document (case mode "json_refused").
+JSON_REFUSED = ("json:pypi:postgres-install", "$.meta.year", '"2022"')
 # Written again (same content) between phase 1 and phase 2, in order; as in
 # redis_parity.rs (the last one rewrites a row that is then in Strata's memtable).
 REWRITTEN_KEYS = ["pypi:postgres-install", "pypi:burrito", "pypi:crawailer",
@@ -179,6 +189,28 @@ CASES = [
          args=["SORTBY", "popularity", "ASC", "RETURN", "0"] + ALL),
     case("SORTBY after rewrites DESC (issue 10.6)", "@year:[2015 2022]", phase=2,
          args=["SORTBY", "year", "DESC", "RETURN", "1", "year"] + ALL),
+    # JSON documents (issue 15.3): the same sample JSON.SET as nested documents into an
+    # index ON JSON (index "json"); fields come from JSONPaths, RETURN takes `$.path`.
+    case("json: filtered KNN, RETURN paths", "(@topic:{web})=>[KNN 10 @embedding $q AS d]",
+         index="json", params=Q1,
+         args=["SORTBY", "d", "RETURN", "4", "d", "$.name", "$.meta.year", "$.topics"]),
+    case("json: nested NUMERIC range, SORTBY (ties)", "@year:[2018 2020]", index="json",
+         args=["SORTBY", "popularity", "DESC", "LIMIT", "0", "50",
+               "RETURN", "2", "$.name", "popularity"]),
+    case("json: a missing path leaves the field out", "@year:[-inf +inf]", index="json",
+         args=["LIMIT", "0", "0"]),
+    case("json: multi-valued TAG, RETURN $.path[*] (first match)", "@topic:{data}",
+         mode="set", index="json", args=["RETURN", "2", "$.topics[*]", "$.meta.popularity"] + ALL),
+    case("json: DIALECT 3 returns every match", "@topic:{math}", mode="set", index="json",
+         args=["RETURN", "3", "$.topics[*]", "AS", "t", "DIALECT", "3"] + ALL),
+    case("json: RETURN of a multi-valued TAG's alias", "@topic:{web}", mode="json_alias",
+         index="json", field="topic", args=["RETURN", "2", "topic", "$.name"] + ALL),
+    case("json: after JSON.SET of a path", "@year:[2030 2030] | @topic:{zz}", index="json",
+         phase=2, args=["SORTBY", "year", "RETURN", "3", "$.name", "$.topics", "year"] + ALL),
+    case("json: a value of the wrong type", "@topic:{database}", mode="json_refused",
+         index="json", phase=2, key=JSON_REFUSED[0], args=["RETURN", "1", "$.name"] + ALL),
+    case("json: RETURN $, the whole document", "@topic:{zz}", index="json", phase=2,
+         args=["SORTBY", "year", "RETURN", "1", "$"]),
     # Errors both sides refuse.
     case("blob of the wrong length (issue 10.8)", "*=>[KNN 10 @v $q]", mode="error",
          params={"q": "bytes:1532"}),
@@ -262,6 +294,30 @@ def load_redis(client, rows, vectors):
     pipe.execute()
 
 
+def json_document(row, vector):
+    meta = {"popularity": float(row["popularity"])}
+    if row["year"]:
+        meta["year"] = int(row["year"])
+    return {"name": row["name"], "summary": row["summary"], "topics": row["topic"].split(","),
+            "meta": meta, "embedding": [float(x) for x in vector]}
+
+
+def load_redis_json(client, rows, vectors):
+    """The same sample as JSON documents, in an index ON JSON."""
+    vector = ["TYPE", "FLOAT32", "DIM", str(vectors.shape[1]), "DISTANCE_METRIC", "COSINE"]
+    client.execute_command(
+        "FT.CREATE", JSON_INDEX, "ON", "JSON", "PREFIX", "1", JSON_PREFIX, "SCHEMA",
+        "$.name", "AS", "name", "TEXT", "$.topics[*]", "AS", "topic", "TAG",
+        "$.meta.year", "AS", "year", "NUMERIC", "$.meta.popularity", "AS", "popularity", "NUMERIC",
+        "$.embedding", "AS", "embedding", "VECTOR", "FLAT", str(len(vector)), *vector,
+        "$.summary", "AS", "summary", "TEXT")
+    pipe = client.pipeline(transaction=False)
+    for row, vector in zip(rows, vectors):
+        pipe.execute_command("JSON.SET", JSON_PREFIX + row["key"], "$",
+                             json.dumps(json_document(row, vector)))
+    pipe.execute()
+
+
 def blob(source, vectors, queries):
     kind, index = source.split(":")
     index = int(index)
@@ -280,7 +336,8 @@ def redis_answer(client, entry, vectors, queries, query=None):
     if "DIALECT" not in [str(a).upper() for a in args]:
         args += ["DIALECT", "2"]
     try:
-        reply = client.execute_command("FT.SEARCH", INDEX, query or entry["query"], *args)
+        index = JSON_INDEX if entry.get("index") == "json" else INDEX
+        reply = client.execute_command("FT.SEARCH", index, query or entry["query"], *args)
     except redis.ResponseError as error:
         return {"error": {"message": str(error)}}
     upper = [str(a).upper() for a in args]
@@ -309,7 +366,25 @@ def redis_answer(client, entry, vectors, queries, query=None):
     return {"total": total, "hits": hits}
 
 
+def same_json(a, b):
+    """JSON values equal up to key order and float rounding (Strata stores vectors as
+    f32 and writes each component in its shortest form)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+            and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
+    return a == b
+
+
 def same_value(redis_value, strata_value):
+    if isinstance(strata_value, str) and strata_value[:1] in ("{", "[") and redis_value != strata_value:
+        try:
+            return same_json(json.loads(redis_value), json.loads(strata_value))
+        except ValueError:
+            return False
     if isinstance(strata_value, (int, float)):
         try:
             return abs(float(redis_value) - float(strata_value)) <= TOLERANCE
@@ -328,6 +403,11 @@ def score_of(hit):
     return None
 
 
+def clip(value, width=300):
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
 def compare_fields(ours, theirs, problems, key):
     if set(ours) != set(theirs):
         problems.append(f"{key}: fields {sorted(theirs)} in Redis, {sorted(ours)} in Strata")
@@ -336,7 +416,7 @@ def compare_fields(ours, theirs, problems, key):
         problems.append(f"{key}: field order differs")
     for name, value in theirs.items():
         if not same_value(value, ours[name]):
-            problems.append(f"{key}.{name}: Redis {value!r}, Strata {ours[name]!r}")
+            problems.append(f"{key}.{name}: Redis {clip(value)}, Strata {clip(ours[name])}")
 
 
 def compare(entry, ours, theirs, reference):
@@ -364,6 +444,38 @@ def compare(entry, ours, theirs, reference):
         for hit in ours["hits"]:
             hit["fields"].pop(entry["field"], None)
         entry = dict(entry, mode="exact")
+    if mode == "json_alias":
+        # RETURN of a JSON field's alias: Redis gives the path's first match, Strata the
+        # value indexed (a multi-valued tag's values joined by U+001F). Everything else
+        # must agree as a set.
+        for side, answer in (("Strata", ours), ("Redis", theirs)):
+            if "error" in answer:
+                return [f"{side} refused: {answer['error']['message']}"]
+        field, redis_values = entry["field"], {h["key"]: h["fields"].get(entry["field"]) for h in theirs["hits"]}
+        if all(h["fields"].get(field) == redis_values.get(h["key"]) for h in ours["hits"]):
+            problems.append("no hit shows the difference: Strata now returns what Redis does")
+        for hit in ours["hits"]:
+            value = hit["fields"].get(field)
+            if value is not None and value.split("\x1f")[0] != redis_values.get(hit["key"]):
+                problems.append(f"{hit['key']}.{field}: Redis {redis_values.get(hit['key'])!r}, "
+                                f"Strata {value!r} (its first value should be Redis's)")
+            hit["fields"][field] = redis_values.get(hit["key"], value)
+        entry = dict(entry, mode="set")
+        mode = "set"
+    if mode == "json_refused":
+        # JSON.SET of a value its field cannot index: Redis drops the document from the
+        # index, Strata refused the update and still finds the document as it was.
+        for side, answer in (("Strata", ours), ("Redis", theirs)):
+            if "error" in answer:
+                return [f"{side} refused: {answer['error']['message']}"]
+        key = entry["key"]
+        if any(hit["key"] == key for hit in theirs["hits"]):
+            problems.append(f"Redis still finds {key}: it indexes the value now")
+        if not any(hit["key"] == key for hit in ours["hits"]):
+            problems.append(f"Strata lost {key}, whose update it refused")
+        ours = dict(ours, total=ours["total"] - 1, hits=[h for h in ours["hits"] if h["key"] != key])
+        entry = dict(entry, mode="set")
+        mode = "set"
     if mode == "lenient":
         if "error" in ours:
             problems.append(f"Strata refused: {ours['error']['message']}")
@@ -442,6 +554,7 @@ def main():
     queries = decode_vectors(os.path.join(DATA, "queries.i8"))
     client = redis.Redis(port=options.port, protocol=2)
     load_redis(client, rows, vectors)
+    load_redis_json(client, rows, vectors)
 
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, out_path = os.path.join(tmp, "cases.json"), os.path.join(tmp, "out.json")
@@ -457,6 +570,8 @@ def main():
             by_key = {row["key"]: i for i, row in enumerate(rows)}
             for key in REWRITTEN_KEYS:
                 client.hset(key, mapping=hash_of(rows[by_key[key]], vectors[by_key[key]]))
+            for key, path, value in JSON_UPDATES + [JSON_REFUSED]:
+                client.execute_command("JSON.SET", key, path, value)
         for entry in CASES:
             if entry["phase"] == phase:
                 theirs[entry["name"]] = redis_answer(client, entry, vectors, queries)

@@ -6,6 +6,7 @@ use rand::{Rng, SeedableRng};
 use strata::{Doc, Metric, Schema, VectorIndex};
 
 pub mod damaged;
+pub mod json;
 pub mod torture;
 
 /// Dimension of the vectors in the crash and round-trip scenarios.

@@ -70,11 +70,15 @@ const VALUE_TEXT: u8 = 0;
 const VALUE_TAG: u8 = 1;
 const VALUE_NUMERIC: u8 = 2;
 const VALUE_VECTOR: u8 = 3;
+const VALUE_JSON: u8 = 4;
 
 const KIND_TEXT: u8 = 0;
 const KIND_TAG: u8 = 1;
 const KIND_NUMERIC: u8 = 2;
 const KIND_VECTOR: u8 = 3;
+const KIND_JSON: u8 = 4;
+/// Set on a kind byte when a JSONPath (a string) follows the kind's options.
+const KIND_HAS_PATH: u8 = 0x80;
 
 const METRIC_COSINE: u8 = 0;
 const METRIC_L2: u8 = 1;
@@ -175,16 +179,22 @@ pub(crate) fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
     put_u32(out, schema.fields().len() as u32);
     for field in schema.fields() {
         put_str(out, &field.name);
+        let flag = if field.path.is_some() {
+            KIND_HAS_PATH
+        } else {
+            0
+        };
         match field.kind {
-            FieldKind::Text => out.push(KIND_TEXT),
+            FieldKind::Text => out.push(KIND_TEXT | flag),
+            FieldKind::Json => out.push(KIND_JSON | flag),
             FieldKind::Tag(tag) => {
-                out.push(KIND_TAG);
+                out.push(KIND_TAG | flag);
                 put_u32(out, tag.separator as u32);
                 out.push(tag.case_sensitive as u8);
             }
-            FieldKind::Numeric => out.push(KIND_NUMERIC),
+            FieldKind::Numeric => out.push(KIND_NUMERIC | flag),
             FieldKind::Vector(vector) => {
-                out.push(KIND_VECTOR);
+                out.push(KIND_VECTOR | flag);
                 put_u32(out, vector.dim as u32);
                 out.push(match vector.metric {
                     Metric::Cosine => METRIC_COSINE,
@@ -209,6 +219,9 @@ pub(crate) fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
                 }
             }
         }
+        if let Some(path) = &field.path {
+            put_str(out, path);
+        }
     }
 }
 
@@ -217,8 +230,10 @@ pub(crate) fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
     let mut fields = Vec::with_capacity(count.min(reader.remaining()));
     for _ in 0..count {
         let name = reader.string()?;
-        let kind = match reader.u8()? {
+        let code = reader.u8()?;
+        let kind = match code & !KIND_HAS_PATH {
             KIND_TEXT => FieldKind::Text,
+            KIND_JSON => FieldKind::Json,
             KIND_TAG => {
                 let separator = char::from_u32(reader.u32()?).ok_or("invalid tag separator")?;
                 FieldKind::Tag(TagOptions {
@@ -249,9 +264,14 @@ pub(crate) fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
                 };
                 FieldKind::Vector(VectorOptions { dim, metric, index })
             }
-            other => return Err(format!("unknown field kind code {other}")),
+            _ => return Err(format!("unknown field kind code {code}")),
         };
-        fields.push(Field { name, kind });
+        let path = if code & KIND_HAS_PATH != 0 {
+            Some(reader.string()?)
+        } else {
+            None
+        };
+        fields.push(Field { name, kind, path });
     }
     Schema::from_fields(fields).map_err(|e| format!("logged schema is invalid: {e}"))
 }
@@ -285,6 +305,10 @@ fn encode_record(out: &mut Vec<u8>, record: &Record) {
                 out.push(VALUE_TAG);
                 put_str(out, text);
             }
+            Value::Json(text) => {
+                out.push(VALUE_JSON);
+                put_str(out, text);
+            }
             Value::Numeric(number) => {
                 out.push(VALUE_NUMERIC);
                 out.extend_from_slice(&number.to_le_bytes());
@@ -310,6 +334,7 @@ fn decode_record(reader: &mut Reader) -> Result<Record, String> {
         let value = match reader.u8()? {
             VALUE_TEXT => Value::Text(reader.string()?),
             VALUE_TAG => Value::Tag(reader.string()?),
+            VALUE_JSON => Value::Json(reader.string()?),
             VALUE_NUMERIC => Value::Numeric(f64::from_le_bytes(reader.array()?)),
             VALUE_VECTOR => {
                 let dim = reader.u32()? as usize;
@@ -461,6 +486,43 @@ mod tests {
         ];
         for op in ops {
             assert_eq!(decode(&encode(&op)).unwrap(), op);
+        }
+    }
+
+    #[test]
+    fn json_schemas_and_documents_round_trip() {
+        let schema = Schema::builder()
+            .json_tag("$.tags[*]", "tags")
+            .json_numeric("$.price", "price")
+            .json_vector("$.v", "v", 2, Metric::L2, VectorIndex::hnsw(8, 50))
+            .build()
+            .unwrap();
+        let ops = [
+            Op::CreateCollection {
+                id: 3,
+                name: "json".into(),
+                schema: schema.clone(),
+            },
+            Op::Upsert {
+                collection: 3,
+                docs: vec![(
+                    "k".into(),
+                    Record {
+                        values: vec![
+                            (1, Value::Numeric(2.0)),
+                            (3, Value::Json(r#"{"price":2,"v":null}"#.into())),
+                        ],
+                        deadline: None,
+                    },
+                )],
+            },
+        ];
+        for op in ops {
+            let bytes = encode(&op);
+            assert_eq!(decode(&bytes).unwrap(), op);
+            for len in 0..bytes.len() {
+                assert!(decode(&bytes[..len]).is_err());
+            }
         }
     }
 

@@ -12,6 +12,10 @@ pub enum Value {
     Numeric(f64),
     /// For a VECTOR field.
     Vector(Vec<f32>),
+    /// A JSON document or a part of one, as JSON text: the field `$` of a JSON
+    /// collection, and the value of a `RETURN $.path` expression. Read it with
+    /// [`Doc::get_json`].
+    Json(String),
 }
 
 impl Value {
@@ -22,13 +26,14 @@ impl Value {
             Value::Tag(_) => "tag",
             Value::Numeric(_) => "numeric",
             Value::Vector(_) => "vector",
+            Value::Json(_) => "json",
         }
     }
 
     /// Bytes the value occupies when stored, for size limits.
     pub(crate) fn stored_bytes(&self) -> usize {
         match self {
-            Value::Text(text) | Value::Tag(text) => text.len(),
+            Value::Text(text) | Value::Tag(text) | Value::Json(text) => text.len(),
             Value::Numeric(_) => 8,
             Value::Vector(vector) => vector.len() * 4,
         }
@@ -137,6 +142,15 @@ impl Doc {
     pub fn get_vector(&self, field: &str) -> Option<&[f32]> {
         match self.get(field)? {
             Value::Vector(vector) => Some(vector),
+            _ => None,
+        }
+    }
+
+    /// The JSON value of a field holding JSON text (`$` of a JSON collection's
+    /// documents, a `RETURN $.path` expression), parsed.
+    pub fn get_json(&self, field: &str) -> Option<serde_json::Value> {
+        match self.get(field)? {
+            Value::Json(text) => serde_json::from_str(text).ok(),
             _ => None,
         }
     }

@@ -67,6 +67,24 @@ pub enum Error {
         expected: &'static str,
         found: &'static str,
     },
+    /// Caller: a JSON document whose value at a field's JSONPath is of a type the
+    /// field cannot index (a string for a NUMERIC field, ...). RediSearch leaves such
+    /// a document out of the index; Strata refuses the write and changes nothing.
+    #[error("field `{field}` takes its value from `{path}`, which holds {found}; {expected}: fix the document or the schema")]
+    JsonType {
+        field: String,
+        path: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// Caller: a JSONPath that does not parse, or one Strata cannot use where it was
+    /// given. `pos` is the byte offset in the path.
+    #[error("invalid JSONPath {path:?} at byte {pos}: {reason}")]
+    InvalidJsonPath {
+        path: String,
+        pos: usize,
+        reason: String,
+    },
     /// Caller: a query predicate of the wrong kind for its field (`KNN` on a TEXT
     /// field, `@price:{1}` on a NUMERIC field). Redis answers such a query with no
     /// results; Strata refuses it, since it can never match.

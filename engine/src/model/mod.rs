@@ -5,6 +5,8 @@
 pub(crate) mod codec;
 pub(crate) mod doc;
 pub(crate) mod error;
+pub(crate) mod json_path;
+pub(crate) mod json_schema;
 pub(crate) mod options;
 pub(crate) mod reports;
 pub(crate) mod schema;

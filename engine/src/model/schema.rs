@@ -128,6 +128,9 @@ pub enum FieldKind {
     Numeric,
     /// A FLOAT32 vector.
     Vector(VectorOptions),
+    /// The JSON document itself: the field `$` that a schema of JSONPath fields ends
+    /// with (added by [`SchemaBuilder::build`]), stored and returned, never indexed.
+    Json,
 }
 
 impl FieldKind {
@@ -138,6 +141,7 @@ impl FieldKind {
             FieldKind::Tag(_) => "TAG",
             FieldKind::Numeric => "NUMERIC",
             FieldKind::Vector(_) => "VECTOR",
+            FieldKind::Json => "JSON",
         }
     }
 }
@@ -145,8 +149,12 @@ impl FieldKind {
 /// One declared field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// The name queries use (for a JSON field, its `AS` alias).
     pub name: String,
     pub kind: FieldKind,
+    /// For a field of a JSON document, the JSONPath its value comes from
+    /// (`$.metadata.category`); `None` for the fields of a plain document.
+    pub path: Option<String>,
 }
 
 /// The fields of a collection. Built with [`Schema::builder`]; immutable afterwards.
@@ -174,6 +182,14 @@ impl Schema {
             .find(|(_, field)| field.name == name)
     }
 
+    /// Whether documents are JSON (`FT.CREATE ... ON JSON`): the fields come from
+    /// JSONPaths and the last field, `$`, holds the document.
+    pub fn is_json(&self) -> bool {
+        self.fields
+            .last()
+            .is_some_and(|field| field.kind == FieldKind::Json)
+    }
+
     /// Validates a schema decoded from disk or assembled by the builder.
     pub(crate) fn from_fields(fields: Vec<Field>) -> Result<Schema> {
         if fields.is_empty() {
@@ -186,8 +202,11 @@ impl Schema {
                 reason: format!("{} fields, over the limit of {MAX_FIELDS}", fields.len()),
             });
         }
+        crate::model::json_schema::check_schema(&fields)?;
         for (index, field) in fields.iter().enumerate() {
-            validate_name("field", &field.name)?;
+            if field.kind != FieldKind::Json {
+                validate_name("field", &field.name)?;
+            }
             if fields[..index]
                 .iter()
                 .any(|earlier| earlier.name == field.name)
@@ -209,9 +228,12 @@ impl Schema {
                     vector.index.check_supported(vector.dim)?;
                 }
                 FieldKind::Tag(tag) => {
-                    if tag.separator.is_whitespace()
-                        || tag.separator.is_control()
-                        || tag.separator.len_utf8() != 1
+                    let json_default = field.path.is_some()
+                        && tag.separator == crate::model::json_schema::JSON_TAG_SEPARATOR;
+                    if !json_default
+                        && (tag.separator.is_whitespace()
+                            || tag.separator.is_control()
+                            || tag.separator.len_utf8() != 1)
                     {
                         return Err(Error::InvalidSchema {
                             reason: format!(
@@ -221,7 +243,7 @@ impl Schema {
                         });
                     }
                 }
-                FieldKind::Text | FieldKind::Numeric => {}
+                FieldKind::Text | FieldKind::Numeric | FieldKind::Json => {}
             }
         }
         Ok(Schema { fields })
@@ -275,12 +297,73 @@ impl SchemaBuilder {
         self.fields.push(Field {
             name: name.to_string(),
             kind,
+            path: None,
         });
         self
     }
 
-    /// Checks the declarations: names, duplicates, dimensions, supported indexes.
-    pub fn build(self) -> Result<Schema> {
+    /// A field of JSON documents: its value comes from `path` and queries call it
+    /// `name` (RediSearch's `FT.CREATE ... ON JSON SCHEMA <path> AS <name> <kind>`).
+    /// A schema's fields are all JSON fields or none.
+    pub fn json_field(mut self, path: &str, name: &str, kind: FieldKind) -> SchemaBuilder {
+        self.fields.push(Field {
+            name: name.to_string(),
+            kind,
+            path: Some(path.to_string()),
+        });
+        self
+    }
+
+    /// A TAG field of JSON documents, from a string, a boolean, or an array of them
+    /// (`$.tags[*]` or `$.tags`: multi-valued). As in RediSearch, strings are not split
+    /// on a separator; case-insensitive.
+    pub fn json_tag(self, path: &str, name: &str) -> SchemaBuilder {
+        let options = TagOptions {
+            separator: crate::model::json_schema::JSON_TAG_SEPARATOR,
+            case_sensitive: false,
+        };
+        self.json_field(path, name, FieldKind::Tag(options))
+    }
+
+    /// A NUMERIC field of JSON documents, from a number.
+    pub fn json_numeric(self, path: &str, name: &str) -> SchemaBuilder {
+        self.json_field(path, name, FieldKind::Numeric)
+    }
+
+    /// A TEXT field of JSON documents, from a string or an array of strings.
+    pub fn json_text(self, path: &str, name: &str) -> SchemaBuilder {
+        self.json_field(path, name, FieldKind::Text)
+    }
+
+    /// A FLOAT32 VECTOR field of JSON documents, from an array of numbers at a path
+    /// that names one location (no `*` or `..`). The vector is stored once, in the
+    /// vector column, and put back into the document when it is read.
+    pub fn json_vector(
+        self,
+        path: &str,
+        name: &str,
+        dim: usize,
+        metric: Metric,
+        index: VectorIndex,
+    ) -> SchemaBuilder {
+        self.json_field(
+            path,
+            name,
+            FieldKind::Vector(VectorOptions { dim, metric, index }),
+        )
+    }
+
+    /// Checks the declarations: names, duplicates, dimensions, supported indexes,
+    /// JSONPaths. A schema of JSON fields gains a last field `$` ([`FieldKind::Json`]),
+    /// which holds the document.
+    pub fn build(mut self) -> Result<Schema> {
+        if self.fields.iter().any(|field| field.path.is_some()) {
+            self.fields.push(Field {
+                name: crate::model::json_schema::JSON_DOCUMENT_FIELD.to_string(),
+                kind: FieldKind::Json,
+                path: None,
+            });
+        }
         Schema::from_fields(self.fields)
     }
 }

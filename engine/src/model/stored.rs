@@ -2,6 +2,7 @@
 //! back with rkyv's validation (no unchecked access to bytes from disk).
 
 use crate::model::doc::Value;
+use crate::model::schema::FieldKind;
 
 /// A non-vector value as stored in a segment.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -12,8 +13,11 @@ pub(crate) enum StoredValue {
 }
 
 impl StoredValue {
-    pub fn into_value(self) -> Value {
+    /// The value of a field of `kind`: the `$` field of a JSON schema is stored as
+    /// text and read back as JSON.
+    pub fn into_value(self, kind: FieldKind) -> Value {
         match self {
+            StoredValue::Text(text) if kind == FieldKind::Json => Value::Json(text),
             StoredValue::Text(text) => Value::Text(text),
             StoredValue::Tag(text) => Value::Tag(text),
             StoredValue::Numeric(number) => Value::Numeric(number),

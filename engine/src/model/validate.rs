@@ -82,6 +82,11 @@ pub(crate) fn check_value(field: &str, kind: FieldKind, value: &Value, logged: b
     };
     match (kind, value) {
         (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
+        (FieldKind::Json, Value::Json(text)) => serde_json::from_str::<serde_json::Value>(text)
+            .map(drop)
+            .map_err(|e| Error::InvalidArgument {
+                reason: format!("field `{field}` holds JSON text that does not parse: {e}"),
+            }),
         (FieldKind::Numeric, Value::Numeric(number)) => {
             if number.is_nan() {
                 return Err(Error::NonFinite {

@@ -256,7 +256,7 @@ impl Segment {
             let kind = match field.kind {
                 FieldKind::Tag(_) => FileKind::Tags(position),
                 FieldKind::Numeric => FileKind::Numeric(position),
-                FieldKind::Text | FieldKind::Vector(_) => continue,
+                FieldKind::Text | FieldKind::Vector(_) | FieldKind::Json => continue,
             };
             let file = open_blocked(kind)?;
             // O(1) header checks now, so a damaged index fails at open, not mid-query.

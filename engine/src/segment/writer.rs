@@ -131,7 +131,7 @@ pub(crate) fn write_segment_seeded(
                     &index.write_body(),
                 )?);
             }
-            FieldKind::Text | FieldKind::Vector(_) => {}
+            FieldKind::Text | FieldKind::Vector(_) | FieldKind::Json => {}
         }
     }
     for (index, (position, dim)) in vector_fields.iter().enumerate() {
@@ -403,7 +403,8 @@ fn encode_rows(rows: &[SegmentRow], vector_fields: &[(u16, usize)]) -> Vec<u8> {
 /// The stored (non-vector) form of a value; vectors go to their own files.
 pub(crate) fn stored_value(value: &Value) -> Option<StoredValue> {
     match value {
-        Value::Text(text) => Some(StoredValue::Text(text.clone())),
+        // The docs file stores strings; the schema says which one is JSON text.
+        Value::Text(text) | Value::Json(text) => Some(StoredValue::Text(text.clone())),
         Value::Tag(text) => Some(StoredValue::Tag(text.clone())),
         Value::Numeric(number) => Some(StoredValue::Numeric(*number)),
         Value::Vector(_) => None,

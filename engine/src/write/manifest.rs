@@ -12,10 +12,14 @@ use crate::model::error::{Error, Result};
 use crate::model::schema::Schema;
 use crate::segment::FileRecord;
 
-/// Version of the manifest body this build writes. Version 1 (one WAL mark for every
-/// collection) is still read: it is version 2 with that mark as every collection's.
-pub(crate) const MANIFEST_VERSION: u32 = 2;
-/// The previous version, read and never written.
+/// Version of the manifest body this build writes. Version 3 may hold schemas of JSON
+/// documents (fields with JSONPaths, kind JSON), which a build before it cannot read;
+/// its layout is version 2's, so versions 2 and 1 (one WAL mark for every collection,
+/// read as version 2 with that mark as every collection's) are still read.
+pub(crate) const MANIFEST_VERSION: u32 = 3;
+/// Version 2: the layout of version 3, without JSON schemas. Read, never written.
+pub(crate) const MANIFEST_VERSION_2: u32 = 2;
+/// Version 1, read and never written.
 pub(crate) const MANIFEST_VERSION_1: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -59,9 +63,9 @@ pub(crate) fn read(fs: &dyn FileSystem, dir: &Path) -> Result<Option<Manifest>> 
     let found = match manifest_file::read(fs, dir, MANIFEST_VERSION) {
         Ok(body) => body.map(|body| (body, MANIFEST_VERSION)),
         Err(strata_storage::Error::UnsupportedVersion { found, .. })
-            if found == MANIFEST_VERSION_1 =>
+            if found == MANIFEST_VERSION_1 || found == MANIFEST_VERSION_2 =>
         {
-            manifest_file::read(fs, dir, MANIFEST_VERSION_1)?.map(|body| (body, MANIFEST_VERSION_1))
+            manifest_file::read(fs, dir, found)?.map(|body| (body, found))
         }
         Err(error) => return Err(error.into()),
     };
@@ -120,7 +124,8 @@ impl Manifest {
         out
     }
 
-    /// Decodes a body of `version` ([`MANIFEST_VERSION`] or [`MANIFEST_VERSION_1`]).
+    /// Decodes a body of `version` ([`MANIFEST_VERSION`], [`MANIFEST_VERSION_2`] or
+    /// [`MANIFEST_VERSION_1`]).
     pub fn decode(body: &[u8], version: u32) -> std::result::Result<Manifest, String> {
         let mut reader = Reader::new(body);
         let mut manifest = Manifest {
@@ -258,5 +263,40 @@ mod tests {
         let mut same_id = manifest.clone();
         same_id.collections.push(CollectionEntry { id: 2, ..other });
         assert!(Manifest::decode(&same_id.encode(), MANIFEST_VERSION).is_err());
+    }
+
+    #[test]
+    fn versions_1_and_2_are_still_read() {
+        let fs = strata_storage::fs::StdFileSystem;
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = Manifest {
+            catalog_seq: 9,
+            next_segment_id: 1,
+            next_collection_id: 2,
+            collections: vec![CollectionEntry {
+                id: 1,
+                name: "docs".into(),
+                schema: Schema::builder().tag("t").build().unwrap(),
+                covered: 5,
+                segments: Vec::new(),
+            }],
+        };
+        // Version 2's layout is version 3's.
+        manifest_file::publish(&fs, dir.path(), MANIFEST_VERSION_2, &manifest.encode()).unwrap();
+        assert_eq!(read(&fs, dir.path()).unwrap(), Some(manifest.clone()));
+        // Version 1 has no `covered`: every collection covers `catalog_seq`.
+        let mut body = Vec::new();
+        put_u64(&mut body, 9);
+        put_u64(&mut body, 1);
+        put_u64(&mut body, 2);
+        put_u32(&mut body, 1);
+        put_u64(&mut body, 1);
+        put_str(&mut body, "docs");
+        encode_schema(&mut body, &manifest.collections[0].schema);
+        put_u32(&mut body, 0);
+        manifest_file::publish(&fs, dir.path(), MANIFEST_VERSION_1, &body).unwrap();
+        let mut as_1 = manifest;
+        as_1.collections[0].covered = 9;
+        assert_eq!(read(&fs, dir.path()).unwrap(), Some(as_1));
     }
 }

@@ -428,7 +428,7 @@ pub(crate) fn segment_document(
     for (position, field) in schema.fields().iter().enumerate() {
         if let Some((_, value)) = values.next_if(|(index, _)| *index as usize == position) {
             if wanted(position) {
-                doc = doc.with(&field.name, value.into_value());
+                doc = doc.with(&field.name, value.into_value(field.kind));
             }
             continue;
         }

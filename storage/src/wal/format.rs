@@ -12,8 +12,13 @@
 
 /// Magic bytes at the start of every WAL file.
 pub const MAGIC: [u8; 8] = *b"STRATAWL";
-/// The WAL format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The WAL format version this build writes. Version 2 frames records as version 1
+/// does; its payloads may hold operations a build before it cannot decode (JSON
+/// documents, issue 15), which such a build refuses by the header instead of failing
+/// on a record.
+pub const VERSION: u32 = 2;
+/// The oldest WAL format version this build reads.
+pub const MIN_VERSION: u32 = 1;
 /// Size of the file header.
 pub const HEADER_LEN: usize = 32;
 /// Size of a record header (`len`, `crc`, `seq`).
@@ -52,7 +57,7 @@ pub fn decode_header(header: &[u8; HEADER_LEN]) -> Result<u64, HeaderProblem> {
         return Err(HeaderProblem::Corrupt("header checksum mismatch"));
     }
     let version = u32::from_le_bytes(le4(&header[8..12]));
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(HeaderProblem::Version(version));
     }
     Ok(u64::from_le_bytes(le8(&header[16..24])))
@@ -144,6 +149,11 @@ mod tests {
         let crc = crc32fast::hash(&header[0..24]);
         header[24..28].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(decode_header(&header), Err(HeaderProblem::Version(7)));
+        // Version 1 files (written before JSON documents) are still read.
+        header[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let crc = crc32fast::hash(&header[0..24]);
+        header[24..28].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode_header(&header), Ok(1));
     }
 
     #[test]

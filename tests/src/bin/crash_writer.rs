@@ -2,6 +2,10 @@
 //!
 //! `crash_writer DB DURABILITY write` opens DB and follows the shared write schedule
 //! forever, printing `ack <end>` after each acknowledged step, until it is killed.
+//! `crash_writer DB DURABILITY write-json` upserts JSON document `i` (from
+//! `strata_tests::json`) into the collection `json` and, when `i % 3 == 2`, sets
+//! `$.price` to `i` and `$.tags` to `["eco"]` in document `i - 1`, printing `ack <i + 1>`
+//! after each step, until it is killed. Its memtable flushes every 16 rows.
 //! `crash_writer DB DURABILITY hold` opens DB, prints `ready`, and waits to be killed.
 //! `crash_writer DB DURABILITY torture SEED MEMTABLE_ROWS` opens DB with the torture
 //! options, reads the state of the `docs` collection as its starting model, then runs
@@ -36,6 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if mode == "write-ivfpq" {
         return run_ivfpq(path, durability);
+    }
+    if mode == "write-json" {
+        return run_json(path, durability);
     }
     // `write-hnsw`: the same schedule into an HNSW collection whose memtable flushes
     // every 16 rows and whose segments merge as soon as two share a tier, so kills land
@@ -130,6 +137,33 @@ fn run_torture(
         }
         // One write per line; a pipe takes it whole.
         writeln!(stdout.lock(), "ack {index}")?;
+    }
+    Ok(())
+}
+
+/// `write-json`: see the module's documentation.
+fn run_json(path: &str, durability: Durability) -> Result<(), Box<dyn std::error::Error>> {
+    use strata_tests::json::{json_doc, json_key, json_schema};
+    let options = Options {
+        durability,
+        memtable_rows_max: 16,
+        background_interval: std::time::Duration::from_millis(2),
+        ..Options::default()
+    };
+    let db = Database::open_with(path, options)?;
+    let docs = match db.collection("json") {
+        Ok(docs) => docs,
+        Err(_) => db.create_collection("json", json_schema(strata::VectorIndex::hnsw(8, 40)))?,
+    };
+    let stdout = std::io::stdout();
+    for index in 0u64.. {
+        docs.upsert_json(json_key(index), json_doc(index))?;
+        if index % 3 == 2 {
+            let previous = json_key(index - 1);
+            docs.set_json(&previous, "$.price", serde_json::json!(index as f64))?;
+            docs.set_json(&previous, "$.tags", serde_json::json!(["eco"]))?;
+        }
+        writeln!(stdout.lock(), "ack {}", index + 1)?;
     }
     Ok(())
 }

@@ -8,8 +8,11 @@
 //! returned fields) or the error's variant and message. The Python driver compares.
 //!
 //! A case is `{"name", "query", "args": [..], "params": {"q": "query:3" | "row:17" |
-//! "bytes:7"}, "phase": 1 | 2}`. Phase 2 cases run after the rewrites of
-//! `REWRITTEN_KEYS`, which Redis sees as an HSET of the whole hash.
+//! "bytes:7"}, "phase": 1 | 2, "index": "json" (optional)}`. Phase 2 cases run after
+//! the rewrites of `REWRITTEN_KEYS`, which Redis sees as an HSET of the whole hash, and
+//! the partial updates of `JSON_UPDATES` (and the refused `JSON_REFUSED`). Cases with `"index": "json"` query the same
+//! sample stored as JSON documents (`json_document`) under keys `json:<key>`, in a
+//! collection whose schema maps JSONPaths as `FT.CREATE ... ON JSON` does in Redis.
 
 use std::error::Error as StdError;
 use std::path::Path;
@@ -31,6 +34,20 @@ const REWRITTEN_KEYS: [&str; 4] = [
     "pypi:crawailer",
     "pypi:postgres-install",
 ];
+
+/// Partial updates (JSON.SET key path value) applied between phase 1 and phase 2 to
+/// the JSON documents, in this order; parity.py applies the same.
+const JSON_UPDATES: [(&str, &str, &str); 4] = [
+    ("json:pypi:burrito", "$.meta.year", "2030"),
+    ("json:pypi:crawailer", "$.meta.year", "2030"),
+    ("json:pypi:burrito", "$.topics", r#"["zz","cli"]"#),
+    ("json:pypi:ferrit", "$.topics", r#"["zz"]"#),
+];
+
+/// A partial update of the wrong type, applied after `JSON_UPDATES`: Redis stores it
+/// and drops the document from its index; Strata refuses it (`Error::JsonType`) and
+/// keeps the document as it was. Case mode `json_refused` pins the difference.
+const JSON_REFUSED: (&str, &str, &str) = ("json:pypi:postgres-install", "$.meta.year", r#""2022""#);
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
@@ -76,6 +93,38 @@ fn schema() -> strata::Result<Schema> {
         .build()
 }
 
+fn json_schema() -> strata::Result<Schema> {
+    Schema::builder()
+        .json_text("$.name", "name")
+        .json_tag("$.topics[*]", "topic")
+        .json_numeric("$.meta.year", "year")
+        .json_numeric("$.meta.popularity", "popularity")
+        .json_vector(
+            "$.embedding",
+            "embedding",
+            384,
+            Metric::Cosine,
+            VectorIndex::flat(),
+        )
+        .json_text("$.summary", "summary")
+        .build()
+}
+
+/// A row as the JSON document parity.py JSON.SETs into Redis.
+fn json_document(row: &Row, vector: &[f32]) -> Json {
+    let mut meta = json!({ "popularity": row.popularity });
+    if let Some(year) = row.year {
+        meta["year"] = json!(year as u32);
+    }
+    json!({
+        "name": row.name,
+        "summary": row.summary,
+        "topics": row.topic.split(',').collect::<Vec<_>>(),
+        "meta": meta,
+        "embedding": vector,
+    })
+}
+
 fn document(row: &Row, vector: &[f32]) -> Doc {
     let mut doc = Doc::new()
         .text("name", &row.name)
@@ -109,6 +158,10 @@ fn run(
                 .map(|(row, vector)| (row.key.clone(), document(row, vector))),
         )?;
     }
+    let json_packages = db.create_collection("packages_json", json_schema()?)?;
+    for (row, vector) in rows.iter().zip(vectors) {
+        json_packages.upsert_json(format!("json:{}", row.key), json_document(row, vector))?;
+    }
     // Sealed into a segment, so the queries run on the mapped files and their indexes.
     db.flush()?;
     let mut answers = Vec::with_capacity(cases.len());
@@ -121,12 +174,31 @@ fn run(
                     .ok_or_else(|| format!("{key} is not in the sample"))?;
                 packages.upsert(key, document(&rows[index], &vectors[index]))?;
             }
+            for (key, path, value) in JSON_UPDATES {
+                if !json_packages.set_json(key, path, serde_json::from_str(value)?)? {
+                    return Err(format!("JSON.SET {key} {path} set nothing").into());
+                }
+            }
+            let (key, path, value) = JSON_REFUSED;
+            match json_packages.set_json(key, path, serde_json::from_str(value)?) {
+                Err(strata::Error::JsonType { .. }) => {}
+                other => {
+                    return Err(format!(
+                        "JSON.SET {key} {path} {value}: expected JsonType, got {other:?}"
+                    )
+                    .into())
+                }
+            }
         }
         for case in cases {
             if case.get("phase").and_then(Json::as_u64).unwrap_or(1) != phase {
                 continue;
             }
-            answers.push(answer(&packages, case, vectors, queries)?);
+            let collection = match case.get("index").and_then(Json::as_str) {
+                Some("json") => &json_packages,
+                _ => &packages,
+            };
+            answers.push(answer(collection, case, vectors, queries)?);
         }
     }
     Ok(answers)
@@ -202,6 +274,13 @@ fn field_json(value: &Value) -> Json {
         Value::Numeric(number) => json!(number),
         Value::Text(text) | Value::Tag(text) => json!(text),
         Value::Vector(vector) => json!(vector),
+        // RediSearch replies a `RETURN $.path` string as it is, a number as its text
+        // (compared as a number, as the other numbers are) and anything else as JSON.
+        Value::Json(text) => match serde_json::from_str::<Json>(text) {
+            Ok(Json::String(string)) => json!(string),
+            Ok(number @ Json::Number(_)) => number,
+            _ => json!(text),
+        },
     }
 }
 

@@ -172,7 +172,7 @@ impl LiveMemtable {
                         numerics.insert(slot, *number);
                     }
                 }
-                Value::Text(_) | Value::Vector(_) => {}
+                Value::Text(_) | Value::Vector(_) | Value::Json(_) => {}
             }
         }
         if let Some(deadline) = deadline {

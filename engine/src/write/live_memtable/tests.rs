@@ -314,7 +314,14 @@ fn check_at(
         let values: Vec<(u16, Value)> = row
             .values
             .iter()
-            .map(|(field, value)| (*field, value.clone().into_value()))
+            .map(|(field, value)| {
+                (
+                    *field,
+                    value
+                        .clone()
+                        .into_value(crate::model::schema::FieldKind::Text),
+                )
+            })
             .collect();
         let expected_values: Vec<(u16, Value)> = appended
             .record
