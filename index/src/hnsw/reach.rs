@@ -136,8 +136,9 @@ impl HnswGraph {
     }
 
     /// Makes every node of `present` (all when `None`) find itself: a search for
-    /// its own vector with a beam of [`FIND_EF`] must return it (or a row with the
-    /// very same vector). A node the search misses gets in-edges from the nodes the
+    /// its own vector with a beam of [`FIND_EF`] must return it among the `M`
+    /// nearest (unless all `M` are rows with the very same vector: of more than `M`
+    /// copies, a query cannot prefer one). A node the search misses gets in-edges from the nodes the
     /// search ended at, which are exactly where a query for it arrives. Call after
     /// [`Self::repair_reachability`]; it only adds edges (or splices), so everything
     /// reachable stays reachable.
@@ -165,8 +166,12 @@ impl HnswGraph {
             let Some(first) = nearest.first() else {
                 continue;
             };
+            // Found means the node itself comes back, not merely a copy of its vector:
+            // of several identical rows, one reached only through far nodes is lost to
+            // a query for their vector, which the copies' lists then answer without it.
             let same = |id: u32| &vectors[id as usize * dim..(id as usize + 1) * dim] == row;
-            if first.id == node || same(first.id) {
+            let all_copies = nearest.len() >= k && nearest.iter().all(|hit| same(hit.id));
+            if all_copies || nearest.iter().any(|hit| hit.id == node) {
                 continue;
             }
             self.link_from(node, true, &nearest, first.id, vectors);
