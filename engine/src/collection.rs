@@ -39,8 +39,12 @@ impl Collection {
         Collection { database, state }
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.database.shared
+    }
+
+    pub(crate) fn state(&self) -> &Arc<CollectionState> {
+        &self.state
     }
 
     /// The collection's name.
@@ -90,7 +94,7 @@ impl Collection {
         self.write_upsert(docs)
     }
 
-    fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
+    pub(crate) fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
         self.shared().write(|catalog| {
             catalog.check_live(&self.state)?;
             // Applying the upsert locates each key's older row, reading segment keys.
@@ -297,7 +301,7 @@ impl Collection {
         &self.shared().options.limits
     }
 
-    fn check_not_dropped(&self) -> Result<()> {
+    pub(crate) fn check_not_dropped(&self) -> Result<()> {
         if self
             .state
             .dropped
@@ -318,7 +322,7 @@ impl Collection {
     }
 
     /// Checks `doc` against the schema and limits and turns it into a record.
-    fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
+    pub(crate) fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
         validate_key(key)?;
         let schema = &self.state.schema;
         let mut values: Vec<(u16, Value)> = Vec::with_capacity(doc.len());
@@ -358,7 +362,7 @@ fn truncate_for_message(key: &str) -> &str {
 }
 
 /// The wall-clock deadline `ttl` from now, in ms since the Unix epoch.
-fn deadline_after(ttl: Duration) -> Result<u64> {
+pub(crate) fn deadline_after(ttl: Duration) -> Result<u64> {
     let millis = u64::try_from(ttl.as_millis())
         .ok()
         .and_then(|ttl| now_ms().checked_add(ttl));
@@ -381,7 +385,7 @@ fn deadline_at(when: SystemTime) -> Result<u64> {
     })
 }
 
-fn validate_key(key: &str) -> Result<()> {
+pub(crate) fn validate_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidKey {
             reason: "a key must not be empty".to_string(),

@@ -39,6 +39,7 @@
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+mod apps;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_internals;
@@ -71,6 +72,8 @@ mod worker;
 /// Strata over something other than the OS (tests use it for faults and power cuts).
 pub use strata_storage::fs;
 
+pub use apps::batch::{KeyCursor, MAX_BATCH_KEYS, MAX_PAGE_KEYS};
+pub use apps::{cache, recommend};
 pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
 pub use database::{Database, RecoveryReport, VerifyReport, WalCut};
 pub use doc::{Doc, Value};

@@ -223,6 +223,33 @@ pub(crate) enum ParamKind {
     Blob(Vec<u8>),
 }
 
+impl Param {
+    /// A vector parameter from the little-endian FLOAT32 bytes a Redis client sends
+    /// (`np.float32(v).tobytes()`, redis-py's `array_to_buffer`), checked now rather
+    /// than when the query runs. `From<&[u8]>` takes the same bytes unchecked.
+    ///
+    /// ```
+    /// use strata::Param;
+    /// let blob: Vec<u8> = [1.0f32, -2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+    /// assert_eq!(Param::from_f32_le_bytes(&blob)?, Param::from(vec![1.0f32, -2.5]));
+    /// assert!(matches!(Param::from_f32_le_bytes(&blob[..5]), Err(strata::Error::InvalidArgument { .. })));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the length is 0 or not a multiple of 4.
+    pub fn from_f32_le_bytes(bytes: &[u8]) -> Result<Param> {
+        if bytes.is_empty() {
+            return Err(Error::InvalidArgument {
+                reason: "an empty FLOAT32 blob; a vector has at least one dimension".to_string(),
+            });
+        }
+        Ok(Param(ParamKind::Value(ParamValue::Vector(decode_blob(
+            "blob", bytes,
+        )?))))
+    }
+}
+
 impl From<&[u8]> for Param {
     fn from(blob: &[u8]) -> Param {
         Param(ParamKind::Blob(blob.to_vec()))
