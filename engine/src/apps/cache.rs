@@ -18,6 +18,7 @@ use crate::collection::Collection;
 use crate::database::Database;
 use crate::doc::{Doc, Value};
 use crate::error::{Error, Result};
+use crate::execute::Explain;
 use crate::filter::Filter;
 use crate::schema::{FieldKind, Metric, Schema, TagOptions, VectorIndex};
 use crate::search::Search;
@@ -437,14 +438,9 @@ impl SemanticCache {
                 reason: "num_results is 0; ask for at least 1".to_string(),
             });
         }
-        let mut search = Search::knn(VECTOR, vector, options.num_results)
-            .ef_runtime(self.ef_runtime.max(options.num_results));
-        if let Some(filter) = options.filter {
-            search = search.filter(filter);
-        }
         let hits: Vec<CacheHit> = self
             .entries
-            .search(&search)?
+            .search(&self.lookup(vector, &options))?
             .into_iter()
             .filter(|hit| hit.distance <= threshold)
             .map(|hit| self.cache_hit(hit.key, hit.distance, &hit.doc))
@@ -457,6 +453,26 @@ impl SemanticCache {
             }
         }
         Ok(hits)
+    }
+
+    /// How [`SemanticCache::check_with`] would search: per source, the strategy
+    /// (`GraphTraversal` over an HNSW graph; small or freshly written sources are
+    /// measured exactly).
+    ///
+    /// # Errors
+    /// As [`SemanticCache::check_with`].
+    pub fn explain(&self, vector: &[f32], options: &CheckOptions) -> Result<Explain> {
+        self.entries.explain(&self.lookup(vector, options))
+    }
+
+    /// The KNN search a lookup runs; the threshold is applied to its answer.
+    fn lookup(&self, vector: &[f32], options: &CheckOptions) -> Search {
+        let mut search = Search::knn(VECTOR, vector, options.num_results)
+            .ef_runtime(self.ef_runtime.max(options.num_results));
+        if let Some(filter) = &options.filter {
+            search = search.filter(filter.clone());
+        }
+        search
     }
 
     fn cache_hit(&self, key: String, distance: f32, doc: &Doc) -> CacheHit {
