@@ -105,6 +105,17 @@ mod worker;
 
 /// The file-system seam: pass an implementation in [`Options::file_system`] to run
 /// Strata over something other than the OS (tests use it for faults and power cuts).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::fs::StdFileSystem;
+/// use strata::{Database, Options};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let options = Options { file_system: Some(Arc::new(StdFileSystem)), ..Options::default() };
+/// let db = Database::open_with(dir.path().join("db"), options)?;
+/// # drop(db);
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub use strata_storage::fs;
 
 pub use apps::batch::{KeyCursor, MAX_BATCH_KEYS, MAX_PAGE_KEYS};

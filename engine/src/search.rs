@@ -38,6 +38,22 @@ pub struct Search {
 impl Search {
     /// The `k` documents whose `field` vectors are nearest to `vector`, nearest first
     /// (`*=>[KNN k @field $vector]`, with `LIMIT 0 k`).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.9, 0.0], 2))?), ["b", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn knn(field: &str, vector: &[f32], k: usize) -> Search {
         Search {
             query: Query {
@@ -58,6 +74,23 @@ impl Search {
     /// Every document whose `field` vector lies within `radius` of `vector`, nearest
     /// first (`@field:[VECTOR_RANGE radius $vector]`). Returns at most 10 unless
     /// [`Search::limit`] says otherwise, as in RediSearch.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// // L2 distances are squared: within 1.5 of the origin means a and b.
+    /// assert_eq!(keys(items.search(&Search::range("v", &[0.0, 0.0], 1.5))?), ["a", "b"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn range(field: &str, vector: &[f32], radius: f64) -> Search {
         Search {
             query: Query {
@@ -105,6 +138,23 @@ impl Search {
     }
 
     /// Only documents matching `filter` (a pre-filter: k nearest among the matches).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// let request = Search::knn("v", &[0.0, 0.0], 2).filter(Filter::tag("kind", ["y"]));
+    /// assert_eq!(keys(items.search(&request)?), ["c"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn filter(mut self, filter: Filter) -> Search {
         self.query.filter = match std::mem::replace(&mut self.query.filter, Ast::All) {
             Ast::All => filter.0,
@@ -115,6 +165,23 @@ impl Search {
     }
 
     /// `EF_RUNTIME`: the HNSW search breadth (ignored by FLAT, which is exact).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let request = Search::knn("v", &[0.0, 0.0], 1).ef_runtime(100);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 1 @v $vector EF_RUNTIME 100]");
+    /// assert_eq!(items.search(&request)?[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ef_runtime(mut self, ef: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.ef_runtime = Some(Value::Literal(ef as u64));
@@ -124,6 +191,12 @@ impl Search {
 
     /// `NPROBE`: the IVF-PQ coarse lists scanned per segment (ignored by FLAT and
     /// HNSW). More lists find more of the true neighbours and cost more.
+    ///
+    /// ```
+    /// use strata::Search;
+    /// let request = Search::knn("v", &[0.0, 0.0], 10).nprobe(64);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 10 @v $vector NPROBE 64]");
+    /// ```
     pub fn nprobe(mut self, nprobe: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.nprobe = Some(Value::Literal(nprobe as u64));
@@ -133,6 +206,12 @@ impl Search {
 
     /// `REFINE`: IVF-PQ re-ranks `refine * k` candidates per segment with exact
     /// distances (ignored by FLAT and HNSW).
+    ///
+    /// ```
+    /// use strata::Search;
+    /// let request = Search::knn("v", &[0.0, 0.0], 10).refine(4);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 10 @v $vector REFINE 4]");
+    /// ```
     pub fn refine(mut self, refine: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.refine = Some(Value::Literal(refine as u64));
@@ -143,6 +222,23 @@ impl Search {
     /// RediSearch's `HYBRID_POLICY`: `true` for `ADHOC_BF` (exact search over the
     /// filter's matches), `false` for `BATCHES` (the HNSW graph, filtered while it is
     /// walked). Without it the planner chooses per segment.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let request = Search::knn("v", &[0.0, 0.0], 1).brute_force(true);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 1 @v $vector HYBRID_POLICY ADHOC_BF]");
+    /// assert_eq!(items.search(&request)?[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn brute_force(mut self, exact: bool) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.hybrid_policy = Some(if exact {
@@ -156,6 +252,22 @@ impl Search {
 
     /// Returns only these fields with each hit, like `RETURN`. Vector fields are
     /// returned only when named. An empty list is `NOCONTENT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hit = &items.search(&Search::knn("v", &[0.0, 0.0], 1).return_fields(["price"]))?[0];
+    /// assert_eq!(hit.doc, Doc::new().numeric("price", 3.0));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn return_fields<I, S>(mut self, fields: I) -> Search
     where
         I: IntoIterator<Item = S>,
@@ -176,12 +288,44 @@ impl Search {
     }
 
     /// Returns keys and distances only, like `NOCONTENT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hit = &items.search(&Search::knn("v", &[0.0, 0.0], 1).no_content())?[0];
+    /// assert_eq!((hit.key.as_str(), hit.doc.is_empty()), ("a", true));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn no_content(mut self) -> Search {
         self.query.options.no_content = true;
         self
     }
 
     /// Skips `offset` results and returns at most `count`, like `LIMIT offset count`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.0, 0.0], 3).limit(1, 2))?), ["b", "c"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn limit(mut self, offset: usize, count: usize) -> Search {
         self.query.options.limit = Some(Page {
             offset: offset as u64,
@@ -191,6 +335,22 @@ impl Search {
     }
 
     /// Orders results by a field, like `SORTBY field ASC|DESC`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.0, 0.0], 3).sort_by("price", false))?), ["b", "c", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn sort_by(mut self, field: &str, descending: bool) -> Search {
         let order = if descending {
             SortOrder::Descending
@@ -205,6 +365,12 @@ impl Search {
     }
 
     /// The query in the RediSearch dialect (the vector is the parameter `$vector`).
+    ///
+    /// ```
+    /// use strata::{Filter, Search};
+    /// let request = Search::knn("v", &[0.0, 1.0], 5).filter(Filter::range("price", ..10.0));
+    /// assert_eq!(request.to_query_string(), "@price:[-inf (10]=>[KNN 5 @v $vector]");
+    /// ```
     pub fn to_query_string(&self) -> String {
         self.query.to_string()
     }
@@ -213,6 +379,26 @@ impl Search {
 /// A parameter value for [`QueryBuilder::param`]: a vector (as `f32`s, or as the
 /// little-endian FLOAT32 bytes Redis clients send: `np.float32(v).tobytes()`), text
 /// or a number.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let blob: Vec<u8> = [0.9f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// let by_bytes = items.query("*=>[KNN 1 @v $q]").param("q", &blob[..]).run()?;
+/// let by_floats = items.query("*=>[KNN 1 @v $q]").param("q", vec![0.9f32, 0.0]).run()?;
+/// assert_eq!(by_bytes, by_floats);
+/// let cheap = items.query("@price:[-inf $max]").param("max", 1.5).run()?;
+/// assert_eq!(cheap[0].key, "b");
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param(pub(crate) ParamKind);
 
@@ -329,6 +515,27 @@ impl From<i64> for Param {
 }
 
 /// A query in the RediSearch dialect, with its parameters; see [`Collection::query`].
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let page = items
+///     .query("@kind:{$kind}=>[KNN 2 @v $vec AS dist]")
+///     .param("kind", "x")
+///     .param("vec", vec![0.0f32, 0.0])
+///     .args(["RETURN", "1", "dist", "SORTBY", "dist", "DESC"])
+///     .run_with_total()?;
+/// assert_eq!(page.hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct QueryBuilder<'c> {
@@ -361,6 +568,22 @@ impl<'c> QueryBuilder<'c> {
     /// elsewhere), like `PARAMS`. A vector may be given as `f32`s or, as Redis clients
     /// send it, as little-endian FLOAT32 bytes (`&bytes[..]`); a blob whose length is
     /// not a multiple of 4 is refused when the query runs.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN $k @v $vec]").param("k", 1i64).param("vec", vec![2.0f32, 0.0]).run()?;
+    /// assert_eq!(hits[0].key, "c");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn param(mut self, name: &str, value: impl Into<Param>) -> QueryBuilder<'c> {
         self.blobs.retain(|(blob, _)| blob != name);
         match value.into().0 {
@@ -373,18 +596,67 @@ impl<'c> QueryBuilder<'c> {
     }
 
     /// Overrides `EF_RUNTIME` of the KNN clause.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).ef_runtime(50).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ef_runtime(mut self, ef: usize) -> QueryBuilder<'c> {
         self.ef_runtime = Some(ef);
         self
     }
 
     /// Overrides `NPROBE` of the KNN clause (IVF-PQ lists scanned per segment).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// // Ignored by HNSW fields; an IVF_PQ field scans this many lists.
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).nprobe(8).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn nprobe(mut self, nprobe: usize) -> QueryBuilder<'c> {
         self.nprobe = Some(nprobe);
         self
     }
 
     /// Overrides `REFINE` of the KNN clause (IVF-PQ candidates re-ranked, times k).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).refine(2).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn refine(mut self, refine: usize) -> QueryBuilder<'c> {
         self.refine = Some(refine);
         self
@@ -392,6 +664,22 @@ impl<'c> QueryBuilder<'c> {
 
     /// FT.SEARCH options after the query string, as separate arguments: `RETURN`,
     /// `SORTBY`, `LIMIT`, `NOCONTENT`, `PARAMS`, `DIALECT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("@kind:{x}").args(["SORTBY", "price", "LIMIT", "0", "1"]).run()?;
+    /// assert_eq!(hits[0].key, "b");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn args<I, S>(mut self, args: I) -> QueryBuilder<'c>
     where
         I: IntoIterator<Item = S>,
@@ -418,6 +706,22 @@ impl<'c> QueryBuilder<'c> {
     }
 
     /// Runs the query. Without `LIMIT`, at most 10 results come back, as in RediSearch.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("@price:[2 +inf]").args(["SORTBY", "price"]).run()?;
+    /// assert_eq!(hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["c", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn run(self) -> Result<Vec<Hit>> {
         self.collection.search(&self.search()?)
     }
@@ -425,11 +729,43 @@ impl<'c> QueryBuilder<'c> {
     /// Runs the query and returns the page with the total number of matching
     /// documents, as FT.SEARCH does: `LIMIT 0 0` returns only the total. For KNN the
     /// total is the number of neighbours found (at most k).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let counted = items.query("@kind:{x}").args(["LIMIT", "0", "0"]).run_with_total()?;
+    /// assert_eq!((counted.total, counted.hits.len()), (2, 0));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn run_with_total(self) -> Result<SearchResults> {
         self.collection.search_page(&self.search()?)
     }
 
     /// How the query would run: per source, live and matching rows and the strategy.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let plan = items.query("@kind:{x}=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).explain()?;
+    /// assert_eq!(plan.sources[0].matching_rows, 2);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn explain(self) -> Result<Explain> {
         self.collection.explain(&self.search()?)
     }
@@ -437,6 +773,23 @@ impl<'c> QueryBuilder<'c> {
 
 /// A page of search results and how many documents matched in all, like FT.SEARCH's
 /// reply. Dereferences to the page's hits.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let page = items.search_page(&Search::knn("v", &[0.0, 0.0], 3).limit(0, 1))?;
+/// assert_eq!(page.total, 3);
+/// assert_eq!(page[0].key, "a"); // derefs to the hits
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SearchResults {
     /// Documents that matched, before `LIMIT` cut the page (for KNN, at most k).
@@ -472,6 +825,24 @@ impl<'a> IntoIterator for &'a SearchResults {
 }
 
 /// One search result.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let hit = &items.query("*=>[KNN 1 @v $vec AS d]").param("vec", vec![1.0f32, 0.0]).run()?[0];
+/// assert_eq!((hit.key.as_str(), hit.distance), ("b", 0.0));
+/// assert_eq!(hit.doc.get_numeric("d"), Some(0.0));
+/// assert_eq!(hit.doc.get_tag("kind"), Some("x"));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     /// The document's key.

@@ -23,9 +23,32 @@ use crate::tables::{Location, Tables};
 /// Most keys one `get_many` or `delete_many` call takes. A `DEL` of 100,000 keys of the
 /// longest size logs about 100 MiB, well under the WAL's record limit; larger sets go
 /// in several calls.
+///
+/// ```
+/// use strata::{Database, Error, Schema, MAX_BATCH_KEYS};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+/// let keys: Vec<String> = (0..=MAX_BATCH_KEYS).map(|i| format!("k{i}")).collect();
+/// assert!(matches!(notes.delete_many(&keys), Err(Error::InvalidArgument { .. })));
+/// for chunk in keys.chunks(MAX_BATCH_KEYS) {
+///     notes.delete_many(chunk)?;
+/// }
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub const MAX_BATCH_KEYS: usize = 100_000;
 
 /// Most keys one [`KeyCursor::next_page`] returns.
+///
+/// ```
+/// use strata::{Database, Error, Filter, Schema, MAX_PAGE_KEYS};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+/// let mut cursor = notes.scan("", &Filter::all())?;
+/// assert!(matches!(cursor.next_page(MAX_PAGE_KEYS + 1), Err(Error::InvalidArgument { .. })));
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub const MAX_PAGE_KEYS: usize = 100_000;
 
 impl Collection {
@@ -228,6 +251,28 @@ impl Collection {
 
 /// Keys of one collection version, page by page; see [`Collection::scan`]. Also an
 /// iterator of keys.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Schema};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let users = db.create_collection("users", Schema::builder().tag("plan").build()?)?;
+/// users.upsert_many((0..250).map(|i| (format!("user:{i}"), Doc::new().tag("plan", "free"))))?;
+/// // SCAN-style paging...
+/// let mut cursor = users.scan("user:", &Filter::all())?;
+/// let mut seen = 0;
+/// loop {
+///     let page = cursor.next_page(100)?;
+///     if page.is_empty() {
+///         break;
+///     }
+///     seen += page.len();
+/// }
+/// assert_eq!(seen, 250);
+/// // ...or an iterator.
+/// assert_eq!(users.scan("user:1", &Filter::tag("plan", ["free"]))?.count(), 111);
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub struct KeyCursor {
     tables: Arc<Tables>,
     prefix: String,
@@ -247,6 +292,19 @@ impl std::fmt::Debug for KeyCursor {
 
 impl KeyCursor {
     /// The next at most `count` keys; an empty page means the scan is over.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Schema};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let users = db.create_collection("users", Schema::builder().tag("plan").build()?)?;
+    /// users.upsert_many((0..250).map(|i| (format!("user:{i}"), Doc::new().tag("plan", "free"))))?;
+    /// let mut cursor = users.scan("", &Filter::all())?;
+    /// assert_eq!(cursor.next_page(200)?.len(), 200);
+    /// assert_eq!(cursor.next_page(200)?.len(), 50);
+    /// assert!(cursor.next_page(200)?.is_empty());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a `count` of 0 or over [`MAX_PAGE_KEYS`];

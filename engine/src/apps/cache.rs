@@ -68,6 +68,12 @@ pub struct CacheOptions {
 
 impl CacheOptions {
     /// Options for `dim`-dimensional embeddings, with RedisVL's defaults.
+    ///
+    /// ```
+    /// use strata::cache::CacheOptions;
+    /// let options = CacheOptions::new(768);
+    /// assert_eq!((options.distance_threshold, options.ttl), (0.1, None));
+    /// ```
     pub fn new(dim: usize) -> CacheOptions {
         CacheOptions {
             dim,
@@ -80,6 +86,11 @@ impl CacheOptions {
     }
 
     /// Sets [`CacheOptions::distance_threshold`].
+    ///
+    /// ```
+    /// use strata::cache::CacheOptions;
+    /// assert_eq!(CacheOptions::new(8).distance_threshold(0.2).distance_threshold, 0.2);
+    /// ```
     #[must_use]
     pub fn distance_threshold(mut self, threshold: f32) -> CacheOptions {
         self.distance_threshold = threshold;
@@ -87,6 +98,12 @@ impl CacheOptions {
     }
 
     /// Sets [`CacheOptions::ttl`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::cache::CacheOptions;
+    /// assert_eq!(CacheOptions::new(8).ttl(Duration::from_secs(60)).ttl, Some(Duration::from_secs(60)));
+    /// ```
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> CacheOptions {
         self.ttl = Some(ttl);
@@ -94,6 +111,14 @@ impl CacheOptions {
     }
 
     /// Sets [`CacheOptions::index`].
+    ///
+    /// ```
+    /// use strata::cache::CacheOptions;
+    /// use strata::VectorIndex;
+    /// // An exact cache, for a few thousand entries.
+    /// let options = CacheOptions::new(8).index(VectorIndex::flat());
+    /// assert_eq!(options.index, VectorIndex::Flat);
+    /// ```
     #[must_use]
     pub fn index(mut self, index: VectorIndex) -> CacheOptions {
         self.index = index;
@@ -101,6 +126,11 @@ impl CacheOptions {
     }
 
     /// Adds a filterable TAG field.
+    ///
+    /// ```
+    /// use strata::cache::CacheOptions;
+    /// assert_eq!(CacheOptions::new(8).tag("user").filterable.len(), 1);
+    /// ```
     #[must_use]
     pub fn tag(mut self, name: &str) -> CacheOptions {
         self.filterable
@@ -109,6 +139,11 @@ impl CacheOptions {
     }
 
     /// Adds a filterable NUMERIC field.
+    ///
+    /// ```
+    /// use strata::cache::CacheOptions;
+    /// assert_eq!(CacheOptions::new(8).numeric("version").filterable[0].0, "version");
+    /// ```
     #[must_use]
     pub fn numeric(mut self, name: &str) -> CacheOptions {
         self.filterable.push((name.to_string(), FieldKind::Numeric));
@@ -148,6 +183,25 @@ impl CacheOptions {
 }
 
 /// What [`SemanticCache::store_with`] stores beside the prompt and response.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::cache::StoreOptions;
+/// use strata::Doc;
+/// use strata::cache::{CacheOptions, SemanticCache};
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let cache = SemanticCache::open(&db, "llmcache", CacheOptions::new(2).tag("model"))?;
+/// let options = StoreOptions {
+///     metadata: Some(r#"{"tokens": 12}"#.to_string()),
+///     filters: Doc::new().tag("model", "small"),
+///     ttl: Some(Duration::from_secs(600)),
+/// };
+/// cache.store_with("hi", &[1.0, 0.0], "hello", options)?;
+/// assert_eq!(cache.check(&[1.0, 0.0], None)?[0].metadata.as_deref(), Some(r#"{"tokens": 12}"#));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StoreOptions {
     /// Free-form metadata, returned with hits (RedisVL serialises a dict to JSON here).
@@ -159,6 +213,20 @@ pub struct StoreOptions {
 }
 
 /// How [`SemanticCache::check_with`] looks up.
+///
+/// ```
+/// use strata::cache::CheckOptions;
+/// use strata::cache::{CacheOptions, SemanticCache};
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let cache = SemanticCache::open(&db, "llmcache", CacheOptions::new(2))?;
+/// cache.store("a", &[1.0, 0.0], "A", None)?;
+/// cache.store("b", &[0.9, 0.1], "B", None)?;
+/// let both = CheckOptions { num_results: 2, distance_threshold: Some(0.2), filter: None };
+/// assert_eq!(cache.check_with(&[1.0, 0.0], both)?.len(), 2);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckOptions {
     /// Most hits to return, nearest first (default 1, as RedisVL).
@@ -180,6 +248,19 @@ impl Default for CheckOptions {
 }
 
 /// A cached entry close enough to a lookup: RedisVL's `CacheHit`.
+///
+/// ```
+/// use strata::cache::{CacheOptions, SemanticCache};
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let cache = SemanticCache::open(&db, "llmcache", CacheOptions::new(2))?;
+/// let key = cache.store("capital of France?", &[1.0, 0.0], "Paris", None)?;
+/// let hit = &cache.check(&[1.0, 0.0], None)?[0];
+/// assert_eq!((hit.key.as_str(), hit.prompt.as_str(), hit.response.as_str()), (key.as_str(), "capital of France?", "Paris"));
+/// assert!(hit.distance.abs() < 1e-6 && hit.inserted_at > 0.0);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheHit {
     /// The entry's key (pass it to [`SemanticCache::drop`]).
@@ -230,6 +311,20 @@ pub struct SemanticCache {
 impl SemanticCache {
     /// Opens the cache called `name` in `db`, creating its collection on first use.
     ///
+    /// ```
+    /// use strata::Error;
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "llmcache", CacheOptions::new(2))?;
+    /// // The same options open the same cache again; others are refused.
+    /// assert!(SemanticCache::open(&db, "llmcache", CacheOptions::new(2)).is_ok());
+    /// assert!(matches!(SemanticCache::open(&db, "llmcache", CacheOptions::new(3)), Err(Error::InvalidSchema { .. })));
+    /// # let _ = cache;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a threshold outside 0..=2 or an `ef_runtime` of
     /// 0; [`Error::InvalidSchema`] when a collection of that name exists with another
@@ -275,21 +370,63 @@ impl SemanticCache {
     }
 
     /// The cache's name (and its collection's).
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// assert_eq!(SemanticCache::open(&db, "llmcache", CacheOptions::new(2))?.name(), "llmcache");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The collection holding the entries, for queries of your own.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "llmcache", CacheOptions::new(2))?;
+    /// cache.store("a", &[1.0, 0.0], "A", None)?;
+    /// assert_eq!(cache.collection().len()?, 1);
+    /// assert_eq!(db.collection("llmcache")?.len()?, 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn collection(&self) -> &Collection {
         &self.entries
     }
 
     /// The distance threshold lookups use.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// assert_eq!(SemanticCache::open(&db, "c", CacheOptions::new(2))?.distance_threshold(), 0.1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn distance_threshold(&self) -> f32 {
         self.threshold
     }
 
     /// Changes the threshold for this handle (RedisVL's `set_threshold`).
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let mut cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.set_threshold(0.05)?;
+    /// assert!(cache.set_threshold(3.0).is_err());
+    /// assert_eq!(cache.distance_threshold(), 0.05);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] outside 0..=2 (COSINE distances), leaving it as it was.
@@ -300,18 +437,53 @@ impl SemanticCache {
     }
 
     /// The TTL of new entries and of entries refreshed by a hit.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// assert_eq!(SemanticCache::open(&db, "c", CacheOptions::new(2))?.ttl(), None);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ttl(&self) -> Option<Duration> {
         self.ttl
     }
 
     /// Changes the TTL for this handle (RedisVL's `set_ttl`); existing entries keep
     /// theirs until stored again or hit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::KeyTtl;
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let mut cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.set_ttl(Some(Duration::from_secs(300)));
+    /// let key = cache.store("a", &[1.0, 0.0], "A", None)?;
+    /// assert!(matches!(cache.collection().ttl(&key)?, KeyTtl::ExpiresIn(_)));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn set_ttl(&mut self, ttl: Option<Duration>) {
         self.ttl = ttl;
     }
 
     /// The key an entry for `prompt` with these filter values is stored under: the
     /// cache name and a hash of both, so storing the same prompt again replaces it.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2).tag("user"))?;
+    /// assert_eq!(cache.key("hi", &Doc::new()), cache.store("hi", &[1.0, 0.0], "hello", None)?);
+    /// assert_ne!(cache.key("hi", &Doc::new()), cache.key("hi", &Doc::new().tag("user", "bob")));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn key(&self, prompt: &str, filters: &Doc) -> String {
         let mut pairs: Vec<(&str, String)> = filters
             .fields()
@@ -331,6 +503,19 @@ impl SemanticCache {
 
     /// Stores `response` for `prompt` (embedded as `vector`), replacing an entry for
     /// the same prompt; returns its key. The entry expires after the cache's TTL.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// let key = cache.store("hi", &[1.0, 0.0], "hello", Some(r#"{"model":"m"}"#))?;
+    /// assert!(key.starts_with("c:"));
+    /// assert!(cache.store("bad", &[1.0], "x", None).is_err()); // wrong dimension
+    /// assert_eq!(cache.len()?, 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] / [`Error::NonFinite`] for a bad vector; nothing is
@@ -410,6 +595,18 @@ impl SemanticCache {
     /// The nearest entry within the threshold (at most one; none is a miss). A hit
     /// refreshes the entry's TTL, as RedisVL does.
     ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.store("hi", &[1.0, 0.0], "hello", None)?;
+    /// assert_eq!(cache.check(&[1.0, 0.01], None)?[0].response, "hello");
+    /// assert!(cache.check(&[0.0, 1.0], None)?.is_empty());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::DimensionMismatch`] / [`Error::NonFinite`] for a bad vector,
     /// [`Error::UnknownField`] for a filter on a field the cache lacks.
@@ -425,6 +622,19 @@ impl SemanticCache {
 
     /// A lookup with RedisVL's `check` arguments: several results, another threshold,
     /// a filter.
+    ///
+    /// ```
+    /// use strata::cache::CheckOptions;
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.store("hi", &[1.0, 0.0], "hello", None)?;
+    /// let loose = CheckOptions { distance_threshold: Some(1.5), ..CheckOptions::default() };
+    /// assert_eq!(cache.check_with(&[0.0, 1.0], loose)?.len(), 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`SemanticCache::check`], and [`Error::InvalidArgument`] for a
@@ -458,6 +668,18 @@ impl SemanticCache {
     /// How [`SemanticCache::check_with`] would search: per source, the strategy
     /// (`GraphTraversal` over an HNSW graph; small or freshly written sources are
     /// measured exactly).
+    ///
+    /// ```
+    /// use strata::cache::CheckOptions;
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// let plan = cache.explain(&[1.0, 0.0], &CheckOptions::default())?;
+    /// assert_eq!(plan.query, "*=>[KNN 1 @prompt_vector $vector EF_RUNTIME 64]");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`SemanticCache::check_with`].
@@ -499,6 +721,18 @@ impl SemanticCache {
     /// [`SemanticCache::store`] returned them), all at once; returns how many there
     /// were. RedisVL's `drop(keys=...)`.
     ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// let key = cache.store("hi", &[1.0, 0.0], "hello", None)?;
+    /// assert_eq!(cache.drop(&[key])?, 1);
+    /// assert!(cache.is_empty()?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Collection::delete_many`]; nothing is removed.
     pub fn drop<K: AsRef<str>>(&self, keys: &[K]) -> Result<usize> {
@@ -508,6 +742,19 @@ impl SemanticCache {
     /// Removes every entry and keeps the cache (RedisVL's `clear`); returns how many
     /// there were. Entries go in batches of 10,000, each all at once; an entry stored
     /// while `clear` runs may survive it.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.store("a", &[1.0, 0.0], "A", None)?;
+    /// cache.store("b", &[0.0, 1.0], "B", None)?;
+    /// assert_eq!(cache.clear()?, 2);
+    /// assert!(cache.is_empty()?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// An I/O error of the deletes; the batches deleted before it stay deleted.
@@ -524,16 +771,48 @@ impl SemanticCache {
     }
 
     /// Number of live entries.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.store("a", &[1.0, 0.0], "A", None)?;
+    /// cache.store("a", &[1.0, 0.0], "A again", None)?; // same prompt: replaced
+    /// assert_eq!(cache.len()?, 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn len(&self) -> Result<usize> {
         self.entries.len()
     }
 
     /// Whether the cache holds no live entry.
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// assert!(SemanticCache::open(&db, "c", CacheOptions::new(2))?.is_empty()?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         self.entries.is_empty()
     }
 
     /// Drops the cache and its collection (RedisVL's `delete`).
+    ///
+    /// ```
+    /// use strata::cache::{CacheOptions, SemanticCache};
+    /// use strata::Database;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let cache = SemanticCache::open(&db, "c", CacheOptions::new(2))?;
+    /// cache.delete(&db)?;
+    /// assert!(db.list_collections().is_empty());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::CollectionNotFound`] if it was dropped already.

@@ -89,6 +89,26 @@ impl Sessions {
     /// Opens (creating on first use) the session collection `name`, recommending
     /// documents of `items` by their VECTOR field `field`.
     ///
+    /// ```
+    /// use strata::recommend::{SessionOptions, Sessions};
+    /// use strata::{Database, Doc, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::Cosine, VectorIndex::flat()).build()?)?;
+    /// items.upsert_many([
+    ///     ("i1", Doc::new().tag("kind", "a").vector("v", vec![1.0, 0.0])),
+    ///     ("i2", Doc::new().tag("kind", "b").vector("v", vec![0.9, 0.1])),
+    ///     ("i3", Doc::new().tag("kind", "a").vector("v", vec![0.8, 0.3])),
+    ///     ("i4", Doc::new().tag("kind", "a").vector("v", vec![0.0, 1.0])),
+    /// ])?;
+    /// let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+    /// // The items' field must be a vector.
+    /// assert!(Sessions::open(&db, "other", &items, "kind", SessionOptions::default()).is_err());
+    /// # let _ = sessions;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::UnknownField`] / [`Error::QueryFieldType`] when `items` has no VECTOR
     /// field `field`; [`Error::InvalidArgument`] for `max_items` of 0;
@@ -153,6 +173,26 @@ impl Sessions {
     /// session, keeps the newest `max_items` and restarts the session's TTL. A repeat
     /// view is pushed again, as `LPUSH` does. Durable when it returns.
     ///
+    /// ```
+    /// use strata::recommend::{SessionOptions, Sessions};
+    /// use strata::{Database, Doc, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::Cosine, VectorIndex::flat()).build()?)?;
+    /// items.upsert_many([
+    ///     ("i1", Doc::new().tag("kind", "a").vector("v", vec![1.0, 0.0])),
+    ///     ("i2", Doc::new().tag("kind", "b").vector("v", vec![0.9, 0.1])),
+    ///     ("i3", Doc::new().tag("kind", "a").vector("v", vec![0.8, 0.3])),
+    ///     ("i4", Doc::new().tag("kind", "a").vector("v", vec![0.0, 1.0])),
+    /// ])?;
+    /// let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+    /// sessions.record("alice", "i1")?;
+    /// sessions.record("alice", "i3")?;
+    /// assert_eq!(sessions.recent("alice")?, ["i3", "i1"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidKey`] for an empty or over-long user or item; nothing changes.
     pub fn record(&self, user: &str, item: &str) -> Result<()> {
@@ -174,6 +214,26 @@ impl Sessions {
     /// The items `user` viewed, newest first (`LRANGE session 0 -1`); empty for a user
     /// without a live session.
     ///
+    /// ```
+    /// use strata::recommend::{SessionOptions, Sessions};
+    /// use strata::{Database, Doc, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::Cosine, VectorIndex::flat()).build()?)?;
+    /// items.upsert_many([
+    ///     ("i1", Doc::new().tag("kind", "a").vector("v", vec![1.0, 0.0])),
+    ///     ("i2", Doc::new().tag("kind", "b").vector("v", vec![0.9, 0.1])),
+    ///     ("i3", Doc::new().tag("kind", "a").vector("v", vec![0.8, 0.3])),
+    ///     ("i4", Doc::new().tag("kind", "a").vector("v", vec![0.0, 1.0])),
+    /// ])?;
+    /// let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+    /// assert!(sessions.recent("nobody")?.is_empty());
+    /// sessions.record("bob", "i4")?;
+    /// assert_eq!(sessions.recent("bob")?, ["i4"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidKey`] for an empty or over-long user.
     pub fn recent(&self, user: &str) -> Result<Vec<String>> {
@@ -182,6 +242,26 @@ impl Sessions {
     }
 
     /// Ends `user`'s session (`DEL`); returns whether there was one.
+    ///
+    /// ```
+    /// use strata::recommend::{SessionOptions, Sessions};
+    /// use strata::{Database, Doc, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::Cosine, VectorIndex::flat()).build()?)?;
+    /// items.upsert_many([
+    ///     ("i1", Doc::new().tag("kind", "a").vector("v", vec![1.0, 0.0])),
+    ///     ("i2", Doc::new().tag("kind", "b").vector("v", vec![0.9, 0.1])),
+    ///     ("i3", Doc::new().tag("kind", "a").vector("v", vec![0.8, 0.3])),
+    ///     ("i4", Doc::new().tag("kind", "a").vector("v", vec![0.0, 1.0])),
+    /// ])?;
+    /// let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+    /// sessions.record("bob", "i4")?;
+    /// assert!(sessions.forget("bob")?);
+    /// assert!(sessions.recent("bob")?.is_empty());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidKey`] for an empty or over-long user.
@@ -193,6 +273,28 @@ impl Sessions {
     /// `filter` admits, leaving out the items in the session; nearest first. Items of
     /// the session that no longer exist (or lack the vector) are left out of the mean.
     /// Empty when the user has no session or none of its items has a vector.
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// use strata::recommend::{SessionOptions, Sessions};
+    /// use strata::{Database, Doc, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::Cosine, VectorIndex::flat()).build()?)?;
+    /// items.upsert_many([
+    ///     ("i1", Doc::new().tag("kind", "a").vector("v", vec![1.0, 0.0])),
+    ///     ("i2", Doc::new().tag("kind", "b").vector("v", vec![0.9, 0.1])),
+    ///     ("i3", Doc::new().tag("kind", "a").vector("v", vec![0.8, 0.3])),
+    ///     ("i4", Doc::new().tag("kind", "a").vector("v", vec![0.0, 1.0])),
+    /// ])?;
+    /// let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+    /// sessions.record("alice", "i1")?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(sessions.recommend("alice", 2, None)?), ["i2", "i3"]);
+    /// assert_eq!(keys(sessions.recommend("alice", 2, Some(Filter::tag("kind", ["a"])))?), ["i3", "i4"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidKey`] for a bad user; the search's errors for a bad filter or
