@@ -11,6 +11,23 @@
 //! entries among those the filter admits, cut at the threshold: the same answer as
 //! RedisVL's `VECTOR_RANGE` query limited to `num_results`, without visiting every
 //! entry within the radius.
+//!
+//! ```
+//! use std::time::Duration;
+//! use strata::cache::{CacheOptions, SemanticCache};
+//! use strata::Database;
+//! # let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path().join("db"))?;
+//! let options = CacheOptions::new(2).distance_threshold(0.1).ttl(Duration::from_secs(3600));
+//! let cache = SemanticCache::open(&db, "llmcache", options)?;
+//! // Before calling the LLM, look the prompt's embedding up...
+//! if cache.check(&[0.6, 0.8], None)?.is_empty() {
+//!     // ...and on a miss store the answer it gave.
+//!     cache.store("What is 2 + 2?", &[0.6, 0.8], "4", None)?;
+//! }
+//! assert_eq!(cache.check(&[0.6, 0.8], None)?[0].response, "4");
+//! # Ok::<(), strata::Error>(())
+//! ```
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -8,6 +8,25 @@
 //! the list, pushes, trims and writes it back under a lock striped by collection and
 //! user, shared by every `Sessions` handle of the process (a database is open in one
 //! process at a time), so two threads recording for one user at once lose nothing.
+//!
+//! ```
+//! use strata::recommend::{SessionOptions, Sessions};
+//! use strata::{Database, Doc, Metric, Schema, VectorIndex};
+//! # let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path().join("db"))?;
+//! let items = db.create_collection("items", Schema::builder()
+//!     .vector("v", 2, Metric::Cosine, VectorIndex::hnsw(16, 200)).build()?)?;
+//! items.upsert_many([
+//!     ("a", Doc::new().vector("v", vec![1.0, 0.0])),
+//!     ("b", Doc::new().vector("v", vec![0.7, 0.7])),
+//!     ("c", Doc::new().vector("v", vec![0.0, 1.0])),
+//! ])?;
+//! let sessions = Sessions::open(&db, "sessions", &items, "v", SessionOptions::default())?;
+//! sessions.record("u1", "a")?; // on each page view
+//! let next = sessions.recommend("u1", 1, None)?;
+//! assert_eq!(next[0].key, "b");
+//! # Ok::<(), strata::Error>(())
+//! ```
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
