@@ -16,10 +16,10 @@ use strata_tests::{oracle_distance, scratch_dir};
 
 const DIM: usize = 8;
 
-fn products(
-    db: &Database,
-    index: VectorIndex,
-) -> (Collection, Vec<(String, Vec<f32>, &'static str)>) {
+/// A product: key, vector, category.
+type Row = (String, Vec<f32>, &'static str);
+
+fn products(db: &Database, index: VectorIndex) -> (Collection, Vec<Row>) {
     let products = db
         .create_collection(
             "products",
@@ -31,7 +31,7 @@ fn products(
         )
         .unwrap();
     let mut rng = StdRng::seed_from_u64(3);
-    let rows: Vec<(String, Vec<f32>, &'static str)> = (0..300)
+    let rows: Vec<Row> = (0..300)
         .map(|i| {
             let vector: Vec<f32> = (0..DIM).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let category = if i % 3 == 0 { "books" } else { "games" };

@@ -48,12 +48,18 @@ fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
     1.0 - dot / (na * nb)
 }
 
-/// Runs `check` for each query twice (warm-up, then timed); returns the timed
-/// latencies, sorted, and each query's hit prompt index (the prompts are `p<row>`).
-fn run(
-    cache: &SemanticCache,
-    queries: &[&[f32]],
-) -> Result<(Vec<Duration>, Vec<Option<usize>>), Box<dyn std::error::Error>> {
+type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The timed pass over a set of lookups.
+struct Pass {
+    /// Per lookup, sorted.
+    latencies: Vec<Duration>,
+    /// Per lookup in order, the row of the prompt it hit (the prompts are `p<row>`).
+    hits: Vec<Option<usize>>,
+}
+
+/// Runs `check` for each query twice: a warm-up, then the timed pass.
+fn run(cache: &SemanticCache, queries: &[&[f32]]) -> Outcome<Pass> {
     for query in queries {
         cache.check(query, None)?;
     }
@@ -69,10 +75,10 @@ fn run(
         });
     }
     latencies.sort();
-    Ok((latencies, hits))
+    Ok(Pass { latencies, hits })
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Outcome<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let data = PathBuf::from(flag(&args, "--data", String::new()));
     let entries: usize = flag(&args, "--entries", 50_000);
@@ -110,7 +116,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let step = (entries / self_queries.max(1)).max(1);
     let stored: Vec<usize> = (0..entries).step_by(step).collect();
     let stored_vectors: Vec<&[f32]> = stored.iter().map(|&row| base.row(row)).collect();
-    let (stored_latency, stored_hits) = run(&cache, &stored_vectors)?;
+    let Pass {
+        latencies: stored_latency,
+        hits: stored_hits,
+    } = run(&cache, &stored_vectors)?;
     let own = stored
         .iter()
         .zip(&stored_hits)
@@ -118,7 +127,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .count();
 
     let dev: Vec<&[f32]> = queries.rows().collect();
-    let (dev_latency, dev_hits) = run(&cache, &dev)?;
+    let Pass {
+        latencies: dev_latency,
+        hits: dev_hits,
+    } = run(&cache, &dev)?;
     let exact_nearest = |q: usize| -> f32 {
         let whole_base = entries == 50_000 && truth.len() == queries.len();
         if whole_base {
