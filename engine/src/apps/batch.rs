@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use roaring::RoaringBitmap;
 
-use crate::codec::Op;
-use crate::collection::{deadline_after, validate_key, Collection};
-use crate::doc::Doc;
-use crate::error::{Error, Result};
-use crate::filter::{check_depth, compile, Compiled, Filter};
-use crate::sources::{MemtableSource, SegmentSource};
-use crate::store::now_ms;
-use crate::tables::{Location, Tables};
+use crate::collection::{deadline_after, write, Collection};
+use crate::model::codec::Op;
+use crate::model::doc::Doc;
+use crate::model::error::{Error, Result};
+use crate::model::validate::validate_key;
+use crate::read::filter::{check_depth, compile, Compiled, Filter};
+use crate::read::sources::{MemtableSource, SegmentSource};
+use crate::write::store::now_ms;
+use crate::write::tables::{Location, Tables};
 
 /// Most keys one `get_many` or `delete_many` call takes. A `DEL` of 100,000 keys of the
 /// longest size logs about 100 MiB, well under the WAL's record limit; larger sets go
@@ -103,7 +104,7 @@ impl Collection {
     pub fn delete_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<usize> {
         check_batch(keys)?;
         let mut deleted = 0;
-        self.shared().write(|catalog| {
+        write(self.shared(), |catalog| {
             catalog.check_live(self.state())?;
             let tables = self.state().tables.lock();
             let now = now_ms();
@@ -363,7 +364,7 @@ fn matching_rows(
     let mut distances = Vec::new();
     for (index, slot) in tables.segments.iter().enumerate() {
         let source = SegmentSource { slot, now_ms: now };
-        let live = crate::filter::RowSource::live(&source);
+        let live = crate::read::filter::RowSource::live(&source);
         let rows = filter.evaluate(&source, &live, &mut distances)?;
         out.push((Location::Segment(index, 0), rows));
     }
@@ -372,7 +373,7 @@ fn matching_rows(
             source: memtable,
             now_ms: now,
         };
-        let live = crate::filter::RowSource::live(&source);
+        let live = crate::read::filter::RowSource::live(&source);
         let rows = filter.evaluate(&source, &live, &mut distances)?;
         out.push((Location::Frozen(index, 0), rows));
     }
@@ -380,7 +381,7 @@ fn matching_rows(
         source: &tables.memtable,
         now_ms: now,
     };
-    let live = crate::filter::RowSource::live(&source);
+    let live = crate::read::filter::RowSource::live(&source);
     let rows = filter.evaluate(&source, &live, &mut distances)?;
     out.push((Location::Memtable(0), rows));
     Ok(out)

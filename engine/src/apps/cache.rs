@@ -33,12 +33,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::collection::Collection;
 use crate::database::Database;
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::execute::Explain;
-use crate::filter::Filter;
-use crate::schema::{FieldKind, Metric, Schema, TagOptions, VectorIndex};
-use crate::search::Search;
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Metric, Schema, TagOptions, VectorIndex};
+use crate::read::execute::Explain;
+use crate::read::filter::Filter;
+use crate::read::search::Search;
 
 const PROMPT: &str = "prompt";
 const RESPONSE: &str = "response";

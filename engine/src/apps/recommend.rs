@@ -33,13 +33,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::collection::{validate_key, Collection};
+use crate::collection::Collection;
 use crate::database::Database;
-use crate::doc::Doc;
-use crate::error::{Error, Result};
-use crate::filter::Filter;
-use crate::schema::{FieldKind, Schema};
-use crate::search::{Hit, Search};
+use crate::model::doc::Doc;
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema};
+use crate::model::validate::validate_key;
+use crate::read::filter::Filter;
+use crate::read::search::{Hit, Search};
 
 const ITEMS: &str = "items";
 
@@ -148,7 +149,7 @@ impl Sessions {
                 })
             }
             Some((_, declared)) if !matches!(declared.kind, FieldKind::Vector(_)) => {
-                return Err(crate::filter::query_field_type(
+                return Err(crate::read::filter::query_field_type(
                     field,
                     "VECTOR",
                     declared.kind.name(),

@@ -1,6 +1,6 @@
 //! Collection schemas, as RediSearch's `FT.CREATE ... SCHEMA` declares them.
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 /// How distances are measured, as Redis's `DISTANCE_METRIC`.
 ///
 /// ```
