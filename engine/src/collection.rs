@@ -17,6 +17,18 @@ use crate::write::store::{now_ms, Catalog, CollectionState, Shared};
 use crate::write::tables::Tables;
 
 /// A handle to one collection. Cheap to clone; `Send + Sync`.
+///
+/// ```
+/// use strata::Doc;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Database::open(dir.path().join("db"))?;
+/// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+/// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+/// let handle = db.collection("docs")?; // another handle to the same collection
+/// handle.upsert("a", Doc::new().tag("kind", "x"))?;
+/// assert_eq!(docs.len()?, 1);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Collection {
     database: Arc<DatabaseInner>,
@@ -24,6 +36,21 @@ pub struct Collection {
 }
 
 /// The expiry of a key, as Redis's `TTL` reports it.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::{Doc, KeyTtl};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Database::open(dir.path().join("db"))?;
+/// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+/// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+/// docs.upsert("a", Doc::new())?;
+/// assert_eq!(docs.ttl("a")?, KeyTtl::Persistent);
+/// assert_eq!(docs.ttl("missing")?, KeyTtl::Missing);
+/// docs.expire("a", Duration::from_secs(60))?;
+/// assert!(matches!(docs.ttl("a")?, KeyTtl::ExpiresIn(left) if left <= Duration::from_secs(60)));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyTtl {
     /// No such key (or it has expired): Redis's `-2`.
@@ -43,12 +70,34 @@ impl Collection {
         &self.database.shared
     }
 
+    pub(crate) fn state(&self) -> &Arc<CollectionState> {
+        &self.state
+    }
+
     /// The collection's name.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// assert_eq!(docs.name(), "docs");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.state.name
     }
 
     /// The collection's schema.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// assert_eq!(docs.schema().fields().len(), 3);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn schema(&self) -> &Schema {
         &self.state.schema
     }
@@ -59,6 +108,17 @@ impl Collection {
     /// # Errors
     /// [`Error::InvalidArgument`] on a collection of JSON documents, which takes
     /// [`Collection::upsert_json`].
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("doc:1", Doc::new().tag("kind", "book").numeric("price", 9.5).vector("v", vec![1.0, 0.0]))?;
+    /// assert_eq!(docs.get("doc:1")?.and_then(|d| d.get_numeric("price")), Some(9.5));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn upsert(&self, key: impl Into<String>, doc: Doc) -> Result<()> {
         let key = key.into();
         let record = self.validate(&key, doc, None)?;
@@ -67,6 +127,18 @@ impl Collection {
 
     /// Like [`Collection::upsert`], with the document expiring after `ttl` (Redis's
     /// `SET ... EX`). Deadlines are wall-clock times.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::{Doc, KeyTtl};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert_with_ttl("session", Doc::new().tag("kind", "tmp"), Duration::from_secs(30))?;
+    /// assert!(matches!(docs.ttl("session")?, KeyTtl::ExpiresIn(_)));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn upsert_with_ttl(&self, key: impl Into<String>, doc: Doc, ttl: Duration) -> Result<()> {
         let key = key.into();
         let record = self.validate(&key, doc, Some(deadline_after(ttl)?))?;
@@ -76,6 +148,20 @@ impl Collection {
     /// Stores every document of `batch`, all or nothing, as one WAL record with one
     /// fsync. If any document is invalid, none is written. Later entries win when a key
     /// repeats.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert_many([("a", Doc::new().numeric("price", 1.0)), ("b", Doc::new().numeric("price", 2.0))])?;
+    /// // One invalid document refuses the whole batch.
+    /// let bad = Doc::new().vector("v", vec![1.0, 2.0, 3.0]);
+    /// assert!(docs.upsert_many([("c", Doc::new()), ("d", bad)]).is_err());
+    /// assert_eq!(docs.len()?, 2);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn upsert_many<K: Into<String>>(
         &self,
         batch: impl IntoIterator<Item = (K, Doc)>,
@@ -115,6 +201,18 @@ impl Collection {
 
     /// The document stored under `key`, or `None`. For a JSON document, its indexed
     /// fields and `$`, the whole document ([`Collection::get_json`] returns only that).
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().tag("kind", "book"))?;
+    /// assert_eq!(docs.get("a")?, Some(Doc::new().tag("kind", "book")));
+    /// assert_eq!(docs.get("missing")?, None);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn get(&self, key: &str) -> Result<Option<Doc>> {
         self.check_not_dropped()?;
         let doc = self
@@ -129,6 +227,18 @@ impl Collection {
 
     /// Removes the document under `key`; returns whether there was one. Deleting a
     /// missing key writes nothing.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new())?;
+    /// assert!(docs.delete("a")?);
+    /// assert!(!docs.delete("a")?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn delete(&self, key: &str) -> Result<bool> {
         validate_key(key)?;
         write(self.shared(), |catalog| {
@@ -151,12 +261,38 @@ impl Collection {
 
     /// Makes `key` expire after `ttl` (Redis's `EXPIRE`). Returns false, writing
     /// nothing, if there is no such key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new())?;
+    /// assert!(docs.expire("a", Duration::from_secs(10))?);
+    /// assert!(!docs.expire("missing", Duration::from_secs(10))?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
         self.set_deadline(key, Some(deadline_after(ttl)?))
     }
 
     /// Makes `key` expire at `when` (Redis's `EXPIREAT`); a time in the past expires
     /// it at once. Returns false if there is no such key.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new())?;
+    /// docs.expire_at("a", SystemTime::now() - Duration::from_secs(1))?; // in the past: gone
+    /// assert_eq!(docs.get("a")?, None);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::InvalidArgument`], changing nothing, when `when` is later than
@@ -167,11 +303,36 @@ impl Collection {
 
     /// Removes the expiry of `key` (Redis's `PERSIST`). Returns false if there is no
     /// such key or it had no expiry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::{Doc, KeyTtl};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert_with_ttl("a", Doc::new(), Duration::from_secs(10))?;
+    /// assert!(docs.persist("a")?);
+    /// assert_eq!(docs.ttl("a")?, KeyTtl::Persistent);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn persist(&self, key: &str) -> Result<bool> {
         self.set_deadline(key, None)
     }
 
     /// The remaining time to live of `key` (Redis's `TTL`, to the millisecond).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::{Doc, KeyTtl};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert_with_ttl("a", Doc::new(), Duration::from_secs(10))?;
+    /// assert!(matches!(docs.ttl("a")?, KeyTtl::ExpiresIn(left) if left <= Duration::from_secs(10)));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ttl(&self, key: &str) -> Result<KeyTtl> {
         self.check_not_dropped()?;
         let now = now_ms();
@@ -207,6 +368,17 @@ impl Collection {
     }
 
     /// Number of documents.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert_many([("a", Doc::new()), ("b", Doc::new())])?;
+    /// assert_eq!(docs.len()?, 2);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn len(&self) -> Result<usize> {
         self.check_not_dropped()?;
         Ok(self.state.snapshot().len(now_ms()))
@@ -214,24 +386,73 @@ impl Collection {
 
     /// Rows, sources (memtable, frozen memtables, segments) with their rows and bytes,
     /// index sizes, pending flushes and write stalls: what Redis's `FT.INFO` reports.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+    /// let info = docs.info()?;
+    /// assert_eq!(info.rows, 1);
+    /// assert_eq!(info.indexes[0].kind, "FLAT");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn info(&self) -> Result<crate::info::CollectionInfo> {
         self.check_not_dropped()?;
         Ok(crate::info::collection_info(&self.state))
     }
 
     /// Whether the collection holds no documents.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// assert!(docs.is_empty()?);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
     }
 
     /// Runs a search built with [`Search`]. Results are nearest first for vector
     /// queries; documents without the searched vector field are never returned.
+    ///
+    /// ```
+    /// use strata::{Doc, Search};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+    /// docs.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+    /// let hits = docs.search(&Search::knn("v", &[0.9, 0.1], 1))?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn search(&self, request: &Search) -> Result<Vec<Hit>> {
         Ok(self.run(request, false)?.0.hits)
     }
 
     /// Runs a search and returns its page with the total number of matching documents,
     /// as FT.SEARCH reports it (`LIMIT 0 0` counts without returning any hit).
+    ///
+    /// ```
+    /// use strata::{Doc, Search};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// for i in 0..5 {
+    ///     docs.upsert(format!("k{i}"), Doc::new().vector("v", vec![1.0, i as f32]))?;
+    /// }
+    /// let page = docs.search_page(&Search::knn("v", &[1.0, 0.0], 5).limit(0, 2))?;
+    /// assert_eq!((page.len(), page.total), (2, 5));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn search_page(&self, request: &Search) -> Result<SearchResults> {
         Ok(self.run(request, false)?.0)
     }
@@ -241,6 +462,19 @@ impl Collection {
     /// [`Collection::search`] would, one request at a time. A single request stays on
     /// the calling thread. Fails with the error of the first failing request (in batch
     /// order); the other results are then dropped.
+    ///
+    /// ```
+    /// use strata::{Doc, Search};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+    /// docs.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+    /// let answers = docs.search_many(&[Search::knn("v", &[1.0, 0.0], 1), Search::knn("v", &[0.0, 1.0], 1)])?;
+    /// assert_eq!((answers[0][0].key.as_str(), answers[1][0].key.as_str()), ("a", "b"));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn search_many(&self, requests: &[Search]) -> Result<Vec<Vec<Hit>>> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -280,12 +514,39 @@ impl Collection {
     /// A query in the RediSearch dialect, e.g.
     /// `(@category:{AI} @price:[0 100])=>[KNN 10 @embedding $vec AS score]`; bind
     /// parameters with [`QueryBuilder::param`] and run it with [`QueryBuilder::run`].
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().tag("kind", "book").numeric("price", 5.0).vector("v", vec![1.0, 0.0]))?;
+    /// let hits = docs
+    ///     .query("(@kind:{book} @price:[0 10])=>[KNN 3 @v $vec AS score]")
+    ///     .param("vec", vec![1.0f32, 0.0])
+    ///     .run()?;
+    /// assert!(hits[0].doc.get_numeric("score").is_some_and(|d| d.abs() < 1e-6));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn query<'c>(&'c self, query: &str) -> QueryBuilder<'c> {
         QueryBuilder::new(self, query)
     }
 
     /// How `request` would run: per source, live and matching rows and the strategy
     /// the planner chose.
+    ///
+    /// ```
+    /// use strata::{Doc, Filter, Search};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+    /// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+    /// docs.upsert("a", Doc::new().tag("kind", "book").vector("v", vec![1.0, 0.0]))?;
+    /// let plan = docs.explain(&Search::knn("v", &[1.0, 0.0], 1).filter(Filter::tag("kind", ["book"])))?;
+    /// assert_eq!(plan.sources.last().map(|s| s.matching_rows), Some(1));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn explain(&self, request: &Search) -> Result<Explain> {
         Ok(self.run(request, true)?.1)
     }
@@ -344,7 +605,7 @@ impl Collection {
     }
 
     /// Checks `doc` against the schema and limits and turns it into a record.
-    fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
+    pub(crate) fn validate(&self, key: &str, doc: Doc, deadline: Option<u64>) -> Result<Record> {
         if self.state.schema.is_json() {
             return Err(Error::InvalidArgument {
                 reason: format!(
@@ -404,7 +665,7 @@ fn truncate_for_message(key: &str) -> &str {
 }
 
 /// The wall-clock deadline `ttl` from now, in ms since the Unix epoch.
-fn deadline_after(ttl: Duration) -> Result<u64> {
+pub(crate) fn deadline_after(ttl: Duration) -> Result<u64> {
     let millis = u64::try_from(ttl.as_millis())
         .ok()
         .and_then(|ttl| now_ms().checked_add(ttl));

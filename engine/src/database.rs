@@ -46,6 +46,15 @@ impl Drop for DatabaseInner {
 /// Cheap to clone (an `Arc`); every clone is the same database. `Send + Sync`: share
 /// it between threads. The directory is locked while any clone or collection handle
 /// is alive.
+///
+/// ```
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"))?;
+/// let same = db.clone();
+/// std::thread::spawn(move || same.list_collections()).join().unwrap();
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Database {
     inner: Arc<DatabaseInner>,
@@ -54,6 +63,16 @@ pub struct Database {
 impl Database {
     /// Opens the database at `path`, creating the directory if it is missing, with
     /// default [`Options`].
+    ///
+    /// ```
+    /// use strata::{Database, Error};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = Database::open(dir.path().join("app.strata"))?;
+    /// // One open handle per directory (clone it to share).
+    /// assert!(matches!(Database::open(dir.path().join("app.strata")), Err(Error::Locked { .. })));
+    /// # drop(db);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Database::open_with(path, Options::default())
     }
@@ -64,6 +83,15 @@ impl Database {
     ///
     /// Fails with [`Error::Locked`] while another handle has it open, and with
     /// [`Error::Corrupt`] if a file fails its checks (see [`crate::Recovery`]).
+    ///
+    /// ```
+    /// use strata::{Database, Durability, Options};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let options = Options { durability: Durability::Always, ..Options::default() };
+    /// let db = Database::open_with(dir.path().join("db"), options)?;
+    /// # drop(db);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Database> {
         let path = path.as_ref().to_path_buf();
         let fs: Arc<dyn FileSystem> = options
@@ -180,17 +208,41 @@ impl Database {
     }
 
     /// The database directory.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// assert!(db.path().ends_with("db"));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.shared().path
     }
 
     /// What opening found in the write-ahead log (records replayed, a cut torn tail).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// assert_eq!(db.recovery_report().records_replayed, 0);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.shared().recovery
     }
 
     /// Creates a collection, as `FT.CREATE`. Fails with [`Error::CollectionExists`] if
     /// the name is taken.
+    ///
+    /// ```
+    /// use strata::{Error, Metric, Schema, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// let schema = Schema::builder().tag("kind").vector("v", 3, Metric::L2, VectorIndex::hnsw(16, 200)).build()?;
+    /// db.create_collection("items", schema.clone())?;
+    /// assert!(matches!(db.create_collection("items", schema), Err(Error::CollectionExists { .. })));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn create_collection(&self, name: &str, schema: Schema) -> Result<Collection> {
         validate_name("collection", name)?;
         crate::collection::write(self.shared(), |catalog| {
@@ -209,6 +261,16 @@ impl Database {
     }
 
     /// A handle to an existing collection.
+    ///
+    /// ```
+    /// use strata::{Error, Schema};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// db.create_collection("notes", Schema::builder().text("body").build()?)?;
+    /// assert_eq!(db.collection("notes")?.name(), "notes");
+    /// assert!(matches!(db.collection("nope"), Err(Error::CollectionNotFound { .. })));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn collection(&self, name: &str) -> Result<Collection> {
         let catalog = self.shared().catalog.read();
         let state = catalog
@@ -223,6 +285,16 @@ impl Database {
     /// Drops a collection and its documents, as `FT.DROPINDEX ... DD`. Existing handles
     /// to it fail with [`Error::CollectionNotFound`] from then on; its files go once
     /// the next manifest no longer names them and no reader holds them.
+    ///
+    /// ```
+    /// use strata::{Error, Schema};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+    /// db.drop_collection("notes")?;
+    /// assert!(matches!(notes.len(), Err(Error::CollectionNotFound { .. })));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         crate::collection::write(self.shared(), |catalog| {
             let state = catalog
@@ -237,6 +309,16 @@ impl Database {
     }
 
     /// Names of the collections, sorted.
+    ///
+    /// ```
+    /// use strata::Schema;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// db.create_collection("b", Schema::builder().text("t").build()?)?;
+    /// db.create_collection("a", Schema::builder().text("t").build()?)?;
+    /// assert_eq!(db.list_collections(), ["a", "b"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn list_collections(&self) -> Vec<String> {
         self.shared()
             .catalog
@@ -250,6 +332,17 @@ impl Database {
     /// Writes every memtable to an immutable segment and every changed deletion
     /// bitmap to disk, publishes a new manifest, and trims the WAL. Writers wait only
     /// while the manifest is published; readers never wait.
+    ///
+    /// ```
+    /// use strata::{Doc, Schema, SourceKind};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+    /// notes.upsert("a", Doc::new().text("body", "x"))?;
+    /// db.flush()?;
+    /// assert!(matches!(notes.info()?.sources[0].kind, SourceKind::Segment(_)));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         let collections: Vec<_> = self
             .shared()
@@ -272,6 +365,13 @@ impl Database {
 
     /// Seals the memtable and trims the WAL: the same as [`Database::flush`], named
     /// for what it does to the log (like SQLite's `wal_checkpoint`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// db.checkpoint()?; // same as flush()
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn checkpoint(&self) -> Result<()> {
         self.flush()
     }
@@ -279,6 +379,20 @@ impl Database {
     /// Flushes, then merges each collection's segments into one, dropping deleted and
     /// expired rows (like SQLite's `VACUUM`). Readers keep the old segments until they
     /// finish.
+    ///
+    /// ```
+    /// use strata::{Doc, Schema, SourceKind};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+    /// for round in 0..3 {
+    ///     notes.upsert(format!("k{round}"), Doc::new().text("body", "x"))?;
+    ///     db.flush()?;
+    /// }
+    /// db.compact()?;
+    /// assert_eq!(notes.info()?.sources.iter().filter(|s| matches!(s.kind, SourceKind::Segment(_))).count(), 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn compact(&self) -> Result<()> {
         self.flush()?;
         let collections: Vec<_> = self
@@ -303,12 +417,32 @@ impl Database {
     /// exist or be empty. Immutable segment files are hard-linked where the file system
     /// allows (copied otherwise); the WAL is copied. Writers pause while the files are
     /// linked and copied; readers do not. The copy opens as a normal database.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Schema};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// db.create_collection("notes", Schema::builder().text("body").build()?)?
+    ///     .upsert("a", Doc::new().text("body", "x"))?;
+    /// let copy = dir.path().join("copy");
+    /// db.backup(&copy)?;
+    /// assert_eq!(Database::open(&copy)?.collection("notes")?.len()?, 1);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn backup(&self, destination: impl AsRef<Path>) -> Result<()> {
         crate::maintenance::backup::backup(self.shared(), destination.as_ref())
     }
 
     /// Reads every file and checks every checksum and cross-reference, like SQLite's
     /// `PRAGMA integrity_check`. Damage is [`Error::Corrupt`] naming the file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = strata::Database::open(dir.path().join("db"))?;
+    /// let report = db.verify()?;
+    /// assert_eq!(report.segments, 0);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::maintenance::backup::verify(self.shared())
     }

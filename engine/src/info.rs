@@ -8,6 +8,21 @@ use crate::segment::FileKind;
 use crate::write::store::{now_ms, CollectionState, FROZEN_MAX};
 
 /// Where a collection's rows are held.
+///
+/// ```
+/// use strata::{Database, Doc, Metric, Schema, SourceKind, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder()
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+/// db.flush()?;
+/// items.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+/// let info = items.info()?;
+/// assert!(matches!(info.sources[0].kind, SourceKind::Segment(_)));
+/// assert_eq!(info.sources.last().map(|s| &s.kind), Some(&SourceKind::Memtable));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
     /// The memtable taking writes.
@@ -19,6 +34,20 @@ pub enum SourceKind {
 }
 
 /// One source of a collection's rows.
+///
+/// ```
+/// use strata::{Database, Doc, Metric, Schema, SourceKind, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder()
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+/// db.flush()?;
+/// items.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+/// let info = items.info()?;
+/// assert_eq!(info.sources.iter().map(|s| s.live_rows).sum::<u64>(), 2);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceInfo {
     pub kind: SourceKind,
@@ -34,6 +63,20 @@ pub struct SourceInfo {
 }
 
 /// One vector field's index.
+///
+/// ```
+/// use strata::{Database, Doc, Metric, Schema, SourceKind, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder()
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+/// db.flush()?;
+/// items.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+/// let info = items.info()?;
+/// assert_eq!((info.indexes[0].field.as_str(), info.indexes[0].kind), ("v", "HNSW"));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexInfo {
     pub field: String,
@@ -46,6 +89,20 @@ pub struct IndexInfo {
 }
 
 /// What [`crate::Collection::info`] reports (the role of Redis's `FT.INFO`).
+///
+/// ```
+/// use strata::{Database, Doc, Metric, Schema, SourceKind, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder()
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().vector("v", vec![1.0, 0.0]))?;
+/// db.flush()?;
+/// items.upsert("b", Doc::new().vector("v", vec![0.0, 1.0]))?;
+/// let info = items.info()?;
+/// assert_eq!((info.name.as_str(), info.rows, info.flushes), ("items", 2, 1));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollectionInfo {
     pub name: String,

@@ -13,6 +13,7 @@ fn rank(module: &str) -> Option<u8> {
         "read" | "maintenance" => Some(3),
         "collection" | "database" | "query_builder" | "info" | "json" | "bench_internals"
         | "lib" => Some(4),
+        "apps" => Some(5),
         _ => None,
     }
 }

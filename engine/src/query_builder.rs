@@ -9,6 +9,27 @@ use crate::read::execute::Explain;
 use crate::read::search::{decode_blob, Hit, Param, ParamKind, Search, SearchResults};
 
 /// A query in the RediSearch dialect, with its parameters; see [`Collection::query`].
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let page = items
+///     .query("@kind:{$kind}=>[KNN 2 @v $vec AS dist]")
+///     .param("kind", "x")
+///     .param("vec", vec![0.0f32, 0.0])
+///     .args(["RETURN", "1", "dist", "SORTBY", "dist", "DESC"])
+///     .run_with_total()?;
+/// assert_eq!(page.hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct QueryBuilder<'c> {
@@ -41,6 +62,22 @@ impl<'c> QueryBuilder<'c> {
     /// elsewhere), like `PARAMS`. A vector may be given as `f32`s or, as Redis clients
     /// send it, as little-endian FLOAT32 bytes (`&bytes[..]`); a blob whose length is
     /// not a multiple of 4 is refused when the query runs.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN $k @v $vec]").param("k", 1i64).param("vec", vec![2.0f32, 0.0]).run()?;
+    /// assert_eq!(hits[0].key, "c");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn param(mut self, name: &str, value: impl Into<Param>) -> QueryBuilder<'c> {
         self.blobs.retain(|(blob, _)| blob != name);
         match value.into().0 {
@@ -53,18 +90,67 @@ impl<'c> QueryBuilder<'c> {
     }
 
     /// Overrides `EF_RUNTIME` of the KNN clause.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).ef_runtime(50).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ef_runtime(mut self, ef: usize) -> QueryBuilder<'c> {
         self.ef_runtime = Some(ef);
         self
     }
 
     /// Overrides `NPROBE` of the KNN clause (IVF-PQ lists scanned per segment).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// // Ignored by HNSW fields; an IVF_PQ field scans this many lists.
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).nprobe(8).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn nprobe(mut self, nprobe: usize) -> QueryBuilder<'c> {
         self.nprobe = Some(nprobe);
         self
     }
 
     /// Overrides `REFINE` of the KNN clause (IVF-PQ candidates re-ranked, times k).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("*=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).refine(2).run()?;
+    /// assert_eq!(hits[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn refine(mut self, refine: usize) -> QueryBuilder<'c> {
         self.refine = Some(refine);
         self
@@ -72,6 +158,22 @@ impl<'c> QueryBuilder<'c> {
 
     /// FT.SEARCH options after the query string, as separate arguments: `RETURN`,
     /// `SORTBY`, `LIMIT`, `NOCONTENT`, `PARAMS`, `DIALECT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("@kind:{x}").args(["SORTBY", "price", "LIMIT", "0", "1"]).run()?;
+    /// assert_eq!(hits[0].key, "b");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn args<I, S>(mut self, args: I) -> QueryBuilder<'c>
     where
         I: IntoIterator<Item = S>,
@@ -98,6 +200,22 @@ impl<'c> QueryBuilder<'c> {
     }
 
     /// Runs the query. Without `LIMIT`, at most 10 results come back, as in RediSearch.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hits = items.query("@price:[2 +inf]").args(["SORTBY", "price"]).run()?;
+    /// assert_eq!(hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["c", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn run(self) -> Result<Vec<Hit>> {
         self.collection.search(&self.search()?)
     }
@@ -105,11 +223,43 @@ impl<'c> QueryBuilder<'c> {
     /// Runs the query and returns the page with the total number of matching
     /// documents, as FT.SEARCH does: `LIMIT 0 0` returns only the total. For KNN the
     /// total is the number of neighbours found (at most k).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let counted = items.query("@kind:{x}").args(["LIMIT", "0", "0"]).run_with_total()?;
+    /// assert_eq!((counted.total, counted.hits.len()), (2, 0));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn run_with_total(self) -> Result<SearchResults> {
         self.collection.search_page(&self.search()?)
     }
 
     /// How the query would run: per source, live and matching rows and the strategy.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let plan = items.query("@kind:{x}=>[KNN 1 @v $vec]").param("vec", vec![0.0f32, 0.0]).explain()?;
+    /// assert_eq!(plan.sources[0].matching_rows, 2);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn explain(self) -> Result<Explain> {
         self.collection.explain(&self.search()?)
     }

@@ -39,6 +39,12 @@ pub(crate) enum Op {
         collection: u64,
         key: String,
     },
+    /// Deletes every key, all or nothing (`Collection::delete_many`); the writer logs
+    /// only keys that were live, so each one names a row when it is applied.
+    DeleteMany {
+        collection: u64,
+        keys: Vec<String>,
+    },
     /// Sets (`Some`) or clears (`None`, PERSIST) a key's expiry.
     Expire {
         collection: u64,
@@ -55,6 +61,7 @@ impl Op {
             Op::CreateCollection { .. } | Op::DropCollection { .. } => None,
             Op::Upsert { collection, .. }
             | Op::Delete { collection, .. }
+            | Op::DeleteMany { collection, .. }
             | Op::Expire { collection, .. } => Some(*collection),
         }
     }
@@ -65,6 +72,7 @@ const OP_DROP_COLLECTION: u8 = 2;
 const OP_UPSERT: u8 = 3;
 const OP_DELETE: u8 = 4;
 const OP_EXPIRE: u8 = 5;
+const OP_DELETE_MANY: u8 = 6;
 
 const VALUE_TEXT: u8 = 0;
 const VALUE_TAG: u8 = 1;
@@ -116,6 +124,14 @@ pub(crate) fn encode(op: &Op) -> Vec<u8> {
             put_u64(&mut out, *collection);
             put_str(&mut out, key);
         }
+        Op::DeleteMany { collection, keys } => {
+            out.push(OP_DELETE_MANY);
+            put_u64(&mut out, *collection);
+            put_u32(&mut out, keys.len() as u32);
+            for key in keys {
+                put_str(&mut out, key);
+            }
+        }
         Op::Expire {
             collection,
             key,
@@ -159,6 +175,17 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Op, String> {
             collection: reader.u64()?,
             key: reader.string()?,
         },
+        OP_DELETE_MANY => {
+            let collection = reader.u64()?;
+            let count = reader.u32()? as usize;
+            // A key takes at least its 4-byte length, so a larger count is a lie that
+            // must not size an allocation.
+            let mut keys = Vec::with_capacity(count.min(reader.remaining() / 4));
+            for _ in 0..count {
+                keys.push(reader.string()?);
+            }
+            Op::DeleteMany { collection, keys }
+        }
         OP_EXPIRE => Op::Expire {
             collection: reader.u64()?,
             key: reader.string()?,
@@ -472,6 +499,10 @@ mod tests {
             Op::Delete {
                 collection: 7,
                 key: "k1".into(),
+            },
+            Op::DeleteMany {
+                collection: 7,
+                keys: vec!["k1".into(), "k2".into()],
             },
             Op::Expire {
                 collection: 7,

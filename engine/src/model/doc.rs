@@ -1,6 +1,12 @@
 //! Documents: a key's fields, like the fields of a Redis hash.
 
 /// One field value.
+///
+/// ```
+/// use strata::{Doc, Value};
+/// let doc = Doc::new().with("price", Value::Numeric(9.5));
+/// assert_eq!(doc.get("price"), Some(&Value::Numeric(9.5)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// For a TEXT field.
@@ -20,6 +26,11 @@ pub enum Value {
 
 impl Value {
     /// The kind of value, for messages.
+    ///
+    /// ```
+    /// use strata::Value;
+    /// assert_eq!(Value::Vector(vec![1.0]).kind_name(), "vector");
+    /// ```
     pub fn kind_name(&self) -> &'static str {
         match self {
             Value::Text(_) => "text",
@@ -71,35 +82,65 @@ impl PartialEq for Doc {
 
 impl Doc {
     /// An empty document.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert!(Doc::new().is_empty());
+    /// ```
     pub fn new() -> Doc {
         Doc::default()
     }
 
     /// Adds a TEXT value.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().text("title", "Rust").get_text("title"), Some("Rust"));
+    /// ```
     #[must_use]
     pub fn text(self, field: &str, text: impl Into<String>) -> Doc {
         self.with(field, Value::Text(text.into()))
     }
 
     /// Adds a TAG value (one or more tags joined by the field's separator).
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().tag("kind", "ai,web").get_tag("kind"), Some("ai,web"));
+    /// ```
     #[must_use]
     pub fn tag(self, field: &str, tags: impl Into<String>) -> Doc {
         self.with(field, Value::Tag(tags.into()))
     }
 
     /// Adds a NUMERIC value.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().numeric("price", 2.5).get_numeric("price"), Some(2.5));
+    /// ```
     #[must_use]
     pub fn numeric(self, field: &str, number: f64) -> Doc {
         self.with(field, Value::Numeric(number))
     }
 
     /// Adds a VECTOR value.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().vector("v", vec![0.5, 1.0]).get_vector("v"), Some(&[0.5, 1.0][..]));
+    /// ```
     #[must_use]
     pub fn vector(self, field: &str, vector: impl Into<Vec<f32>>) -> Doc {
         self.with(field, Value::Vector(vector.into()))
     }
 
     /// Adds a value of any kind. Giving the same field twice is refused at upsert.
+    ///
+    /// ```
+    /// use strata::{Doc, Value};
+    /// assert_eq!(Doc::new().with("t", Value::Text("x".into())), Doc::new().text("t", "x"));
+    /// ```
     #[must_use]
     pub fn with(mut self, field: &str, value: Value) -> Doc {
         self.fields.push((field.to_string(), value));
@@ -107,6 +148,13 @@ impl Doc {
     }
 
     /// The value of `field`, if present.
+    ///
+    /// ```
+    /// use strata::{Doc, Value};
+    /// let doc = Doc::new().tag("kind", "book");
+    /// assert_eq!(doc.get("kind"), Some(&Value::Tag("book".into())));
+    /// assert_eq!(doc.get("price"), None);
+    /// ```
     pub fn get(&self, field: &str) -> Option<&Value> {
         self.fields
             .iter()
@@ -115,6 +163,13 @@ impl Doc {
     }
 
     /// The text of a TEXT field.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// let doc = Doc::new().text("title", "Rust").tag("kind", "book");
+    /// assert_eq!(doc.get_text("title"), Some("Rust"));
+    /// assert_eq!(doc.get_text("kind"), None); // a TAG, not TEXT
+    /// ```
     pub fn get_text(&self, field: &str) -> Option<&str> {
         match self.get(field)? {
             Value::Text(text) => Some(text),
@@ -123,6 +178,11 @@ impl Doc {
     }
 
     /// The raw string of a TAG field.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().tag("kind", "book").get_tag("kind"), Some("book"));
+    /// ```
     pub fn get_tag(&self, field: &str) -> Option<&str> {
         match self.get(field)? {
             Value::Tag(text) => Some(text),
@@ -131,6 +191,11 @@ impl Doc {
     }
 
     /// The number of a NUMERIC field.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().numeric("n", 1.0).get_numeric("n"), Some(1.0));
+    /// ```
     pub fn get_numeric(&self, field: &str) -> Option<f64> {
         match self.get(field)? {
             Value::Numeric(number) => Some(*number),
@@ -139,6 +204,11 @@ impl Doc {
     }
 
     /// The components of a VECTOR field.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().vector("v", vec![1.0]).get_vector("v"), Some(&[1.0][..]));
+    /// ```
     pub fn get_vector(&self, field: &str) -> Option<&[f32]> {
         match self.get(field)? {
             Value::Vector(vector) => Some(vector),
@@ -156,6 +226,12 @@ impl Doc {
     }
 
     /// All fields, in the order they were given (schema order for stored documents).
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// let doc = Doc::new().text("a", "x").numeric("b", 1.0);
+    /// assert_eq!(doc.fields().map(|(name, _)| name).collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.fields
             .iter()
@@ -163,11 +239,21 @@ impl Doc {
     }
 
     /// Number of fields.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert_eq!(Doc::new().text("a", "x").len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
     /// Whether the document has no fields.
+    ///
+    /// ```
+    /// use strata::Doc;
+    /// assert!(!Doc::new().text("a", "x").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }

@@ -6,10 +6,33 @@
 use std::path::PathBuf;
 
 /// Result alias for Strata operations.
+///
+/// ```
+/// fn count_books(db: &strata::Database) -> strata::Result<usize> {
+///     db.collection("books")?.len()
+/// }
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Database::open(dir.path().join("db")).unwrap();
+/// assert!(count_books(&db).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in Strata. Match on the variant; print it for a
 /// sentence that says what to do.
+///
+/// ```
+/// use strata::{Database, Doc, Error, Schema};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"))?;
+/// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+/// match notes.upsert("a", Doc::new().numeric("body", 1.0)) {
+///     Err(Error::FieldType { field, expected, found }) => {
+///         assert_eq!((field.as_str(), expected, found), ("body", "TEXT", "numeric"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -7,6 +7,15 @@ use strata_storage::wal::{RecoveryMode, SyncPolicy};
 use strata_storage::FileSystem;
 
 /// When an acknowledged write is on disk, with the meaning of Redis's `appendfsync`.
+///
+/// ```
+/// use strata::{Database, Durability, Options};
+/// # let dir = tempfile::tempdir().unwrap();
+/// // Every acknowledged write survives a power cut (appendfsync always).
+/// let db = Database::open_with(dir.path().join("db"), Options { durability: Durability::Always, ..Options::default() })?;
+/// # drop(db);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
     /// fsync before each write returns (a batch is one fsync): an acknowledged write
@@ -32,6 +41,15 @@ impl Durability {
 }
 
 /// What opening does with a damaged write-ahead log.
+///
+/// ```
+/// use strata::{Database, Options, Recovery};
+/// # let dir = tempfile::tempdir().unwrap();
+/// // Like aof-load-truncated yes: open past a damaged log record, and say what was cut.
+/// let db = Database::open_with(dir.path().join("db"), Options { recovery: Recovery::TruncateAtCorruption, ..Options::default() })?;
+/// assert!(db.recovery_report().cut.is_none());
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Recovery {
     /// A torn last record (an interrupted write) is cut off and reported; damage with
@@ -56,6 +74,16 @@ impl Recovery {
 const MAX_QUERY_DEPTH_CEILING: usize = 200;
 
 /// Bounds on input, so that no single call can exhaust memory or disk.
+///
+/// ```
+/// use strata::{Database, Doc, Error, Limits, Options, Schema};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let limits = Limits { max_document_bytes: 100, ..Limits::default() };
+/// let db = Database::open_with(dir.path().join("db"), Options { limits, ..Options::default() })?;
+/// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+/// assert!(matches!(notes.upsert("a", Doc::new().text("body", "x".repeat(200))), Err(Error::TooLarge { .. })));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest encoded document (all its fields), default 16 MiB.
@@ -110,6 +138,20 @@ impl Default for Limits {
 }
 
 /// Options for [`crate::Database::open_with`].
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::{Database, Options};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let options = Options {
+///     memtable_rows_max: 10_000,
+///     background_interval: Duration::from_millis(200),
+///     ..Options::default()
+/// };
+/// let db = Database::open_with(dir.path().join("db"), options)?;
+/// # drop(db);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Options {
     /// When writes are fsynced; default [`Durability::EverySec`].

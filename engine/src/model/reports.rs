@@ -3,6 +3,15 @@
 use std::path::PathBuf;
 
 /// What opening found in the write-ahead log.
+///
+/// ```
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let report = Database::open(dir.path().join("db"))?.recovery_report().clone();
+/// assert_eq!(report.records_replayed, 0);
+/// assert!(report.cut.is_none()); // nothing torn
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// WAL records replayed (records already in segments are not counted).
@@ -12,6 +21,16 @@ pub struct RecoveryReport {
 }
 
 /// Bytes cut from the end of a WAL file at open.
+///
+/// ```
+/// use strata::Database;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = Database::open(dir.path().join("db"))?;
+/// if let Some(cut) = &db.recovery_report().cut {
+///     eprintln!("cut {} bytes of {} at {}", cut.bytes, cut.file.display(), cut.offset);
+/// }
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalCut {
     /// The WAL file.
@@ -27,6 +46,18 @@ pub struct WalCut {
 }
 
 /// What [`Database::verify`](crate::Database::verify) checked.
+///
+/// ```
+/// use strata::{Doc, Schema};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Database::open(dir.path().join("db"))?;
+/// db.create_collection("notes", Schema::builder().text("body").build()?)?
+///     .upsert("a", Doc::new().text("body", "x"))?;
+/// db.flush()?;
+/// let report = db.verify()?;
+/// assert_eq!(report.segments, 1);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Segments whose every file, key order and document archive was checked.

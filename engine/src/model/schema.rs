@@ -1,9 +1,28 @@
 //! Collection schemas, as RediSearch's `FT.CREATE ... SCHEMA` declares them.
 
 use crate::model::error::{Error, Result};
+/// How distances are measured, as Redis's `DISTANCE_METRIC`.
+///
+/// ```
+/// use strata::{Database, Doc, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder()
+///     .vector("v", 2, Metric::L2, VectorIndex::flat()).build()?)?;
+/// items.upsert("a", Doc::new().vector("v", vec![3.0, 4.0]))?;
+/// // L2 is the squared Euclidean distance, as in Redis.
+/// assert_eq!(items.search(&Search::knn("v", &[0.0, 0.0], 1))?[0].distance, 25.0);
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub use strata_index::Metric;
 
 /// Largest vector dimension a field may declare (as RediSearch's limit).
+///
+/// ```
+/// use strata::{Error, Metric, Schema, VectorIndex, MAX_DIMENSION};
+/// let too_wide = Schema::builder().vector("v", MAX_DIMENSION + 1, Metric::L2, VectorIndex::flat()).build();
+/// assert!(matches!(too_wide, Err(Error::InvalidSchema { .. })));
+/// ```
 pub const MAX_DIMENSION: usize = 32_768;
 /// Most fields a schema may declare.
 pub const MAX_FIELDS: usize = 1_024;
@@ -16,9 +35,20 @@ pub const MAX_NAME_BYTES: usize = 128;
 /// than the data), while an exact scan of 4,096 rows costs only a few times the fixed
 /// work of an IVF-PQ query (`(256 + NLIST) * dim` for its table and list ranking),
 /// and gives the exact answer.
+///
+/// ```
+/// use strata::IVF_PQ_MIN_ROWS;
+/// // Segments smaller than this are searched exactly, even on an IVF_PQ field.
+/// assert_eq!(IVF_PQ_MIN_ROWS, 4_096);
+/// ```
 pub const IVF_PQ_MIN_ROWS: usize = 4_096;
 
 /// The index that serves a vector field.
+///
+/// ```
+/// use strata::VectorIndex;
+/// assert_eq!(VectorIndex::hnsw(16, 200), VectorIndex::Hnsw { m: 16, ef_construction: 200 });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VectorIndex {
     /// Exact search over every vector.
@@ -32,11 +62,23 @@ pub enum VectorIndex {
 
 impl VectorIndex {
     /// Exact search (RediSearch `FLAT`).
+    ///
+    /// ```
+    /// use strata::VectorIndex;
+    /// assert_eq!(VectorIndex::flat(), VectorIndex::Flat);
+    /// ```
     pub fn flat() -> VectorIndex {
         VectorIndex::Flat
     }
 
     /// HNSW with `M` and `EF_CONSTRUCTION` (Redis defaults: 16 and 200).
+    ///
+    /// ```
+    /// use strata::{Metric, Schema, VectorIndex};
+    /// let schema = Schema::builder().vector("v", 384, Metric::Cosine, VectorIndex::hnsw(16, 200)).build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn hnsw(m: usize, ef_construction: usize) -> VectorIndex {
         VectorIndex::Hnsw { m, ef_construction }
     }
@@ -45,6 +87,14 @@ impl VectorIndex {
     /// (8-bit codes, so `M` bytes per vector; `M` must divide the dimension).
     /// Segments of at least [`crate::IVF_PQ_MIN_ROWS`] rows are trained at flush or
     /// merge; smaller ones, and the memtable, are searched exactly.
+    ///
+    /// ```
+    /// use strata::{Metric, Schema, VectorIndex};
+    /// // 384 dimensions in 48 sub-quantisers of 8: 48 bytes per vector.
+    /// let schema = Schema::builder().vector("v", 384, Metric::L2, VectorIndex::ivf_pq(256, 48)).build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ivf_pq(lists: usize, subquantizers: usize) -> VectorIndex {
         VectorIndex::IvfPq {
             lists,
@@ -92,6 +142,15 @@ impl VectorIndex {
 }
 
 /// Options of a TAG field.
+///
+/// ```
+/// use strata::{Schema, TagOptions};
+/// let schema = Schema::builder()
+///     .tag_with("labels", TagOptions { separator: ';', case_sensitive: true })
+///     .build()?;
+/// # let _ = schema;
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TagOptions {
     /// Splits a stored value into tags; default `,`.
@@ -110,6 +169,14 @@ impl Default for TagOptions {
 }
 
 /// A VECTOR field: FLOAT32 components, a dimension, a metric and an index.
+///
+/// ```
+/// use strata::{FieldKind, Metric, Schema, VectorIndex};
+/// let schema = Schema::builder().vector("v", 3, Metric::InnerProduct, VectorIndex::flat()).build()?;
+/// let FieldKind::Vector(options) = schema.fields()[0].kind else { unreachable!() };
+/// assert_eq!((options.dim, options.metric), (3, Metric::InnerProduct));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VectorOptions {
     pub dim: usize,
@@ -118,6 +185,13 @@ pub struct VectorOptions {
 }
 
 /// What a field holds.
+///
+/// ```
+/// use strata::{FieldKind, Schema};
+/// let schema = Schema::builder().field("price", FieldKind::Numeric).build()?;
+/// assert_eq!(schema.fields()[0].kind, FieldKind::Numeric);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
     /// Free text (stored; full-text indexing comes with the full-text index).
@@ -135,6 +209,11 @@ pub enum FieldKind {
 
 impl FieldKind {
     /// The RediSearch name of the kind, for messages.
+    ///
+    /// ```
+    /// use strata::FieldKind;
+    /// assert_eq!(FieldKind::Numeric.name(), "NUMERIC");
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             FieldKind::Text => "TEXT",
@@ -147,6 +226,13 @@ impl FieldKind {
 }
 
 /// One declared field.
+///
+/// ```
+/// use strata::{FieldKind, Schema};
+/// let schema = Schema::builder().text("title").build()?;
+/// assert_eq!((schema.fields()[0].name.as_str(), schema.fields()[0].kind), ("title", FieldKind::Text));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
     /// The name queries use (for a JSON field, its `AS` alias).
@@ -158,6 +244,19 @@ pub struct Field {
 }
 
 /// The fields of a collection. Built with [`Schema::builder`]; immutable afterwards.
+///
+/// ```
+/// use strata::{Metric, Schema, VectorIndex};
+/// // FT.CREATE idx SCHEMA title TEXT kind TAG price NUMERIC v VECTOR HNSW 6 TYPE FLOAT32 DIM 3 DISTANCE_METRIC COSINE
+/// let schema = Schema::builder()
+///     .text("title")
+///     .tag("kind")
+///     .numeric("price")
+///     .vector("v", 3, Metric::Cosine, VectorIndex::hnsw(16, 200))
+///     .build()?;
+/// assert_eq!(schema.fields().len(), 4);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schema {
     fields: Vec<Field>,
@@ -165,16 +264,38 @@ pub struct Schema {
 
 impl Schema {
     /// Starts a schema.
+    ///
+    /// ```
+    /// use strata::Schema;
+    /// let schema = Schema::builder().text("body").build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder { fields: Vec::new() }
     }
 
     /// The fields, in declaration order.
+    ///
+    /// ```
+    /// use strata::Schema;
+    /// let schema = Schema::builder().text("a").numeric("b").build()?;
+    /// assert_eq!(schema.fields().iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }
 
     /// Position and declaration of the field called `name`.
+    ///
+    /// ```
+    /// use strata::{FieldKind, Schema};
+    /// let schema = Schema::builder().text("a").numeric("b").build()?;
+    /// assert_eq!(schema.field("b").map(|(position, f)| (position, f.kind)), Some((1, FieldKind::Numeric)));
+    /// assert!(schema.field("c").is_none());
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
         self.fields
             .iter()
@@ -251,6 +372,12 @@ impl Schema {
 }
 
 /// Declares the fields of a schema, in order, then [`SchemaBuilder::build`] checks them.
+///
+/// ```
+/// use strata::{Error, Schema};
+/// // Duplicate names are refused when the schema is built.
+/// assert!(matches!(Schema::builder().text("a").numeric("a").build(), Err(Error::DuplicateField { .. })));
+/// ```
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct SchemaBuilder {
@@ -259,26 +386,59 @@ pub struct SchemaBuilder {
 
 impl SchemaBuilder {
     /// A TEXT field.
+    ///
+    /// ```
+    /// use strata::{FieldKind, Schema};
+    /// assert_eq!(Schema::builder().text("body").build()?.fields()[0].kind, FieldKind::Text);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn text(self, name: &str) -> SchemaBuilder {
         self.field(name, FieldKind::Text)
     }
 
     /// A TAG field with separator `,`, case-insensitive.
+    ///
+    /// ```
+    /// use strata::{FieldKind, Schema, TagOptions};
+    /// assert_eq!(Schema::builder().tag("kind").build()?.fields()[0].kind, FieldKind::Tag(TagOptions::default()));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn tag(self, name: &str) -> SchemaBuilder {
         self.field(name, FieldKind::Tag(TagOptions::default()))
     }
 
     /// A TAG field with its own separator and case sensitivity.
+    ///
+    /// ```
+    /// use strata::{Schema, TagOptions};
+    /// let options = TagOptions { separator: '|', ..TagOptions::default() };
+    /// let schema = Schema::builder().tag_with("kind", options).build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn tag_with(self, name: &str, options: TagOptions) -> SchemaBuilder {
         self.field(name, FieldKind::Tag(options))
     }
 
     /// A NUMERIC field.
+    ///
+    /// ```
+    /// use strata::{FieldKind, Schema};
+    /// assert_eq!(Schema::builder().numeric("price").build()?.fields()[0].kind, FieldKind::Numeric);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn numeric(self, name: &str) -> SchemaBuilder {
         self.field(name, FieldKind::Numeric)
     }
 
     /// A FLOAT32 VECTOR field of `dim` components.
+    ///
+    /// ```
+    /// use strata::{Metric, Schema, VectorIndex};
+    /// let schema = Schema::builder().vector("embedding", 384, Metric::Cosine, VectorIndex::flat()).build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn vector(
         self,
         name: &str,
@@ -293,6 +453,13 @@ impl SchemaBuilder {
     }
 
     /// A field of any kind.
+    ///
+    /// ```
+    /// use strata::{FieldKind, Schema};
+    /// let schema = Schema::builder().field("n", FieldKind::Numeric).build()?;
+    /// # let _ = schema;
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn field(mut self, name: &str, kind: FieldKind) -> SchemaBuilder {
         self.fields.push(Field {
             name: name.to_string(),
@@ -356,6 +523,13 @@ impl SchemaBuilder {
     /// Checks the declarations: names, duplicates, dimensions, supported indexes,
     /// JSONPaths. A schema of JSON fields gains a last field `$` ([`FieldKind::Json`]),
     /// which holds the document.
+    ///
+    /// ```
+    /// use strata::{Error, Metric, Schema, VectorIndex};
+    /// assert!(Schema::builder().text("a").build().is_ok());
+    /// let zero = Schema::builder().vector("v", 0, Metric::L2, VectorIndex::flat()).build();
+    /// assert!(matches!(zero, Err(Error::InvalidSchema { .. })));
+    /// ```
     pub fn build(mut self) -> Result<Schema> {
         if self.fields.iter().any(|field| field.path.is_some()) {
             self.fields.push(Field {

@@ -8,6 +8,16 @@ use crate::model::error::{Error, Result};
 use crate::model::schema::{FieldKind, Schema};
 
 /// Longest document key, in bytes.
+///
+/// ```
+/// use strata::{Database, Doc, Error, Schema, MAX_KEY_BYTES};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+/// let long = "k".repeat(MAX_KEY_BYTES + 1);
+/// assert!(matches!(notes.upsert(long, Doc::new()), Err(Error::InvalidKey { .. })));
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub const MAX_KEY_BYTES: usize = 1024;
 
 pub(crate) fn validate_key(key: &str) -> Result<()> {
@@ -34,6 +44,18 @@ pub(crate) fn validate_key(key: &str) -> Result<()> {
 /// `2|a|² + 2|b|²`). Larger finite components used to overflow a norm to infinity,
 /// which made COSINE rank the vector first at distance 0 (FLAT), treat it as a zero
 /// vector (HNSW), or return NaN.
+///
+/// ```
+/// use strata::{Doc, Error, MAX_VECTOR_NORM_SQUARED};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = strata::Database::open(dir.path().join("db"))?;
+/// # let docs = db.create_collection("docs", strata::Schema::builder().tag("kind").numeric("price")
+/// #     .vector("v", 2, strata::Metric::Cosine, strata::VectorIndex::flat()).build()?)?;
+/// let huge = vec![f32::MAX / 2.0, 0.0];
+/// assert!(matches!(docs.upsert("a", Doc::new().vector("v", huge)), Err(Error::InvalidArgument { .. })));
+/// assert!((f32::MAX as f64 / 2.0).powi(2) > MAX_VECTOR_NORM_SQUARED);
+/// # Ok::<(), strata::Error>(())
+/// ```
 pub const MAX_VECTOR_NORM_SQUARED: f64 = f32::MAX as f64 / 4.0;
 
 /// Checks a vector given to a write or a query: its dimension, finite components and

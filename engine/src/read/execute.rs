@@ -27,6 +27,20 @@ pub(crate) const DEFAULT_LIMIT: u64 = 10;
 
 /// How one source answers a vector query. Chosen per source from the filter's
 /// selectivity; the HNSW index adds graph traversal here.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, Strategy, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().tag("kind", "x").vector("v", vec![1.0, 0.0]))?;
+/// items.upsert("b", Doc::new().tag("kind", "y").vector("v", vec![0.0, 1.0]))?;
+/// let plan = items.explain(&Search::knn("v", &[1.0, 0.0], 1).filter(Filter::tag("kind", ["x"])))?;
+/// // Two rows in the memtable: measured exactly.
+/// assert_eq!(plan.sources[0].strategy, Strategy::ExactOverBitmap);
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Compute the distance to every matching row (FLAT, or few matches).
@@ -41,6 +55,20 @@ pub enum Strategy {
 }
 
 /// What the planner decided for one source, as `explain` shows it.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, Strategy, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().tag("kind", "x").vector("v", vec![1.0, 0.0]))?;
+/// items.upsert("b", Doc::new().tag("kind", "y").vector("v", vec![0.0, 1.0]))?;
+/// let plan = items.explain(&Search::knn("v", &[1.0, 0.0], 1).filter(Filter::tag("kind", ["x"])))?;
+/// let source = &plan.sources[0];
+/// assert_eq!((source.source.as_str(), source.live_rows, source.matching_rows), ("memtable", 2, 1));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourcePlan {
     /// `memtable`, or `segment <id>`.
@@ -55,6 +83,19 @@ pub struct SourcePlan {
 
 impl SourcePlan {
     /// Matching rows as a share of live rows (1 for an empty source).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, Strategy, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert("a", Doc::new().tag("kind", "x").vector("v", vec![1.0, 0.0]))?;
+    /// items.upsert("b", Doc::new().tag("kind", "y").vector("v", vec![0.0, 1.0]))?;
+    /// let plan = items.explain(&Search::knn("v", &[1.0, 0.0], 1).filter(Filter::tag("kind", ["x"])))?;
+    /// assert_eq!(plan.sources[0].selectivity(), 0.5);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn selectivity(&self) -> f64 {
         if self.live_rows == 0 {
             1.0
@@ -65,6 +106,20 @@ impl SourcePlan {
 }
 
 /// The plan of a query: the query as Strata understood it, and each source's choice.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, Strategy, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert("a", Doc::new().tag("kind", "x").vector("v", vec![1.0, 0.0]))?;
+/// items.upsert("b", Doc::new().tag("kind", "y").vector("v", vec![0.0, 1.0]))?;
+/// let plan = items.explain(&Search::knn("v", &[1.0, 0.0], 1).filter(Filter::tag("kind", ["x"])))?;
+/// assert_eq!(plan.query, "@kind:{x}=>[KNN 1 @v $vector]");
+/// println!("{plan}"); // one line per source
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Explain {
     /// The query, printed back in the RediSearch dialect.

@@ -29,11 +29,21 @@ pub struct Filter(pub(crate) Ast);
 
 impl Filter {
     /// Every document (`*`).
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// assert_eq!(Filter::all().to_string(), "*");
+    /// ```
     pub fn all() -> Filter {
         Filter(Ast::All)
     }
 
     /// Documents whose TAG `field` holds any of `values` (`@field:{a | b}`).
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// assert_eq!(Filter::tag("kind", ["a", "b"]).to_string(), "@kind:{a | b}");
+    /// ```
     pub fn tag<I, S>(field: &str, values: I) -> Filter
     where
         I: IntoIterator<Item = S>,
@@ -52,6 +62,12 @@ impl Filter {
     /// Documents whose NUMERIC `field` lies in `range` (`@field:[low high]`, with `(`
     /// for an excluded bound; an unbounded end is `-inf` / `+inf`). A document without
     /// the field never matches.
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// assert_eq!(Filter::range("price", 10.0..).to_string(), "@price:[10 +inf]");
+    /// assert_eq!(Filter::range("price", ..=5.0).to_string(), "@price:[-inf 5]");
+    /// ```
     pub fn range(field: &str, range: impl std::ops::RangeBounds<f64>) -> Filter {
         let bound = |bound: Bound<&f64>, infinity: f64| match bound {
             Bound::Included(value) => RangeBound::inclusive(*value),
@@ -66,6 +82,12 @@ impl Filter {
     }
 
     /// Both filters (juxtaposition in the query language).
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// let both = Filter::tag("kind", ["a"]).and(Filter::range("n", 0.0..=1.0));
+    /// assert_eq!(both.to_string(), "@kind:{a} @n:[0 1]");
+    /// ```
     #[must_use]
     pub fn and(mut self, other: Filter) -> Filter {
         // Flattened, so a long chain of `and`s stays one level deep.
@@ -77,6 +99,12 @@ impl Filter {
     }
 
     /// Either filter (`|`).
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// let either = Filter::tag("kind", ["a"]).or(Filter::tag("kind", ["b"]));
+    /// assert_eq!(either.to_string(), "@kind:{a} | @kind:{b}");
+    /// ```
     #[must_use]
     pub fn or(mut self, other: Filter) -> Filter {
         if let Ast::Or(children) = &mut self.0 {
@@ -92,6 +120,12 @@ impl Filter {
         clippy::should_implement_trait,
         reason = "the builder reads .and().or().not(); `Not` is implemented too"
     )]
+    ///
+    /// ```
+    /// use strata::Filter;
+    /// assert_eq!(Filter::tag("kind", ["a"]).not().to_string(), "-@kind:{a}");
+    /// assert_eq!(!!Filter::tag("kind", ["a"]), Filter::tag("kind", ["a"]));
+    /// ```
     pub fn not(mut self) -> Filter {
         if let Ast::Not(inner) = &mut self.0 {
             return Filter(std::mem::replace(&mut **inner, Ast::All));

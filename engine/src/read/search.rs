@@ -36,6 +36,22 @@ pub struct Search {
 impl Search {
     /// The `k` documents whose `field` vectors are nearest to `vector`, nearest first
     /// (`*=>[KNN k @field $vector]`, with `LIMIT 0 k`).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.9, 0.0], 2))?), ["b", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn knn(field: &str, vector: &[f32], k: usize) -> Search {
         Search {
             query: Query {
@@ -56,6 +72,23 @@ impl Search {
     /// Every document whose `field` vector lies within `radius` of `vector`, nearest
     /// first (`@field:[VECTOR_RANGE radius $vector]`). Returns at most 10 unless
     /// [`Search::limit`] says otherwise, as in RediSearch.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// // L2 distances are squared: within 1.5 of the origin means a and b.
+    /// assert_eq!(keys(items.search(&Search::range("v", &[0.0, 0.0], 1.5))?), ["a", "b"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn range(field: &str, vector: &[f32], radius: f64) -> Search {
         Search {
             query: Query {
@@ -103,6 +136,23 @@ impl Search {
     }
 
     /// Only documents matching `filter` (a pre-filter: k nearest among the matches).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// let request = Search::knn("v", &[0.0, 0.0], 2).filter(Filter::tag("kind", ["y"]));
+    /// assert_eq!(keys(items.search(&request)?), ["c"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn filter(mut self, filter: Filter) -> Search {
         self.query.filter = match std::mem::replace(&mut self.query.filter, Ast::All) {
             Ast::All => filter.0,
@@ -113,6 +163,23 @@ impl Search {
     }
 
     /// `EF_RUNTIME`: the HNSW search breadth (ignored by FLAT, which is exact).
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let request = Search::knn("v", &[0.0, 0.0], 1).ef_runtime(100);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 1 @v $vector EF_RUNTIME 100]");
+    /// assert_eq!(items.search(&request)?[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn ef_runtime(mut self, ef: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.ef_runtime = Some(Value::Literal(ef as u64));
@@ -122,6 +189,12 @@ impl Search {
 
     /// `NPROBE`: the IVF-PQ coarse lists scanned per segment (ignored by FLAT and
     /// HNSW). More lists find more of the true neighbours and cost more.
+    ///
+    /// ```
+    /// use strata::Search;
+    /// let request = Search::knn("v", &[0.0, 0.0], 10).nprobe(64);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 10 @v $vector NPROBE 64]");
+    /// ```
     pub fn nprobe(mut self, nprobe: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.nprobe = Some(Value::Literal(nprobe as u64));
@@ -131,6 +204,12 @@ impl Search {
 
     /// `REFINE`: IVF-PQ re-ranks `refine * k` candidates per segment with exact
     /// distances (ignored by FLAT and HNSW).
+    ///
+    /// ```
+    /// use strata::Search;
+    /// let request = Search::knn("v", &[0.0, 0.0], 10).refine(4);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 10 @v $vector REFINE 4]");
+    /// ```
     pub fn refine(mut self, refine: usize) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.refine = Some(Value::Literal(refine as u64));
@@ -141,6 +220,23 @@ impl Search {
     /// RediSearch's `HYBRID_POLICY`: `true` for `ADHOC_BF` (exact search over the
     /// filter's matches), `false` for `BATCHES` (the HNSW graph, filtered while it is
     /// walked). Without it the planner chooses per segment.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let request = Search::knn("v", &[0.0, 0.0], 1).brute_force(true);
+    /// assert_eq!(request.to_query_string(), "*=>[KNN 1 @v $vector HYBRID_POLICY ADHOC_BF]");
+    /// assert_eq!(items.search(&request)?[0].key, "a");
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn brute_force(mut self, exact: bool) -> Search {
         if let Some(clause) = &mut self.query.vector {
             clause.hybrid_policy = Some(if exact {
@@ -154,6 +250,22 @@ impl Search {
 
     /// Returns only these fields with each hit, like `RETURN`. Vector fields are
     /// returned only when named. An empty list is `NOCONTENT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hit = &items.search(&Search::knn("v", &[0.0, 0.0], 1).return_fields(["price"]))?[0];
+    /// assert_eq!(hit.doc, Doc::new().numeric("price", 3.0));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn return_fields<I, S>(mut self, fields: I) -> Search
     where
         I: IntoIterator<Item = S>,
@@ -174,12 +286,44 @@ impl Search {
     }
 
     /// Returns keys and distances only, like `NOCONTENT`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let hit = &items.search(&Search::knn("v", &[0.0, 0.0], 1).no_content())?[0];
+    /// assert_eq!((hit.key.as_str(), hit.doc.is_empty()), ("a", true));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn no_content(mut self) -> Search {
         self.query.options.no_content = true;
         self
     }
 
     /// Skips `offset` results and returns at most `count`, like `LIMIT offset count`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.0, 0.0], 3).limit(1, 2))?), ["b", "c"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn limit(mut self, offset: usize, count: usize) -> Search {
         self.query.options.limit = Some(Page {
             offset: offset as u64,
@@ -189,6 +333,22 @@ impl Search {
     }
 
     /// Orders results by a field, like `SORTBY field ASC|DESC`.
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+    ///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+    /// items.upsert_many([
+    ///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+    ///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+    ///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+    /// ])?;
+    /// let keys = |hits: Vec<strata::Hit>| hits.into_iter().map(|h| h.key).collect::<Vec<_>>();
+    /// assert_eq!(keys(items.search(&Search::knn("v", &[0.0, 0.0], 3).sort_by("price", false))?), ["b", "c", "a"]);
+    /// # Ok::<(), strata::Error>(())
+    /// ```
     pub fn sort_by(mut self, field: &str, descending: bool) -> Search {
         let order = if descending {
             SortOrder::Descending
@@ -203,6 +363,12 @@ impl Search {
     }
 
     /// The query in the RediSearch dialect (the vector is the parameter `$vector`).
+    ///
+    /// ```
+    /// use strata::{Filter, Search};
+    /// let request = Search::knn("v", &[0.0, 1.0], 5).filter(Filter::range("price", ..10.0));
+    /// assert_eq!(request.to_query_string(), "@price:[-inf (10]=>[KNN 5 @v $vector]");
+    /// ```
     pub fn to_query_string(&self) -> String {
         self.query.to_string()
     }
@@ -211,6 +377,26 @@ impl Search {
 /// A parameter value for [`QueryBuilder::param`](crate::QueryBuilder::param): a vector (as `f32`s, or as the
 /// little-endian FLOAT32 bytes Redis clients send: `np.float32(v).tobytes()`), text
 /// or a number.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let blob: Vec<u8> = [0.9f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// let by_bytes = items.query("*=>[KNN 1 @v $q]").param("q", &blob[..]).run()?;
+/// let by_floats = items.query("*=>[KNN 1 @v $q]").param("q", vec![0.9f32, 0.0]).run()?;
+/// assert_eq!(by_bytes, by_floats);
+/// let cheap = items.query("@price:[-inf $max]").param("max", 1.5).run()?;
+/// assert_eq!(cheap[0].key, "b");
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param(pub(crate) ParamKind);
 
@@ -219,6 +405,33 @@ pub(crate) enum ParamKind {
     Value(ParamValue),
     /// A vector as bytes, decoded (and its length checked) when the query is built.
     Blob(Vec<u8>),
+}
+
+impl Param {
+    /// A vector parameter from the little-endian FLOAT32 bytes a Redis client sends
+    /// (`np.float32(v).tobytes()`, redis-py's `array_to_buffer`), checked now rather
+    /// than when the query runs. `From<&[u8]>` takes the same bytes unchecked.
+    ///
+    /// ```
+    /// use strata::Param;
+    /// let blob: Vec<u8> = [1.0f32, -2.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+    /// assert_eq!(Param::from_f32_le_bytes(&blob)?, Param::from(vec![1.0f32, -2.5]));
+    /// assert!(matches!(Param::from_f32_le_bytes(&blob[..5]), Err(strata::Error::InvalidArgument { .. })));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the length is 0 or not a multiple of 4.
+    pub fn from_f32_le_bytes(bytes: &[u8]) -> Result<Param> {
+        if bytes.is_empty() {
+            return Err(Error::InvalidArgument {
+                reason: "an empty FLOAT32 blob; a vector has at least one dimension".to_string(),
+            });
+        }
+        Ok(Param(ParamKind::Value(ParamValue::Vector(decode_blob(
+            "blob", bytes,
+        )?))))
+    }
 }
 
 impl From<&[u8]> for Param {
@@ -301,6 +514,23 @@ impl From<i64> for Param {
 
 /// A page of search results and how many documents matched in all, like FT.SEARCH's
 /// reply. Dereferences to the page's hits.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let page = items.search_page(&Search::knn("v", &[0.0, 0.0], 3).limit(0, 1))?;
+/// assert_eq!(page.total, 3);
+/// assert_eq!(page[0].key, "a"); // derefs to the hits
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SearchResults {
     /// Documents that matched, before `LIMIT` cut the page (for KNN, at most k).
@@ -336,6 +566,24 @@ impl<'a> IntoIterator for &'a SearchResults {
 }
 
 /// One search result.
+///
+/// ```
+/// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = Database::open(dir.path().join("db"))?;
+/// let items = db.create_collection("items", Schema::builder().tag("kind").numeric("price")
+///     .vector("v", 2, Metric::L2, VectorIndex::hnsw(16, 200)).build()?)?;
+/// items.upsert_many([
+///     ("a", Doc::new().tag("kind", "x").numeric("price", 3.0).vector("v", vec![0.0, 0.0])),
+///     ("b", Doc::new().tag("kind", "x").numeric("price", 1.0).vector("v", vec![1.0, 0.0])),
+///     ("c", Doc::new().tag("kind", "y").numeric("price", 2.0).vector("v", vec![2.0, 0.0])),
+/// ])?;
+/// let hit = &items.query("*=>[KNN 1 @v $vec AS d]").param("vec", vec![1.0f32, 0.0]).run()?[0];
+/// assert_eq!((hit.key.as_str(), hit.distance), ("b", 0.0));
+/// assert_eq!(hit.doc.get_numeric("d"), Some(0.0));
+/// assert_eq!(hit.doc.get_tag("kind"), Some("x"));
+/// # Ok::<(), strata::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     /// The document's key.

@@ -213,6 +213,20 @@ impl Catalog {
                     state.publish(&tables);
                 }
             }
+            Op::DeleteMany {
+                collection: id,
+                keys,
+            } => {
+                let state = collection(self, id)?;
+                let mut tables = state.tables.lock();
+                for key in &keys {
+                    tables.apply_delete(key, seq).map_err(storage)?;
+                }
+                tables.seq = seq;
+                if publish {
+                    state.publish(&tables);
+                }
+            }
             Op::Expire {
                 collection: id,
                 key,
@@ -322,9 +336,14 @@ impl Shared {
             return Ok(Written::default());
         };
         let payload = codec::encode(&op);
-        if let Op::Upsert { docs, .. } = &op {
+        let batch = match &op {
+            Op::Upsert { docs, .. } => docs.len(),
+            Op::DeleteMany { keys, .. } => keys.len(),
+            _ => 0,
+        };
+        {
             let limit = self.options.limits.max_batch_bytes;
-            if docs.len() > 1 && payload.len() > limit {
+            if batch > 1 && payload.len() > limit {
                 return Err(Error::TooLarge {
                     what: "the batch".to_string(),
                     size: payload.len(),
