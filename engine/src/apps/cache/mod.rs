@@ -601,7 +601,7 @@ fn check_threshold(threshold: f32) -> Result<()> {
 
 fn value_text(value: &Value) -> String {
     match value {
-        Value::Text(text) | Value::Tag(text) => text.clone(),
+        Value::Text(text) | Value::Tag(text) | Value::Json(text) => text.clone(),
         Value::Numeric(number) => number.to_string(),
         Value::Vector(vector) => format!("{vector:?}"),
     }
