@@ -1,0 +1,230 @@
+//! `strata`: a Redis-protocol server, a shell and maintenance commands for a Strata
+//! database directory. `strata --help` lists them.
+
+mod commands;
+mod ft;
+mod ftcreate;
+mod glob;
+mod keyspace;
+mod print;
+mod resp;
+mod server;
+mod shell;
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strata::{Database, Durability, Options};
+
+use crate::commands::Shared;
+use crate::keyspace::Keyspace;
+
+/// Strata from the command line: a Redis-compatible server, a shell, maintenance.
+///
+/// `strata DB` opens a shell on the database directory DB (created if missing);
+/// `strata DB COMMAND ARGS...` runs one command and prints its reply as redis-cli does.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The database directory, for the shell.
+    db: Option<PathBuf>,
+    /// A command to run instead of opening the shell, as separate words or as one
+    /// quoted line (`"FT.SEARCH idx '*'"`).
+    words: Vec<String>,
+    /// How writes are made durable (as Redis's appendfsync).
+    #[arg(long, value_enum, default_value = "everysec", global = true)]
+    durability: DurabilityArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DurabilityArg {
+    /// fsync before acknowledging each write.
+    Always,
+    /// fsync once a second.
+    Everysec,
+    /// leave flushing to the OS.
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the database over the Redis protocol (RESP2 and RESP3).
+    Serve {
+        /// The database directory (created if missing).
+        db: PathBuf,
+        /// TCP port.
+        #[arg(long, default_value_t = 6379)]
+        port: u16,
+        /// Address to listen on. Anything but loopback needs --requirepass.
+        #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+        bind: IpAddr,
+        /// Password clients must give with AUTH (or HELLO .. AUTH). Also read from
+        /// STRATA_PASSWORD, which keeps it out of the process list.
+        #[arg(long, env = "STRATA_PASSWORD", hide_env_values = true)]
+        requirepass: Option<String>,
+        /// Most connections at once.
+        #[arg(long, default_value_t = 10_000)]
+        max_clients: usize,
+        /// Largest command, in bytes.
+        #[arg(long, default_value_t = 512 << 20)]
+        max_request_bytes: usize,
+    },
+    /// Print the database's collections, their rows, sources and indexes.
+    Info {
+        /// The database directory.
+        db: PathBuf,
+    },
+    /// Check every file of the database against its checksums.
+    Verify {
+        /// The database directory.
+        db: PathBuf,
+    },
+    /// Write a consistent copy of the database to DEST.
+    Backup {
+        /// The database directory.
+        db: PathBuf,
+        /// Where the copy goes (must not exist).
+        dest: PathBuf,
+    },
+    /// Merge each collection's segments and drop deleted and expired rows.
+    Compact {
+        /// The database directory.
+        db: PathBuf,
+    },
+}
+
+fn open(path: &PathBuf, durability: DurabilityArg) -> Result<Database, String> {
+    let durability = match durability {
+        DurabilityArg::Always => Durability::Always,
+        DurabilityArg::Everysec => Durability::EverySec,
+        DurabilityArg::Never => Durability::Never,
+    };
+    Database::open_with(
+        path,
+        Options {
+            durability,
+            ..Options::default()
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("strata: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let durability = cli.durability;
+    let Some(command) = cli.command else {
+        let Some(db) = cli.db else {
+            return Err(
+                "give a database directory (strata DB), or a command: see strata --help".into(),
+            );
+        };
+        let keyspace = Keyspace::open(open(&db, durability)?)?;
+        let shared = Shared::new(keyspace, None);
+        return if cli.words.is_empty() {
+            shell::interactive(&shared, &db)
+        } else {
+            shell::one_shot(&shared, &cli.words)
+        };
+    };
+    match command {
+        Command::Serve {
+            db,
+            port,
+            bind,
+            requirepass,
+            max_clients,
+            max_request_bytes,
+        } => {
+            if server::is_public(bind) && requirepass.as_deref().is_none_or(str::is_empty) {
+                return Err(format!(
+                    "--bind {bind} accepts connections from other machines; give a password with --requirepass (or STRATA_PASSWORD), or bind to 127.0.0.1"
+                ));
+            }
+            let keyspace = Keyspace::open(open(&db, durability)?)?;
+            let shared = Arc::new(Shared::new(keyspace, requirepass.filter(|p| !p.is_empty())));
+            let listener = TcpListener::bind(server::address(bind, port))
+                .map_err(|e| format!("could not listen on {bind}:{port}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            // Tests and scripts wait for this line to know the port (with --port 0).
+            println!("strata serve: {} on {local}", db.display());
+            server::serve(
+                shared,
+                listener,
+                server::Limits {
+                    max_clients,
+                    max_request_bytes,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { db } => {
+            let db = open(&db, durability)?;
+            for name in db.list_collections() {
+                let info = db
+                    .collection(&name)
+                    .and_then(|c| c.info())
+                    .map_err(|e| e.to_string())?;
+                println!("{name}: {} rows", info.rows);
+                for source in &info.sources {
+                    println!(
+                        "  {:?}: {} rows ({} live), {} bytes",
+                        source.kind, source.rows, source.live_rows, source.bytes
+                    );
+                }
+                for index in &info.indexes {
+                    println!(
+                        "  index {} {}: {} bytes",
+                        index.field, index.kind, index.bytes
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { db } => {
+            let db = open(&db, durability)?;
+            match db.verify() {
+                Ok(report) => {
+                    println!(
+                        "ok: {} segments ({} bytes), {} WAL records",
+                        report.segments, report.segment_bytes, report.wal_records
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("damaged: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Backup { db, dest } => {
+            open(&db, durability)?
+                .backup(&dest)
+                .map_err(|e| e.to_string())?;
+            println!("backed up to {}", dest.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compact { db } => {
+            open(&db, durability)?
+                .compact()
+                .map_err(|e| e.to_string())?;
+            println!("compacted");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
