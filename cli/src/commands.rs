@@ -382,6 +382,13 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
             _ => wrong_args("keys"),
         },
         "DBSIZE" => from(ks.keys().map(|k| Reply::Int(k.len() as i64))),
+        // Every key goes; indexes stay, empty, as in Redis.
+        "FLUSHDB" | "FLUSHALL" => from((|| {
+            for k in ks.keys()? {
+                ks.delete(&k)?;
+            }
+            Ok(Reply::ok())
+        })()),
         "SCAN" => from(scan(ks, args)),
         "FT.CREATE" => ft::create(ks, args),
         "FT.DROPINDEX" => ft::drop_index(ks, args),
@@ -394,7 +401,7 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
     }
 }
 
-const KNOWN: [&str; 46] = [
+const KNOWN: [&str; 48] = [
     "PING",
     "ECHO",
     "QUIT",
@@ -432,6 +439,8 @@ const KNOWN: [&str; 46] = [
     "TYPE",
     "KEYS",
     "DBSIZE",
+    "FLUSHDB",
+    "FLUSHALL",
     "SCAN",
     "FT.CREATE",
     "FT.DROPINDEX",

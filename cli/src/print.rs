@@ -2,11 +2,30 @@
 
 use crate::resp::{format_double, Reply};
 
-/// The reply as `redis-cli` shows it, without a trailing newline.
-pub fn render(reply: &Reply) -> String {
+/// The reply as `redis-cli` shows it, without a trailing newline. Without RESP3, maps,
+/// sets and doubles show in their RESP2 shapes, as a RESP2 connection receives them.
+pub fn render(reply: &Reply, resp3: bool) -> String {
     let mut out = String::new();
-    write(reply, &mut out, 0);
+    if resp3 {
+        write(reply, &mut out, 0);
+    } else {
+        write(&resp2(reply), &mut out, 0);
+    }
     out
+}
+
+fn resp2(reply: &Reply) -> Reply {
+    match reply {
+        Reply::Map(pairs) => Reply::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [resp2(k), resp2(v)])
+                .collect(),
+        ),
+        Reply::Array(items) | Reply::Set(items) => Reply::Array(items.iter().map(resp2).collect()),
+        Reply::Double(x) => Reply::Bulk(format_double(*x).into_bytes()),
+        other => other.clone(),
+    }
 }
 
 fn write(reply: &Reply, out: &mut String, indent: usize) {
@@ -89,10 +108,13 @@ mod tests {
             Reply::Array(vec![Reply::text("t"), Reply::Bulk(vec![b'a', 0xff])]),
         ]);
         assert_eq!(
-            render(&reply),
+            render(&reply, false),
             "1) (integer) 1\n2) \"doc:1\"\n3) 1) \"t\"\n   2) \"a\\xff\""
         );
-        assert_eq!(render(&Reply::Array(vec![])), "(empty array)");
-        assert_eq!(render(&Reply::error("ERR x")), "(error) ERR x");
+        assert_eq!(render(&Reply::Array(vec![]), false), "(empty array)");
+        assert_eq!(render(&Reply::error("ERR x"), false), "(error) ERR x");
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Double(1.5))]);
+        assert_eq!(render(&map, true), "1# \"a\" => (double) 1.5");
+        assert_eq!(render(&map, false), "1) \"a\"\n2) \"1.5\"");
     }
 }

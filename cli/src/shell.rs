@@ -20,7 +20,7 @@ pub fn one_shot(shared: &Shared, words: &[String]) -> Result<ExitCode, String> {
         words.to_vec()
     };
     let reply = run_line(shared, words);
-    println!("{}", render(&reply));
+    println!("{}", render(&reply, false));
     Ok(if reply.is_error() {
         ExitCode::FAILURE
     } else {
@@ -66,7 +66,7 @@ pub fn interactive(shared: &Shared, db: &Path) -> Result<ExitCode, String> {
                 };
                 let command = words.into_iter().map(String::into_bytes).collect();
                 let reply = execute(shared, &mut session, &command);
-                println!("{}", render(&reply));
+                println!("{}", render(&reply, session.resp3));
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
