@@ -30,6 +30,11 @@ pub const META: &str = "_meta";
 /// Hash fields no index's collection holds exactly.
 pub const REST: &str = "_rest";
 
+/// Collections the server keeps for itself, never listed or searched as indexes.
+pub fn is_internal(name: &str) -> bool {
+    name == META || name == REST || name == crate::import::IMPORTS
+}
+
 /// A hash: fields and values in order, as bytes.
 pub type Hash = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -158,8 +163,7 @@ impl Keyspace {
         let indexes = self.indexes.read();
         let mut names: Vec<String> = indexes.iter().map(|i| i.name.clone()).collect();
         for collection in self.db.list_collections() {
-            if collection != META
-                && collection != REST
+            if !is_internal(&collection)
                 && !indexes.iter().any(|i| i.collection.name() == collection)
                 && !names.contains(&collection)
             {
@@ -174,8 +178,7 @@ impl Keyspace {
         if let Some(index) = self.indexes.read().iter().find(|i| i.name == name) {
             return Some(index.clone());
         }
-        if name == META
-            || name == REST
+        if is_internal(name)
             || self
                 .indexes
                 .read()
@@ -595,7 +598,7 @@ impl Keyspace {
         let taken = self.db.list_collections();
         let mut candidate = base.clone();
         let mut n = 2;
-        while candidate == META || candidate == REST || taken.contains(&candidate) {
+        while is_internal(&candidate) || taken.contains(&candidate) {
             candidate = format!("{base}-{n}");
             n += 1;
         }

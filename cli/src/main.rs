@@ -5,6 +5,7 @@ mod commands;
 mod ft;
 mod ftcreate;
 mod glob;
+mod import;
 mod keyspace;
 mod print;
 mod resp;
@@ -51,6 +52,21 @@ enum DurabilityArg {
     Never,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MetricArg {
+    Cosine,
+    L2,
+    Ip,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum IndexArg {
+    /// HNSW with M 16 and EF_CONSTRUCTION 200 (Redis's defaults).
+    Hnsw,
+    /// Exact search.
+    Flat,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the database over the Redis protocol (RESP2 and RESP3).
@@ -95,6 +111,42 @@ enum Command {
     Compact {
         /// The database directory.
         db: PathBuf,
+    },
+    /// Load vectors (.fvecs, .bvecs, .npy) or documents (.jsonl) into a collection,
+    /// in batches, with progress; run again with the same arguments to resume.
+    Import {
+        /// The database directory (created if missing).
+        db: PathBuf,
+        /// The file to load; its extension says the format.
+        source: PathBuf,
+        /// The collection to load into (created if missing).
+        #[arg(long)]
+        collection: String,
+        /// JSON lines with the other fields of each row of a vector file, in the same order.
+        #[arg(long)]
+        fields: Option<PathBuf>,
+        /// The schema, as FT.CREATE's SCHEMA part ("title TEXT genre TAG v VECTOR HNSW 6
+        /// TYPE FLOAT32 DIM 384 DISTANCE_METRIC COSINE"); inferred and printed when absent.
+        #[arg(long)]
+        schema: Option<String>,
+        /// The vector field's name.
+        #[arg(long, default_value = "embedding")]
+        vector_field: String,
+        /// Metric of an inferred vector field.
+        #[arg(long, value_enum, default_value = "cosine")]
+        metric: MetricArg,
+        /// Index of an inferred vector field.
+        #[arg(long, value_enum, default_value = "hnsw")]
+        index: IndexArg,
+        /// The JSON field holding each row's key; rows without one get `<collection>:<row>`.
+        #[arg(long, default_value = "id")]
+        key_field: String,
+        /// Rows per write (one upsert_many, one WAL record).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        batch: u64,
+        /// Stop once this many rows are in (to load a prefix of the file).
+        #[arg(long)]
+        max_rows: Option<u64>,
     },
 }
 
@@ -217,6 +269,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .backup(&dest)
                 .map_err(|e| e.to_string())?;
             println!("backed up to {}", dest.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            db,
+            source,
+            collection,
+            fields,
+            schema,
+            vector_field,
+            metric,
+            index,
+            key_field,
+            batch,
+            max_rows,
+        } => {
+            let db = open(&db, durability)?;
+            let plan = import::Plan {
+                collection,
+                source,
+                fields,
+                schema,
+                vector_field,
+                metric: match metric {
+                    MetricArg::Cosine => strata::Metric::Cosine,
+                    MetricArg::L2 => strata::Metric::L2,
+                    MetricArg::Ip => strata::Metric::InnerProduct,
+                },
+                index: match index {
+                    IndexArg::Hnsw => strata::VectorIndex::hnsw(16, 200),
+                    IndexArg::Flat => strata::VectorIndex::flat(),
+                },
+                key_field,
+                batch: batch as usize,
+                max_rows,
+            };
+            import::run(&db, &plan)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Compact { db } => {

@@ -182,7 +182,7 @@ pub fn read_command(
         let text = String::from_utf8_lossy(&first);
         match split_words(&text) {
             Some(words) if words.is_empty() => continue,
-            Some(words) => return Ok(Some(words.into_iter().map(String::into_bytes).collect())),
+            Some(words) => return Ok(Some(words)),
             None => return Err(ReadError::Protocol("unbalanced quotes in request".into())),
         }
     }
@@ -231,10 +231,15 @@ fn parse_len(text: &[u8], what: &str) -> Result<i64, ReadError> {
 }
 
 /// Splits a line into words as redis-cli does: spaces separate, `"..."` (with `\n`,
-/// `\xHH`, `\"` escapes) and `'...'` quote. `None` when a quote is left open.
-pub fn split_words(line: &str) -> Option<Vec<String>> {
+/// `\xHH`, `\"` escapes, so binary arguments can be typed) and `'...'` quote. `None`
+/// when a quote is left open.
+pub fn split_words(line: &str) -> Option<Vec<Vec<u8>>> {
     let mut words = Vec::new();
     let mut chars = line.chars().peekable();
+    let push = |word: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        word.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
     loop {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
@@ -242,7 +247,7 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
         let Some(&first) = chars.peek() else {
             return Some(words);
         };
-        let mut word = String::new();
+        let mut word = Vec::new();
         if first == '"' || first == '\'' {
             chars.next();
             let mut closed = false;
@@ -253,19 +258,19 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
                 }
                 if c == '\\' && first == '"' {
                     match chars.next()? {
-                        'n' => word.push('\n'),
-                        'r' => word.push('\r'),
-                        't' => word.push('\t'),
+                        'n' => word.push(b'\n'),
+                        'r' => word.push(b'\r'),
+                        't' => word.push(b'\t'),
                         'x' => {
                             let hex: String = [chars.next()?, chars.next()?].iter().collect();
-                            word.push(u8::from_str_radix(&hex, 16).ok()? as char);
+                            word.push(u8::from_str_radix(&hex, 16).ok()?);
                         }
-                        other => word.push(other),
+                        other => push(&mut word, other),
                     }
                 } else if c == '\\' && chars.peek() == Some(&'\'') {
-                    word.push(chars.next()?);
+                    push(&mut word, chars.next()?);
                 } else {
-                    word.push(c);
+                    push(&mut word, c);
                 }
             }
             if !closed {
@@ -276,7 +281,7 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
                 if c.is_whitespace() {
                     break;
                 }
-                word.push(c);
+                push(&mut word, c);
                 chars.next();
             }
         }

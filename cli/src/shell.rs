@@ -17,7 +17,7 @@ pub fn one_shot(shared: &Shared, words: &[String]) -> Result<ExitCode, String> {
     let words = if words.len() == 1 {
         split_words(&words[0]).ok_or("the command has an unbalanced quote")?
     } else {
-        words.to_vec()
+        words.iter().map(|w| w.clone().into_bytes()).collect()
     };
     let reply = run_line(shared, words);
     println!("{}", render(&reply, false));
@@ -28,9 +28,8 @@ pub fn one_shot(shared: &Shared, words: &[String]) -> Result<ExitCode, String> {
     })
 }
 
-fn run_line(shared: &Shared, words: Vec<String>) -> Reply {
+fn run_line(shared: &Shared, command: Vec<Vec<u8>>) -> Reply {
     let mut session = shared.session();
-    let command = words.into_iter().map(String::into_bytes).collect();
     execute(shared, &mut session, &command)
 }
 
@@ -64,8 +63,7 @@ pub fn interactive(shared: &Shared, db: &Path) -> Result<ExitCode, String> {
                     println!("Invalid argument(s): unbalanced quotes");
                     continue;
                 };
-                let command = words.into_iter().map(String::into_bytes).collect();
-                let reply = execute(shared, &mut session, &command);
+                let reply = execute(shared, &mut session, &words);
                 println!("{}", render(&reply, session.resp3));
             }
             Err(ReadlineError::Interrupted) => continue,
