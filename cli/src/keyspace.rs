@@ -16,6 +16,7 @@
 //! stored.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +90,9 @@ pub struct Keyspace {
     rest: Collection,
     indexes: RwLock<Vec<Arc<Index>>>,
     writes: Mutex<()>,
+    /// Whether `_rest` may hold anything: set at open and by every write to it, so
+    /// searches skip looking hits up there while it has never been used.
+    rest_used: AtomicBool,
 }
 
 impl Keyspace {
@@ -107,7 +111,10 @@ impl Keyspace {
             rest,
             indexes: RwLock::new(Vec::new()),
             writes: Mutex::new(()),
+            rest_used: AtomicBool::new(false),
         };
+        let used = !keyspace.rest.is_empty().map_err(fail)?;
+        keyspace.rest_used.store(used, Ordering::Relaxed);
         let mut entries = Vec::new();
         for name in collection_keys(&keyspace.meta)? {
             let Some(doc) = keyspace.meta.get(&name).map_err(fail)? else {
@@ -251,7 +258,7 @@ impl Keyspace {
     /// Whether any hash has fields outside every index's collection (search replies
     /// then look each hit up there).
     pub fn has_rest(&self) -> bool {
-        self.rest.len().map_or(true, |n| n > 0)
+        self.rest_used.load(Ordering::Relaxed)
     }
 
     /// The fields of `key` kept in `_rest`.
@@ -361,6 +368,7 @@ impl Keyspace {
             collection.upsert_many(docs).map_err(fail)?;
         }
         if !rest_docs.is_empty() {
+            self.rest_used.store(true, Ordering::Relaxed);
             self.rest.upsert_many(rest_docs).map_err(fail)?;
         }
         for key in rest_deletes {
