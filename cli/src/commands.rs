@@ -382,8 +382,11 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
             _ => wrong_args("keys"),
         },
         "DBSIZE" => from(ks.keys().map(|k| Reply::Int(k.len() as i64))),
-        // Every key goes; indexes stay, empty, as in Redis.
+        // Every key and every index made by FT.CREATE go, as with RediSearch loaded.
         "FLUSHDB" | "FLUSHALL" => from((|| {
+            for index in ks.indexes() {
+                ks.drop_index(&index.name, true)?;
+            }
             for k in ks.keys()? {
                 ks.delete(&k)?;
             }

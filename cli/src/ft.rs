@@ -249,6 +249,8 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
                         j += 1;
                     }
                 }
+                // `RETURN 0` replies with keys only, as NOCONTENT does.
+                request.no_content |= returns.is_empty();
                 request.returns = Some(returns);
                 i += 2 + n;
             }

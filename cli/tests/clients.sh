@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Unchanged redis-py and RedisVL client code against Redis Stack and `strata serve`,
-# as `.ci/run` runs it: install the server and the clients into a venv (shared with
+# Unchanged redis-py and RedisVL client code, then the parity suite, against Redis
+# Stack and `strata serve`, as `.ci/run` runs it: install the server and the clients into a venv (shared with
 # tests/redis_parity, kept in target/redis-stack), start Redis Stack and `strata serve`
 # on free loopback ports, run clients.py, stop both. Fails on any difference. Skips
 # (exit 0, saying so) only when the install fails for lack of network.
@@ -53,3 +53,5 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$venv/bin/python" "$root/cli/tests/clients.py" --redis-port "$redis_port" --strata-port "$strata_port"
+# The parity suite's query strings, with Strata's answers from `strata serve`.
+"$venv/bin/python" "$root/tests/redis_parity/parity.py" --port "$redis_port" --serve "$strata_port"
