@@ -23,6 +23,8 @@ pub struct IndexDef {
     pub prefixes: Vec<String>,
     pub fields: Vec<IndexField>,
     pub skip_initial_scan: bool,
+    /// The arguments it was parsed from (after the index name).
+    pub args: Vec<String>,
 }
 
 impl IndexDef {
@@ -74,12 +76,13 @@ impl<'a> Args<'a> {
 /// Parses the arguments after the index name. Errors are the text of a Redis error
 /// reply (without the `ERR ` code).
 pub fn parse(args: &[String]) -> Result<IndexDef, String> {
-    let mut args = Args { args, at: 0 };
     let mut def = IndexDef {
         prefixes: Vec::new(),
         fields: Vec::new(),
         skip_initial_scan: false,
+        args: args.to_vec(),
     };
+    let mut args = Args { args, at: 0 };
     loop {
         let Some(word) = args.next() else {
             return Err("No schema found".to_string());

@@ -527,11 +527,10 @@ fn progress_key(plan: &Plan) -> String {
     key
 }
 
-/// Runs the import; returns rows written by this run.
-pub fn run(db: &Database, plan: &Plan) -> Result<u64, String> {
-    let mut rows = open_rows(plan)?;
-    let imports = match db.collection(IMPORTS) {
-        Ok(c) => c,
+/// The collection recording finished batches of imports and exports (made on first use).
+pub fn progress_collection(db: &Database) -> Result<Collection, String> {
+    match db.collection(IMPORTS) {
+        Ok(c) => Ok(c),
         Err(strata::Error::CollectionNotFound { .. }) => db
             .create_collection(
                 IMPORTS,
@@ -540,9 +539,15 @@ pub fn run(db: &Database, plan: &Plan) -> Result<u64, String> {
                     .build()
                     .map_err(|e| e.to_string())?,
             )
-            .map_err(|e| e.to_string())?,
-        Err(e) => return Err(e.to_string()),
-    };
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs the import; returns rows written by this run.
+pub fn run(db: &Database, plan: &Plan) -> Result<u64, String> {
+    let mut rows = open_rows(plan)?;
+    let imports = progress_collection(db)?;
     let key = progress_key(plan);
     let done = imports
         .get(&key)

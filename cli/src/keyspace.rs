@@ -160,6 +160,11 @@ impl Keyspace {
         Ok(keyspace)
     }
 
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Indexes made through the server, in creation order.
     pub fn indexes(&self) -> Vec<Arc<Index>> {
         self.indexes.read().clone()

@@ -2,6 +2,7 @@
 //! database directory. `strata --help` lists them.
 
 mod commands;
+mod export;
 mod ft;
 mod ftcreate;
 mod glob;
@@ -111,6 +112,15 @@ enum Command {
     Compact {
         /// The database directory.
         db: PathBuf,
+    },
+    /// Copy every index and hash to a Redis Stack server: FT.CREATE with the same
+    /// schema, then pipelined HSETs (TTLs carried over); run again to resume.
+    Export {
+        /// The database directory.
+        db: PathBuf,
+        /// The server: redis://[[user]:password@]host[:port]
+        #[arg(long)]
+        to: String,
     },
     /// Load vectors (.fvecs, .bvecs, .npy) or documents (.jsonl) into a collection,
     /// in batches, with progress; run again with the same arguments to resume.
@@ -305,6 +315,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 max_rows,
             };
             import::run(&db, &plan)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { db, to } => {
+            let keyspace = Keyspace::open(open(&db, durability)?)?;
+            export::run(&keyspace, &to)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Compact { db } => {

@@ -289,6 +289,63 @@ pub fn split_words(line: &str) -> Option<Vec<Vec<u8>>> {
     }
 }
 
+/// Reads one reply (for `strata export`, a client of another server).
+pub fn read_reply(reader: &mut impl BufRead) -> io::Result<Reply> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {what}"));
+    let mut budget = usize::MAX - 1;
+    let line = match read_line(reader, &mut budget) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ))
+        }
+        Err(ReadError::Io(e)) => return Err(e),
+        Err(ReadError::Protocol(m)) => return Err(bad(&m)),
+    };
+    let (&kind, rest) = line.split_first().ok_or_else(|| bad("empty line"))?;
+    let text = String::from_utf8_lossy(rest).into_owned();
+    let number = || text.parse::<i64>().map_err(|_| bad(&text));
+    Ok(match kind {
+        b'+' => Reply::Simple(text),
+        b'-' => Reply::Error(text),
+        b':' => Reply::Int(number()?),
+        b',' => Reply::Double(text.parse().map_err(|_| bad(&text))?),
+        b'_' => Reply::Nil,
+        b'$' => {
+            let n = number()?;
+            if n < 0 {
+                return Ok(Reply::Nil);
+            }
+            let mut body = vec![0; n as usize + 2];
+            reader.read_exact(&mut body)?;
+            body.truncate(n as usize);
+            Reply::Bulk(body)
+        }
+        b'*' | b'~' => {
+            let n = number()?;
+            if n < 0 {
+                return Ok(Reply::Nil);
+            }
+            Reply::Array(
+                (0..n)
+                    .map(|_| read_reply(reader))
+                    .collect::<io::Result<_>>()?,
+            )
+        }
+        b'%' => {
+            let n = number()?;
+            let mut pairs = Vec::new();
+            for _ in 0..n {
+                pairs.push((read_reply(reader)?, read_reply(reader)?));
+            }
+            Reply::Map(pairs)
+        }
+        _ => return Err(bad(&format!("type byte {kind:?}"))),
+    })
+}
+
 /// Writes `replies` and flushes once, so a pipeline's replies leave in one write.
 pub fn write_replies(out: &mut impl Write, replies: &[Reply], resp3: bool) -> io::Result<()> {
     let mut buffer = Vec::new();

@@ -55,3 +55,25 @@ done
 "$venv/bin/python" "$root/cli/tests/clients.py" --redis-port "$redis_port" --strata-port "$strata_port"
 # The parity suite's query strings, with Strata's answers from `strata serve`.
 "$venv/bin/python" "$root/tests/redis_parity/parity.py" --port "$redis_port" --serve "$strata_port"
+
+# Export: what parity.py left in `strata serve` (plus a TTL and a hash no index
+# watches) goes to an emptied Redis Stack with `strata export`; then both answer the
+# same KNN queries and hold the same hashes and TTLs.
+"$venv/bin/python" - "$strata_port" "$redis_port" <<'PY'
+import sys, redis
+strata, stack = (redis.Redis(port=int(p)) for p in sys.argv[1:3])
+strata.expire("pypi:burrito", 5000)
+strata.hset("session:1", mapping={"user": "ada", "blob": b"\x00\xff"})
+stack.flushall()
+PY
+kill "$strata_pid"
+wait "$strata_pid" 2>/dev/null || true
+"$root/target/debug/strata" export "$db/data" --to "redis://127.0.0.1:$redis_port"
+: >"$db/serve.log"
+"$root/target/debug/strata" serve "$db/data" --port "$strata_port" >"$db/serve.log" 2>&1 &
+strata_pid=$!
+for _ in $(seq 100); do
+  grep -q 'strata serve:' "$db/serve.log" 2>/dev/null && break
+  sleep 0.1
+done
+"$venv/bin/python" "$root/cli/tests/export_check.py" --redis-port "$redis_port" --strata-port "$strata_port"
