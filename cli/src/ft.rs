@@ -177,6 +177,8 @@ struct Request {
     params: Vec<(String, Vec<u8>)>,
     returns: Option<Vec<(String, String)>>,
     no_content: bool,
+    /// FT.AGGREGATE's SORTBY field, which its rows carry even when not loaded.
+    sort_field: Option<String>,
 }
 
 fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
@@ -189,6 +191,7 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
         params: Vec::new(),
         returns: None,
         no_content: false,
+        sort_field: None,
     };
     let mut i = 1;
     let count_at = |i: usize, what: &str| -> Result<usize, Reply> {
@@ -311,6 +314,7 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
                 request
                     .engine_args
                     .push(field.trim_start_matches('@').to_string());
+                request.sort_field = Some(field.trim_start_matches('@').to_string());
                 if let Some(order) = keys
                     .iter()
                     .find(|k| k.eq_ignore_ascii_case("ASC") || k.eq_ignore_ascii_case("DESC"))
@@ -595,7 +599,12 @@ pub fn aggregate(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
         Err(e) => return e,
     };
     let any_rest = keyspace.has_rest();
-    let loads = request.returns.clone().unwrap_or_default();
+    let mut loads = request.returns.clone().unwrap_or_default();
+    if let Some(field) = &request.sort_field {
+        if !loads.iter().any(|(_, alias)| alias == field) {
+            loads.push((field.clone(), field.clone()));
+        }
+    }
     let rows: Vec<Hash> = page
         .hits
         .iter()

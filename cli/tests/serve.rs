@@ -541,3 +541,74 @@ fn ttl_scan_and_index_lifecycle_follow_redis() {
     assert_eq!(c.cmd("EXISTS doc:4"), R::Int(0));
     assert_eq!(c.cmd("DBSIZE"), R::Int(0));
 }
+
+#[test]
+fn aggregate_explain_info_and_resp3_search_have_redis_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd("FT.CREATE idx ON HASH PREFIX 1 doc: SCHEMA title TEXT genre TAG price NUMERIC SORTABLE"), R::Simple("OK".into()));
+    for i in 0..10 {
+        let genre = if i % 2 == 0 { "even" } else { "odd" };
+        assert_eq!(
+            c.cmd(&format!("HSET doc:{i} title t{i} genre {genre} price {i}")),
+            R::Int(3)
+        );
+    }
+    // Replies as Redis Stack 7.4 gives them for the same data.
+    let b = |s: &str| R::Bulk(s.as_bytes().to_vec());
+    let row = |pairs: &[&str]| R::Array(pairs.iter().map(|s| b(s)).collect());
+    assert_eq!(
+        c.cmd("FT.AGGREGATE idx @genre:{even} LOAD 2 @price @title SORTBY 2 @price DESC MAX 3 DIALECT 2"),
+        R::Array(vec![R::Int(5), row(&["price", "8", "title", "t8"]), row(&["price", "6", "title", "t6"]), row(&["price", "4", "title", "t4"])])
+    );
+    assert_eq!(
+        c.cmd(
+            "FT.AGGREGATE idx @genre:{even} LOAD 1 @title SORTBY 2 @price ASC LIMIT 1 2 DIALECT 2"
+        ),
+        R::Array(vec![
+            R::Int(5),
+            row(&["title", "t2", "price", "2"]),
+            row(&["title", "t4", "price", "4"])
+        ])
+    );
+    let reply = c.cmd("FT.AGGREGATE idx * APPLY @price*2 AS p2");
+    assert!(
+        matches!(&reply, R::Error(m) if m.contains("APPLY is not available")),
+        "{reply:?}"
+    );
+    let explain = c.cmd("FT.EXPLAIN idx @genre:{odd}").text();
+    assert!(
+        explain.contains("@genre:{odd}") && explain.contains("matching"),
+        "{explain}"
+    );
+    let R::Array(info) = c.cmd("FT.INFO idx") else {
+        panic!("FT.INFO is a flat array in RESP2")
+    };
+    let at = info.iter().position(|r| *r == b("num_docs")).unwrap();
+    assert_eq!(info[at + 1], R::Int(10));
+    let at = info
+        .iter()
+        .position(|r| *r == b("index_definition"))
+        .unwrap();
+    assert!(info[at + 1].items().contains(&R::Array(vec![b("doc:")])));
+    // RESP3: FT.SEARCH is a map with total_results and results of id/extra_attributes.
+    assert!(matches!(c.cmd("HELLO 3"), R::Map(_)));
+    let R::Map(page) = c.raw(&[
+        b"FT.SEARCH",
+        b"idx",
+        b"@price:[9 9]",
+        b"RETURN",
+        b"1",
+        b"title",
+    ]) else {
+        panic!("a map")
+    };
+    assert!(page.contains(&(b("total_results"), R::Int(1))));
+    let results = &page.iter().find(|(k, _)| *k == b("results")).unwrap().1;
+    let R::Map(first) = &results.items()[0] else {
+        panic!("a result is a map")
+    };
+    assert!(first.contains(&(b("id"), b("doc:9"))));
+    assert!(first.contains(&(b("extra_attributes"), R::Map(vec![(b("title"), b("t9"))]))));
+}
