@@ -4,7 +4,8 @@
 The same redis-py and RedisVL code (the way their users write it: `create_index` +
 `hset` + `ft().search(Query(...).sort_by().return_fields().paging().dialect(2))`;
 RedisVL `SearchIndex` from a schema dict, `load`, `VectorQuery` with `Tag` / `Num`
-filters, `FilterQuery`, `CountQuery`) runs against both servers, over RESP2 and RESP3,
+filters, `FilterQuery`, `CountQuery`, `SemanticCache` store/check with TTLs) runs
+against both servers, over RESP2 and RESP3,
 on the shipped 2,000-row sample (engine/examples/data). Every answer must be the same:
 keys, order, returned fields, distances to 1e-5.
 
@@ -15,6 +16,7 @@ Exit status 1 on any difference.
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 import redis
@@ -26,6 +28,7 @@ try:
 except ImportError:  # redis-py < 6
     from redis.commands.search.indexDefinition import IndexDefinition, IndexType
 
+from redisvl.extensions.cache.llm import SemanticCache
 from redisvl.index import SearchIndex
 from redisvl.query import CountQuery, FilterQuery, VectorQuery
 from redisvl.query.filter import Num, Tag
@@ -159,6 +162,47 @@ def redisvl_session(port, rows, vectors, queries):
     return answers
 
 
+def embed(text):
+    """A stand-in embedding model (no model can be downloaded here): the same text,
+    up to case and trailing punctuation, gives the same unit vector."""
+    seed = int.from_bytes(text.lower().strip("?! ").encode()[:8].ljust(8, b"_"), "little")
+    v = np.random.default_rng(seed).standard_normal(16).astype(np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def semantic_cache_session(port):
+    """RedisVL's SemanticCache: store with a TTL, check hits and misses, expiry."""
+    try:
+        from redisvl.utils.vectorize import CustomVectorizer as Vectorizer
+    except ImportError:
+        from redisvl.utils.vectorize import CustomTextVectorizer as Vectorizer
+    cache = SemanticCache(name="llmcache", redis_url=f"redis://127.0.0.1:{port}",
+                          distance_threshold=0.1, ttl=60, vectorizer=Vectorizer(embed=embed),
+                          overwrite=True)
+    cache.clear()
+    cache.store(prompt="What is the capital of France?", response="Paris",
+                metadata={"city": "Paris"})
+    cache.store(prompt="Who wrote Hamlet?", response="Shakespeare", ttl=1)
+
+    def shown(hits):
+        return [(h.get("entry_id"), h.get("prompt"), h["response"], h.get("metadata"),
+                 float(h.get("vector_distance", 0.0))) for h in hits]
+
+    answers = {
+        "hit": shown(cache.check(prompt="what is the capital of france")),
+        "hit, fields": shown(cache.check(prompt="What is the capital of France?",
+                                         return_fields=["response"])),
+        "miss": shown(cache.check(prompt="How tall is Mont Blanc?")),
+    }
+    # A hit refreshes the entry's TTL (to the cache's), so Hamlet is not checked before
+    # its own TTL of one second has passed.
+    time.sleep(1.5)
+    answers["expired"] = shown(cache.check(prompt="Who wrote Hamlet?"))
+    answers["kept"] = len(cache.check(prompt="What is the capital of France?"))
+    cache.delete()
+    return answers
+
+
 def same(a, b):
     if isinstance(a, float) and isinstance(b, float):
         return abs(a - b) <= TOLERANCE
@@ -182,6 +226,7 @@ def main():
     sessions = [(f"redis-py RESP{p}", lambda port, p=p: redis_py_session(port, p, rows, vectors, queries))
                 for p in (2, 3)]
     sessions.append(("RedisVL", lambda port: redisvl_session(port, rows, vectors, queries)))
+    sessions.append(("RedisVL SemanticCache", semantic_cache_session))
     for name, session in sessions:
         theirs = session(args.redis_port)
         ours = session(args.strata_port)
