@@ -37,6 +37,7 @@ struct Cli {
     db: Option<PathBuf>,
     /// A command to run instead of opening the shell, as separate words or as one
     /// quoted line (`"FT.SEARCH idx '*'"`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     words: Vec<String>,
     /// How writes are made durable (as Redis's appendfsync).
     #[arg(long, value_enum, default_value = "everysec", global = true)]

@@ -29,6 +29,11 @@ fn one_shot_commands_print_like_redis_cli_and_persist() {
         strata(&[db, "HSET doc:2 title 'c d' genre y price 5"]),
         (true, "(integer) 3\n".into())
     );
+    // Arguments that look like options belong to the command.
+    assert_eq!(
+        strata(&[db, "HSET", "doc:3", "price", "-2"]),
+        (true, "(integer) 1\n".into())
+    );
     let (ok, out) = strata(&[db, "FT.SEARCH idx '@price:[4 10]' RETURN 1 title"]);
     assert!(ok);
     assert_eq!(
@@ -40,7 +45,7 @@ fn one_shot_commands_print_like_redis_cli_and_persist() {
     assert_eq!(out, "(error) nope: no such index\n");
     let (ok, out) = strata(&["info", db]);
     assert!(ok);
-    assert!(out.contains("idx: 2 rows"), "{out}");
+    assert!(out.contains("idx: 3 rows"), "{out}");
     let (ok, out) = strata(&["verify", db]);
     assert!(ok && out.starts_with("ok:"), "{out}");
     let backup = dir.path().join("copy");
