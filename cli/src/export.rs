@@ -20,7 +20,7 @@ use crate::resp::{read_reply, Reply};
 /// Keys per pipeline.
 const BATCH: usize = 500;
 
-struct Target {
+pub(crate) struct Target {
     reader: BufReader<TcpStream>,
     writer: BufWriter<TcpStream>,
     pending: usize,
@@ -38,7 +38,7 @@ fn encode(args: &[&[u8]], out: &mut impl Write) -> std::io::Result<()> {
 
 impl Target {
     /// Connects to `redis://[[user]:password@]host[:port][/0]`.
-    fn connect(url: &str) -> Result<Target, String> {
+    pub(crate) fn connect(url: &str) -> Result<Target, String> {
         let rest = url
             .strip_prefix("redis://")
             .ok_or_else(|| format!("--to must be a redis:// URL, got `{url}`"))?;
@@ -77,10 +77,26 @@ impl Target {
         Ok(target)
     }
 
-    fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
+    pub(crate) fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         encode(args, &mut self.writer).map_err(|e| format!("writing to the target: {e}"))?;
         self.pending += 1;
         Ok(())
+    }
+
+    /// Replies to everything sent, in order.
+    pub(crate) fn replies(&mut self) -> Result<Vec<Reply>, String> {
+        self.writer
+            .flush()
+            .map_err(|e| format!("writing to the server: {e}"))?;
+        let mut replies = Vec::with_capacity(self.pending);
+        while self.pending > 0 {
+            replies.push(
+                read_reply(&mut self.reader)
+                    .map_err(|e| format!("reading from the server: {e}"))?,
+            );
+            self.pending -= 1;
+        }
+        Ok(replies)
     }
 
     /// Replies to everything sent; the first error reply is an error.
@@ -100,7 +116,7 @@ impl Target {
         first_error.map_or(Ok(()), |e| Err(format!("the target refused a write: {e}")))
     }
 
-    fn call(&mut self, args: &[&[u8]]) -> Result<Reply, String> {
+    pub(crate) fn call(&mut self, args: &[&[u8]]) -> Result<Reply, String> {
         self.collect()?;
         encode(args, &mut self.writer).map_err(|e| e.to_string())?;
         self.writer.flush().map_err(|e| e.to_string())?;

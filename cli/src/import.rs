@@ -536,6 +536,7 @@ pub fn progress_collection(db: &Database) -> Result<Collection, String> {
                 IMPORTS,
                 Schema::builder()
                     .numeric("rows")
+                    .text("cursor")
                     .build()
                     .map_err(|e| e.to_string())?,
             )

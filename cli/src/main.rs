@@ -1,8 +1,20 @@
 //! `strata`: a Redis-protocol server, a shell and maintenance commands for a Strata
 //! database directory. `strata --help` lists them.
 
+/// Prints a line on stdout. A closed stdout (`strata DB KEYS '*' | head`) ends the
+/// process quietly, as it does other command-line tools, where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod commands;
 mod export;
+mod from_redis;
 mod ft;
 mod ftcreate;
 mod glob;
@@ -129,10 +141,16 @@ enum Command {
         /// The database directory (created if missing).
         db: PathBuf,
         /// The file to load; its extension says the format.
-        source: PathBuf,
-        /// The collection to load into (created if missing).
+        #[arg(required_unless_present = "from")]
+        source: Option<PathBuf>,
+        /// The collection to load into (created if missing); with --from, the index
+        /// to bring back.
         #[arg(long)]
         collection: String,
+        /// Bring an index and its hashes back from a Redis Stack server
+        /// (redis://[[user]:password@]host[:port]) instead of a file.
+        #[arg(long, conflicts_with = "source")]
+        from: Option<String>,
         /// JSON lines with the other fields of each row of a vector file, in the same order.
         #[arg(long)]
         fields: Option<PathBuf>,
@@ -224,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| format!("could not listen on {bind}:{port}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             // Tests and scripts wait for this line to know the port (with --port 0).
-            println!("strata serve: {} on {local}", db.display());
+            out!("strata serve: {} on {local}", db.display());
             server::serve(
                 shared,
                 listener,
@@ -243,17 +261,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .collection(&name)
                     .and_then(|c| c.info())
                     .map_err(|e| e.to_string())?;
-                println!("{name}: {} rows", info.rows);
+                out!("{name}: {} rows", info.rows);
                 for source in &info.sources {
-                    println!(
+                    out!(
                         "  {:?}: {} rows ({} live), {} bytes",
-                        source.kind, source.rows, source.live_rows, source.bytes
+                        source.kind,
+                        source.rows,
+                        source.live_rows,
+                        source.bytes
                     );
                 }
                 for index in &info.indexes {
-                    println!(
+                    out!(
                         "  index {} {}: {} bytes",
-                        index.field, index.kind, index.bytes
+                        index.field,
+                        index.kind,
+                        index.bytes
                     );
                 }
             }
@@ -263,14 +286,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let db = open(&db, durability)?;
             match db.verify() {
                 Ok(report) => {
-                    println!(
+                    out!(
                         "ok: {} segments ({} bytes), {} WAL records",
-                        report.segments, report.segment_bytes, report.wal_records
+                        report.segments,
+                        report.segment_bytes,
+                        report.wal_records
                     );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    println!("damaged: {e}");
+                    out!("damaged: {e}");
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -279,13 +304,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             open(&db, durability)?
                 .backup(&dest)
                 .map_err(|e| e.to_string())?;
-            println!("backed up to {}", dest.display());
+            out!("backed up to {}", dest.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
             db,
             source,
             collection,
+            from,
             fields,
             schema,
             vector_field,
@@ -295,6 +321,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             batch,
             max_rows,
         } => {
+            if let Some(url) = from {
+                let keyspace = Keyspace::open(open(&db, durability)?)?;
+                from_redis::run(&keyspace, &url, &collection)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let source = source.ok_or("give a file to import, or --from redis://...")?;
             let db = open(&db, durability)?;
             let plan = import::Plan {
                 collection,
@@ -327,7 +359,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             open(&db, durability)?
                 .compact()
                 .map_err(|e| e.to_string())?;
-            println!("compacted");
+            out!("compacted");
             Ok(ExitCode::SUCCESS)
         }
     }

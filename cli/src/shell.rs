@@ -20,7 +20,7 @@ pub fn one_shot(shared: &Shared, words: &[String]) -> Result<ExitCode, String> {
         words.iter().map(|w| w.clone().into_bytes()).collect()
     };
     let reply = run_line(shared, words);
-    println!("{}", render(&reply, false));
+    out!("{}", render(&reply, false));
     Ok(if reply.is_error() {
         ExitCode::FAILURE
     } else {
@@ -56,15 +56,15 @@ pub fn interactive(shared: &Shared, db: &Path) -> Result<ExitCode, String> {
                     break;
                 }
                 if line.eq_ignore_ascii_case("help") {
-                    println!("Redis commands (HSET, HGETALL, FT.CREATE, FT.SEARCH, ...), one per line; quote arguments with spaces. `exit` leaves.");
+                    out!("Redis commands (HSET, HGETALL, FT.CREATE, FT.SEARCH, ...), one per line; quote arguments with spaces. `exit` leaves.");
                     continue;
                 }
                 let Some(words) = split_words(line) else {
-                    println!("Invalid argument(s): unbalanced quotes");
+                    out!("Invalid argument(s): unbalanced quotes");
                     continue;
                 };
                 let reply = execute(shared, &mut session, &words);
-                println!("{}", render(&reply, session.resp3));
+                out!("{}", render(&reply, session.resp3));
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,

@@ -77,3 +77,16 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$venv/bin/python" "$root/cli/tests/export_check.py" --redis-port "$redis_port" --strata-port "$strata_port"
+
+# And back: `strata import --from` brings the `packages` index and its hashes from
+# Redis Stack into a new database, which must then answer as Redis does.
+"$root/target/debug/strata" import "$db/back" --from "redis://127.0.0.1:$redis_port" --collection packages
+back_port=$(free_port)
+"$root/target/debug/strata" serve "$db/back" --port "$back_port" >"$db/back.log" 2>&1 &
+back_pid=$!
+trap 'cleanup; kill "$back_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q 'strata serve:' "$db/back.log" 2>/dev/null && break
+  sleep 0.1
+done
+"$venv/bin/python" "$root/cli/tests/export_check.py" --redis-port "$redis_port" --strata-port "$back_port" --keys 'pypi:*'

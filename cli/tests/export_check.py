@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""After `strata export DB --to redis://...`: the same FT.SEARCH strings give the same
-answers on Redis Stack and on `strata serve` over DB, and every hash and TTL came over.
+"""After `strata export DB --to redis://...` (or `strata import DB --from redis://...`):
+the same FT.SEARCH strings give the same answers on Redis Stack and on `strata serve`
+over DB, and every hash and TTL came over.
 
-    export_check.py --redis-port A --strata-port B
+    export_check.py --redis-port A --strata-port B [--keys 'pypi:*']
 
 Runs the parity suite's KNN cases (tests/redis_parity/parity.py) on both sides without
 loading anything: the data on the Redis side is only what the export wrote. Cases that
@@ -24,6 +25,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--redis-port", type=int, required=True)
     parser.add_argument("--strata-port", type=int, required=True)
+    parser.add_argument("--keys", default="*", help="compare the hashes of keys matching this")
     args = parser.parse_args()
     theirs_client = redis.Redis(port=args.redis_port, protocol=2)
     ours_client = redis.Redis(port=args.strata_port, protocol=2)
@@ -43,9 +45,9 @@ def main():
         if problems:
             failures += 1
             print(f"MISMATCH {entry['name']}: {problems}")
-    keys = sorted(k.decode() for k in ours_client.keys("*"))
+    keys = sorted(k.decode() for k in ours_client.keys(args.keys))
     checks += 1
-    if sorted(k.decode() for k in theirs_client.keys("*")) != keys:
+    if sorted(k.decode() for k in theirs_client.keys(args.keys)) != keys:
         failures += 1
         print(f"MISMATCH keys: {len(keys)} in Strata, {theirs_client.dbsize()} in Redis")
     for key in keys:
