@@ -24,6 +24,7 @@ mod print;
 mod resp;
 mod server;
 mod shell;
+mod values;
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::PathBuf;
