@@ -497,7 +497,8 @@ fn ttl_scan_and_index_lifecycle_follow_redis() {
     assert_eq!(c.cmd("TTL doc:1"), R::Int(-1));
     assert_eq!(c.cmd("TTL nope"), R::Int(-2));
     assert_eq!(c.cmd("EXPIRE doc:1 100"), R::Int(1));
-    assert_eq!(c.cmd("TTL doc:1"), R::Int(100));
+    // Rounded up, as Redis does; a slow machine may take a second between the two.
+    assert!(matches!(c.cmd("TTL doc:1"), R::Int(99..=100)));
     assert_eq!(c.cmd("EXPIRE doc:1 50 GT"), R::Int(0));
     // HSET keeps the TTL, as in Redis.
     assert_eq!(c.cmd("HSET doc:1 title new"), R::Int(0));
