@@ -170,7 +170,7 @@ fn blob(v: &[f32]) -> Vec<u8> {
 
 const CREATE: &str =
     "FT.CREATE idx ON HASH PREFIX 1 doc: SCHEMA title TEXT genre TAG price NUMERIC SORTABLE \
-                      v VECTOR HNSW 6 TYPE FLOAT32 DIM 3 DISTANCE_METRIC L2";
+                      v VECTOR FLAT 6 TYPE FLOAT32 DIM 3 DISTANCE_METRIC L2";
 
 fn vector_of(i: usize) -> [f32; 3] {
     [i as f32, (i * 7 % 5) as f32, (i % 3) as f32]
