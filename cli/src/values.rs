@@ -9,7 +9,7 @@ use crate::keyspace::{Failure, Hash};
 /// A stored value as the bytes a Redis client would get back.
 pub fn value_bytes(value: &Value) -> Vec<u8> {
     match value {
-        Value::Text(s) | Value::Tag(s) => s.as_bytes().to_vec(),
+        Value::Text(s) | Value::Tag(s) | Value::Json(s) => s.as_bytes().to_vec(),
         Value::Numeric(x) => crate::resp::format_double(*x).into_bytes(),
         Value::Vector(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
     }
@@ -27,6 +27,14 @@ pub fn convert(key: &str, field: &str, kind: FieldKind, bytes: &[u8]) -> Result<
         })
     };
     Ok(match kind {
+        // Only a collection made through the Rust API's JSON schemas has this field;
+        // its documents are JSON, not hashes.
+        FieldKind::Json => {
+            return Err(format!(
+                "`{key}` would go to a collection of JSON documents, which takes JSON.SET, \
+                 not hash fields (and strata serve has no JSON.SET yet)"
+            ))
+        }
         FieldKind::Text => Value::Text(text()?),
         FieldKind::Tag(_) => Value::Tag(text()?),
         FieldKind::Numeric => {
