@@ -6,7 +6,10 @@
 //! from another version) is an error, never a panic.
 
 use crate::doc::Value;
-use crate::schema::{Field, FieldKind, Metric, Schema, TagOptions, VectorIndex, VectorOptions};
+use crate::schema::{
+    Field, FieldKind, Metric, Schema, TagOptions, TextLanguage, TextOptions, VectorIndex,
+    VectorOptions,
+};
 
 /// A validated document as it is logged and kept: values by schema position, sorted.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +76,9 @@ const KIND_TEXT: u8 = 0;
 const KIND_TAG: u8 = 1;
 const KIND_NUMERIC: u8 = 2;
 const KIND_VECTOR: u8 = 3;
+/// A TEXT field with options other than the defaults (`KIND_TEXT` keeps the form
+/// logs written before text options existed).
+const KIND_TEXT_OPTIONS: u8 = 4;
 
 const METRIC_COSINE: u8 = 0;
 const METRIC_L2: u8 = 1;
@@ -174,7 +180,13 @@ pub(crate) fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
     for field in schema.fields() {
         put_str(out, &field.name);
         match field.kind {
-            FieldKind::Text => out.push(KIND_TEXT),
+            FieldKind::Text(text) if text == TextOptions::default() => out.push(KIND_TEXT),
+            FieldKind::Text(text) => {
+                out.push(KIND_TEXT_OPTIONS);
+                put_u64(out, text.weight.to_bits());
+                out.push(text.no_stem as u8);
+                out.push(text.language.code());
+            }
             FieldKind::Tag(tag) => {
                 out.push(KIND_TAG);
                 put_u32(out, tag.separator as u32);
@@ -216,7 +228,19 @@ pub(crate) fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
     for _ in 0..count {
         let name = reader.string()?;
         let kind = match reader.u8()? {
-            KIND_TEXT => FieldKind::Text,
+            KIND_TEXT => FieldKind::Text(TextOptions::default()),
+            KIND_TEXT_OPTIONS => {
+                let weight = f64::from_bits(reader.u64()?);
+                let no_stem = reader.u8()? != 0;
+                let code = reader.u8()?;
+                let language =
+                    TextLanguage::from_code(code).ok_or(format!("unknown language code {code}"))?;
+                FieldKind::Text(TextOptions {
+                    weight,
+                    no_stem,
+                    language,
+                })
+            }
             KIND_TAG => {
                 let separator = char::from_u32(reader.u32()?).ok_or("invalid tag separator")?;
                 FieldKind::Tag(TagOptions {

@@ -452,7 +452,7 @@ fn check_value(field: &str, kind: FieldKind, value: &Value, logged: bool) -> Res
         found: value.kind_name(),
     };
     match (kind, value) {
-        (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
+        (FieldKind::Text(_), Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
         (FieldKind::Numeric, Value::Numeric(number)) => {
             if number.is_nan() {
                 return Err(Error::NonFinite {

@@ -140,6 +140,11 @@ pub(crate) enum Compiled {
         epsilon: f32,
         vector: Vec<f32>,
     },
+    /// A text predicate: words, phrases, prefixes, fuzzy words in TEXT fields.
+    Text(crate::text::TextPredicate),
+    /// Only stop words: RediSearch drops them from the query, so this node is left out
+    /// of the `And` or `Or` holding it (and a query of nothing else matches nothing).
+    StopWords,
     And(Vec<Compiled>),
     Or(Vec<Compiled>),
     Not(Box<Compiled>),
@@ -166,6 +171,20 @@ pub(crate) trait RowSource {
         low: Bound<f64>,
         high: Bound<f64>,
     ) -> Result<RoaringBitmap>;
+    /// Rows holding the (analysed) `term` in the TEXT field at `position`, ascending,
+    /// with its positions.
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<crate::text::Posting>>;
+    /// Rows holding a raw (unstemmed, lowercased) word `matches` accepts in the TEXT
+    /// field at `position`.
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap>;
+    /// The number of indexed words in `row`'s text in the field at `position`.
+    fn text_length(&self, position: u16, row: u32) -> Result<u32>;
+    /// The sum of [`RowSource::text_length`] over `rows`.
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64>;
     /// Distance from `vector` to each of `rows` that has a vector at `position`.
     fn distances(
         &self,
@@ -199,7 +218,10 @@ pub(crate) fn compile(
     collection: &str,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
 ) -> Result<Compiled> {
-    compile_node(ast, schema, collection, vector_of)
+    Ok(match compile_node(ast, schema, collection, vector_of)? {
+        Compiled::StopWords => Compiled::Or(Vec::new()),
+        compiled => compiled,
+    })
 }
 
 /// Refuses a tree nested deeper than `max_depth`, without recursion and before
@@ -249,8 +271,13 @@ pub(crate) fn query_field_type(field: &str, used: &'static str, declared: &'stat
     let hint = match declared {
         "TAG" => "match a TAG field with @field:{a | b}",
         "NUMERIC" => "match a NUMERIC field with @field:[low high]",
-        "VECTOR" => "search a VECTOR field with =>[KNN k @field $vec] or @field:[VECTOR_RANGE r $vec]",
-        _ => "TEXT fields are stored and returned, not searched (full-text search is not supported yet)",
+        "VECTOR" => {
+            "search a VECTOR field with =>[KNN k @field $vec] or @field:[VECTOR_RANGE r $vec]"
+        }
+        "TEXT" => {
+            "match a TEXT field with @field:word, @field:(a b), @field:\"a phrase\" or @field:pre*"
+        }
+        _ => "check the field's kind in the schema",
     };
     Error::QueryFieldType {
         field: field.to_string(),
@@ -351,10 +378,11 @@ fn compile_node(
                 high: bound(high)?,
             }
         }
-        Ast::Text { .. } => {
-            return Err(Error::Unsupported {
-                feature: "full-text predicates (@field:word, bare words)".to_string(),
-            })
+        Ast::Text { field, term } => {
+            match crate::text::compile(schema, collection, field.as_deref(), term)? {
+                crate::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
+                crate::text::Compiled::StopWords => Compiled::StopWords,
+            }
         }
         Ast::VectorRange {
             field,
@@ -395,11 +423,23 @@ fn compile_node(
                 vector,
             }
         }
-        Ast::And(nodes) => Compiled::And(children(nodes)?),
-        Ast::Or(nodes) => Compiled::Or(children(nodes)?),
-        Ast::Not(inner) => Compiled::Not(Box::new(compile_node(
-            inner, schema, collection, vector_of,
-        )?)),
+        Ast::And(nodes) | Ast::Or(nodes) => {
+            let kept: Vec<Compiled> = children(nodes)?
+                .into_iter()
+                .filter(|child| *child != Compiled::StopWords)
+                .collect();
+            if kept.is_empty() {
+                Compiled::StopWords
+            } else if matches!(ast, Ast::And(_)) {
+                Compiled::And(kept)
+            } else {
+                Compiled::Or(kept)
+            }
+        }
+        Ast::Not(inner) => match compile_node(inner, schema, collection, vector_of)? {
+            Compiled::StopWords => Compiled::StopWords,
+            inner => Compiled::Not(Box::new(inner)),
+        },
     })
 }
 
@@ -434,6 +474,8 @@ impl Compiled {
                 low,
                 high,
             } => source.numeric_rows(*position, *low, *high)? & universe,
+            Compiled::Text(predicate) => predicate.evaluate(source, universe)?,
+            Compiled::StopWords => RoaringBitmap::new(),
             Compiled::VectorRange {
                 position,
                 radius,
@@ -475,6 +517,20 @@ impl Compiled {
             }
             Compiled::Not(inner) => universe - inner.evaluate(source, universe, &mut Vec::new())?,
         })
+    }
+
+    /// The text predicates that are not under a negation: what ranks the matches.
+    pub fn positive_text(&self) -> Vec<&crate::text::TextPredicate> {
+        let mut found = Vec::new();
+        let mut pending = vec![self];
+        while let Some(node) = pending.pop() {
+            match node {
+                Compiled::Text(predicate) => found.push(predicate),
+                Compiled::And(children) | Compiled::Or(children) => pending.extend(children),
+                _ => {}
+            }
+        }
+        found
     }
 
     /// The VECTOR_RANGE clause's field, if the filter has one.

@@ -65,6 +65,7 @@ mod sources;
 mod store;
 mod stored;
 mod tables;
+mod text;
 mod worker;
 
 /// The file-system seam: pass an implementation in [`Options::file_system`] to run
@@ -80,7 +81,8 @@ pub use filter::Filter;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
 pub use options::{Durability, Limits, Options, Recovery};
 pub use schema::{
-    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
-    IVF_PQ_MIN_ROWS, MAX_DIMENSION,
+    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, TextLanguage, TextOptions,
+    VectorIndex, VectorOptions, IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
 pub use search::{Hit, Param, QueryBuilder, Search, SearchResults};
+pub use text::{tantivy_analyzer, RedisTokenStream, RedisTokenizer};

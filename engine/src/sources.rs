@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::execute::Knn;
 use crate::filter::RowSource;
 use crate::tables::{MemSource, SegmentSlot};
+use crate::text::Posting;
 
 /// A memtable (the active one or a frozen one) as this version sees it.
 pub(crate) struct MemtableSource<'a> {
@@ -65,6 +66,40 @@ pub(crate) trait Source: RowSource {
 impl RowSource for MemtableSource<'_> {
     fn row_count(&self) -> u64 {
         u64::from(self.source.horizon)
+    }
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<Posting>> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.postings(term, self.source.horizon))
+            .unwrap_or_default())
+    }
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.raw_rows_matching(matches, self.source.horizon))
+            .unwrap_or_default())
+    }
+    fn text_length(&self, position: u16, row: u32) -> Result<u32> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map_or(0, |text| text.length(row)))
+    }
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map_or(0, |text| text.total_length(rows)))
     }
     fn live(&self) -> RoaringBitmap {
         self.source.live(self.now_ms)
@@ -209,6 +244,22 @@ fn distances_in(
 impl RowSource for SegmentSource<'_> {
     fn row_count(&self) -> u64 {
         self.slot.segment.row_count() as u64
+    }
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<Posting>> {
+        self.slot.segment.text_postings(position, term)
+    }
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
+        self.slot.segment.text_rows_matching(position, matches)
+    }
+    fn text_length(&self, position: u16, row: u32) -> Result<u32> {
+        self.slot.segment.text_length(position, row)
+    }
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
+        self.slot.segment.text_total_length(position, rows)
     }
     fn live(&self) -> RoaringBitmap {
         let mut live = RoaringBitmap::new();

@@ -1,6 +1,6 @@
 //! The FT.SEARCH arguments after the query string, in both directions.
 
-use crate::ast::{Page, Query, QueryOptions, ReturnField, SortBy, SortOrder};
+use crate::ast::{Page, Query, QueryOptions, ReturnField, Scorer, SortBy, SortOrder};
 use crate::error::{excerpt, QueryError};
 use crate::limits::{widen, Limits};
 use crate::number::parse_count;
@@ -8,7 +8,7 @@ use crate::parser::parse_query;
 
 /// FT.SEARCH options RediSearch has and Strata does not (yet); named so the error
 /// says "not supported" rather than "unknown".
-const UNSUPPORTED: [&str; 19] = [
+const UNSUPPORTED: [&str; 18] = [
     "VERBATIM",
     "NOSTOPWORDS",
     "WITHPAYLOADS",
@@ -24,7 +24,6 @@ const UNSUPPORTED: [&str; 19] = [
     "INORDER",
     "LANGUAGE",
     "EXPANDER",
-    "SCORER",
     "EXPLAINSCORE",
     "PAYLOAD",
     "ADDSCORES",
@@ -73,6 +72,7 @@ pub fn parse_options<S: AsRef<str>>(
             "NOCONTENT" => "NOCONTENT",
             "WITHSCORES" => "WITHSCORES",
             "DIALECT" => "DIALECT",
+            "SCORER" => "SCORER",
             name if UNSUPPORTED.contains(&name) => {
                 return Err(QueryError::UnsupportedOption {
                     index,
@@ -109,6 +109,21 @@ pub fn parse_options<S: AsRef<str>>(
             "PARAMS" => options.params = parse_params(&mut reader, limits)?,
             "NOCONTENT" => options.no_content = true,
             "WITHSCORES" => options.with_scores = true,
+            "SCORER" => {
+                let (index, name) = reader.expect("a scorer name after SCORER")?;
+                options.scorer = Some(match name.to_ascii_uppercase().as_str() {
+                    "BM25" | "BM25STD" => Scorer::Bm25,
+                    _ => {
+                        return Err(QueryError::InvalidArgument {
+                            index,
+                            expected: "BM25 (the scorer Strata has; TFIDF, DISMAX, DOCSCORE \
+                                       and HAMMING are not implemented)"
+                                .to_string(),
+                            found: excerpt(name),
+                        })
+                    }
+                });
+            }
             _ => options.dialect = Some(parse_dialect(&mut reader)?),
         }
     }
@@ -356,6 +371,10 @@ impl QueryOptions {
         }
         if self.with_scores {
             args.push("WITHSCORES".to_string());
+        }
+        if let Some(scorer) = self.scorer {
+            args.push("SCORER".to_string());
+            args.push(scorer.keyword().to_string());
         }
         if !self.params.is_empty() {
             args.push("PARAMS".to_string());
