@@ -208,6 +208,32 @@ pub fn answers_or_blames(
             )?;
         }
     }
+    // The text indexes: every live title holds "document" and its own index number.
+    for word in ["document", "3", "version"] {
+        let query = format!("@title:{word}");
+        let mut expected: Vec<&String> = model
+            .iter()
+            .filter(|(_, doc)| {
+                doc.get_text("title")
+                    .is_some_and(|title| title.split(' ').any(|w| w == word))
+            })
+            .map(|(key, _)| key)
+            .collect();
+        expected.sort();
+        check(
+            query.clone(),
+            docs.query(&query)
+                .args(["NOCONTENT", "LIMIT", "0", "1000"])
+                .run()
+                .map(|hits| {
+                    let mut keys: Vec<&String> = hits.iter().map(|hit| &hit.key).collect();
+                    keys.sort();
+                    keys.iter()
+                        .map(|k| k.as_str())
+                        .eq(expected.iter().map(|k| k.as_str()))
+                }),
+        )?;
+    }
     // The TAG and NUMERIC indexes: every row a filter admits, nearest first.
     let query = random_vectors(99, 1, 8).remove(0);
     type Admits<'a> = &'a dyn Fn(&Doc) -> bool;

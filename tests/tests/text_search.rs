@@ -448,3 +448,47 @@ fn bm25_scores_equal_a_plain_tantivy_index_whatever_the_layout() {
     let docs = db.collection("docs").unwrap();
     check_against_oracle(&docs, &live, "after reopen");
 }
+
+#[test]
+fn the_builder_makes_the_same_text_queries() {
+    use strata::{Filter, Search};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, docs) = small(dir.path());
+    db.flush().unwrap();
+    let built = docs
+        .search(
+            &Search::matching(Filter::text("body", "refresh").and(Filter::tag("tenant", ["acme"])))
+                .with_scores(),
+        )
+        .unwrap();
+    let parsed = docs
+        .query("@body:refresh @tenant:{acme}")
+        .args(["WITHSCORES"])
+        .run()
+        .unwrap();
+    assert_eq!(built, parsed);
+    assert_eq!(keys(&built), ["d1"]);
+    for (filter, expected) in [
+        (Filter::phrase("body", ["state", "art"]), vec!["d3"]),
+        (Filter::prefix("title", "refr"), vec!["d1", "d4"]),
+        (Filter::fuzzy("body", "wrold", 1), vec!["d5"]),
+        (Filter::any_text("dogs"), vec!["d3"]),
+    ] {
+        let hits = docs
+            .search(&Search::matching(filter.clone()).limit(0, 100))
+            .unwrap();
+        assert_eq!(keys(&hits), expected, "{filter}");
+    }
+    assert!(matches!(
+        docs.search(&Search::matching(Filter::fuzzy("body", "x", 4))),
+        Err(Error::InvalidQuery { .. })
+    ));
+    // A text pre-filter on KNN through the builder.
+    let hits = docs
+        .search(&Search::knn("v", &[0.0, 0.0], 3).filter(Filter::any_text("token")))
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(),
+        ["d1", "d2", "d4"]
+    );
+}

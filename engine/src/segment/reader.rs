@@ -18,9 +18,9 @@ use strata_storage::FileSystem;
 
 use super::format::{align_up, FileKind};
 use super::FileRecord;
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
-use crate::stored::{decode_row, StoredRow};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema};
+use crate::model::stored::{decode_row, StoredRow};
 use crate::text::file::TextIndexView;
 
 /// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
@@ -52,7 +52,7 @@ enum Column {
 struct VectorColumn {
     position: u16,
     dim: usize,
-    metric: crate::schema::Metric,
+    metric: crate::model::schema::Metric,
     data: Column,
     /// The HNSW graph over this column, when the field has one.
     graph: Option<BlockedFile>,
@@ -624,7 +624,7 @@ impl Segment {
     }
 
     /// The metric of the vector field at `position`.
-    pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
+    pub fn metric(&self, position: u16) -> Option<crate::model::schema::Metric> {
         self.columns
             .iter()
             .find(|c| c.position == position)
@@ -741,7 +741,9 @@ impl Segment {
                         for row in 0..self.row_count {
                             texts.push(self.stored_row(row)?.values.into_iter().find_map(
                                 |(field, value)| match value {
-                                    crate::stored::StoredValue::Text(text) if field == position => {
+                                    crate::model::stored::StoredValue::Text(text)
+                                        if field == position =>
+                                    {
                                         Some(text)
                                     }
                                     _ => None,

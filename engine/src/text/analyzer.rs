@@ -10,7 +10,7 @@ use tantivy::tokenizer::{
     Language as StemLanguage, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 
-use crate::schema::{TextLanguage, TextOptions};
+use crate::model::schema::{TextLanguage, TextOptions};
 
 /// RediSearch's default stop words (its `DEFAULT_STOPWORDS`), used for every field
 /// whatever its language, as RediSearch does unless an index sets its own list.

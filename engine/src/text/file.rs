@@ -374,7 +374,7 @@ impl<'a> TextIndexView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::TextOptions;
+    use crate::model::schema::TextOptions;
 
     #[test]
     fn round_trips_and_refuses_damage_without_panicking() {

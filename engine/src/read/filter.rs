@@ -8,13 +8,13 @@
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
-use strata_query::{Filter as Ast, RangeBound, TagPattern, Value as AstValue};
+use strata_query::{Filter as Ast, RangeBound, TagPattern, TextTerm, Value as AstValue};
 
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema};
 
-/// A filter on TAG and NUMERIC fields, combinable with AND, OR and NOT. Builds the
-/// same tree as the query string it mirrors.
+/// A filter on TAG, NUMERIC and TEXT fields, combinable with AND, OR and NOT. Builds
+/// the same tree as the query string it mirrors.
 ///
 /// ```
 /// use strata::Filter;
@@ -62,6 +62,59 @@ impl Filter {
             field: field.to_string(),
             low: bound(range.start_bound(), f64::NEG_INFINITY),
             high: bound(range.end_bound(), f64::INFINITY),
+        })
+    }
+
+    /// Documents whose TEXT `field` holds `word` (`@field:word`): analysed as the
+    /// field's documents are (lowercased, stemmed unless `NOSTEM`); a stop word
+    /// matches nothing on its own and is left out of an `and`.
+    pub fn text(field: &str, word: &str) -> Filter {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Word(AstValue::Literal(word.to_string())),
+        )
+    }
+
+    /// Documents with `word` in any TEXT field (a bare word).
+    pub fn any_text(word: &str) -> Filter {
+        Filter::text_term(None, TextTerm::Word(AstValue::Literal(word.to_string())))
+    }
+
+    /// Documents whose TEXT `field` holds `words` adjacent and in order
+    /// (`@field:"a b"`; stop words in between take no position).
+    pub fn phrase<I, S>(field: &str, words: I) -> Filter
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Phrase(words.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Documents whose TEXT `field` holds a word starting with `prefix` (`@field:pre*`,
+    /// compared unstemmed).
+    pub fn prefix(field: &str, prefix: &str) -> Filter {
+        Filter::text_term(Some(field), TextTerm::Prefix(prefix.to_string()))
+    }
+
+    /// Documents whose TEXT `field` holds a word within `distance` (1 to 3) edits of
+    /// `word` (`@field:%word%`).
+    pub fn fuzzy(field: &str, word: &str, distance: u8) -> Filter {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Fuzzy {
+                word: word.to_string(),
+                distance,
+            },
+        )
+    }
+
+    fn text_term(field: Option<&str>, term: TextTerm) -> Filter {
+        Filter(Ast::Text {
+            field: field.map(str::to_string),
+            term,
         })
     }
 
@@ -141,7 +194,7 @@ pub(crate) enum Compiled {
         vector: Vec<f32>,
     },
     /// A text predicate: words, phrases, prefixes, fuzzy words in TEXT fields.
-    Text(crate::text::TextPredicate),
+    Text(crate::read::text::TextPredicate),
     /// Only stop words: RediSearch drops them from the query, so this node is left out
     /// of the `And` or `Or` holding it (and a query of nothing else matches nothing).
     StopWords,
@@ -379,9 +432,9 @@ fn compile_node(
             }
         }
         Ast::Text { field, term } => {
-            match crate::text::compile(schema, collection, field.as_deref(), term)? {
-                crate::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
-                crate::text::Compiled::StopWords => Compiled::StopWords,
+            match crate::read::text::compile(schema, collection, field.as_deref(), term)? {
+                crate::read::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
+                crate::read::text::Compiled::StopWords => Compiled::StopWords,
             }
         }
         Ast::VectorRange {
@@ -396,7 +449,7 @@ fn compile_node(
                 unreachable!("checked by field_of")
             };
             let vector = vector_of(vector_param)?;
-            crate::collection::check_vector(field, &vector, options.dim)?;
+            crate::model::validate::check_vector(field, &vector, options.dim)?;
             let radius = literal(radius)?;
             if !radius.is_finite() || radius < 0.0 {
                 return Err(Error::InvalidQuery {
@@ -520,7 +573,7 @@ impl Compiled {
     }
 
     /// The text predicates that are not under a negation: what ranks the matches.
-    pub fn positive_text(&self) -> Vec<&crate::text::TextPredicate> {
+    pub fn positive_text(&self) -> Vec<&crate::read::text::TextPredicate> {
         let mut found = Vec::new();
         let mut pending = vec![self];
         while let Some(node) = pending.pop() {

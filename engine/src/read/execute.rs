@@ -13,15 +13,15 @@ use std::fmt;
 use strata_index::ivfpq::IvfPqSearch;
 use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::filter::{check_depth, compile, query_field_type, Compiled};
-use crate::options::Limits;
-use crate::schema::{FieldKind, Schema, VectorIndex};
-use crate::search::Hit;
-use crate::sources::{MemtableSource, SegmentSource, Source};
-use crate::tables::{segment_document, Location, Tables};
-use crate::text::score::{score_terms, ScoreTerm, Statistics};
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::options::Limits;
+use crate::model::schema::{FieldKind, Schema, VectorIndex};
+use crate::read::filter::{check_depth, compile, query_field_type, Compiled};
+use crate::read::search::Hit;
+use crate::read::sources::{MemtableSource, SegmentSource, Source};
+use crate::read::text_score::{score_terms, ScoreTerm, Statistics};
+use crate::write::tables::{segment_document, Location, Tables};
 
 /// Results per query when the query string gives no LIMIT, as in RediSearch.
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
@@ -242,7 +242,7 @@ pub(crate) fn prepare(
                 refine: count(&clause.refine, DEFAULT_REFINE)?,
             };
             let vector = vector_of(&clause.vector_param)?;
-            crate::collection::check_vector(&clause.field, &vector, options.dim)?;
+            crate::model::validate::check_vector(&clause.field, &vector, options.dim)?;
             knn_score = Some(
                 clause
                     .alias
@@ -263,7 +263,7 @@ pub(crate) fn prepare(
     let options = &bound.options;
     let scoring = if knn.is_none() {
         let weight_of = |position: u16| match schema.fields().get(position as usize) {
-            Some(crate::schema::Field {
+            Some(crate::model::schema::Field {
                 kind: FieldKind::Text(text),
                 ..
             }) => text.weight,

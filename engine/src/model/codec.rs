@@ -5,8 +5,8 @@
 //! reader: a payload that passed the WAL's CRC but does not decode (a bug, or bytes
 //! from another version) is an error, never a panic.
 
-use crate::doc::Value;
-use crate::schema::{
+use crate::model::doc::Value;
+use crate::model::schema::{
     Field, FieldKind, Metric, Schema, TagOptions, TextLanguage, TextOptions, VectorIndex,
     VectorOptions,
 };

@@ -11,9 +11,9 @@ use roaring::RoaringBitmap;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::Bm25Weight;
 
-use super::{TextMatch, TextPredicate};
-use crate::error::Result;
-use crate::filter::RowSource;
+use crate::model::error::Result;
+use crate::read::filter::RowSource;
+use crate::read::text::{TextMatch, TextPredicate};
 
 /// One term whose matches add to a row's score.
 #[derive(Clone, Debug, PartialEq)]
