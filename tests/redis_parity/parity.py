@@ -246,9 +246,14 @@ TEXT_CASES += [(q, []) for q in [
 for query, args in TEXT_CASES:
     CASES.append(case(f"text {query}", query, mode="set", args=ALL + args))
 CASES += [
-    case("text KNN pre-filter, seeds' form", "@summary:(python library) @topic:{data}=>[KNN 10 @v $q]",
-         mode="knn", params=Q),
-    case("text KNN pre-filter, parenthesised", "(@summary:(python library) @topic:{data})=>[KNN 10 @v $q]",
+    # Redis 7.4 refuses a KNN filter of several predicates without parentheses; Strata
+    # reads it as the parenthesised form (a listed difference).
+    # Inside a KNN filter Redis 7.4 matches words as written, without their stems (a
+    # listed difference), so these filters use words whose matches need no stemming.
+    case("text KNN pre-filter, seeds' form", "@summary:(python data) @topic:{data}=>[KNN 10 @v $q]",
+         mode="lenient", params=Q,
+         same_as="(@summary:(python data) @topic:{data})=>[KNN 10 @v $q]"),
+    case("text KNN pre-filter, parenthesised", "(@summary:(python data) @topic:{data})=>[KNN 10 @v $q]",
          mode="knn", params=Q),
     case("text KNN pre-filter, bare word", "django=>[KNN 5 @v $q]", mode="knn", params=Q),
     case("text KNN pre-filter, phrase", "@summary:\"command line\"=>[KNN 5 @v $q]", mode="knn",

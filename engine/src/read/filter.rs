@@ -227,12 +227,16 @@ pub(crate) trait RowSource {
     /// Rows holding the (analysed) `term` in the TEXT field at `position`, ascending,
     /// with its positions.
     fn text_postings(&self, position: u16, term: &str) -> Result<Vec<crate::text::Posting>>;
-    /// Rows holding a raw (unstemmed, lowercased) word `matches` accepts in the TEXT
-    /// field at `position`.
+    /// Rows holding the raw (unstemmed, lowercased) `word` in the TEXT field at
+    /// `position`, ascending, with its positions.
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<crate::text::Posting>>;
+    /// Rows holding a raw (unstemmed, lowercased) word, or with `stems` also an
+    /// indexed term, that `matches` accepts, in the TEXT field at `position`.
     fn text_rows_matching(
         &self,
         position: u16,
         matches: &dyn Fn(&str) -> bool,
+        stems: bool,
     ) -> Result<RoaringBitmap>;
     /// The number of indexed words in `row`'s text in the field at `position`.
     fn text_length(&self, position: u16, row: u32) -> Result<u32>;
@@ -271,10 +275,12 @@ pub(crate) fn compile(
     collection: &str,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
 ) -> Result<Compiled> {
-    Ok(match compile_node(ast, schema, collection, vector_of)? {
-        Compiled::StopWords => Compiled::Or(Vec::new()),
-        compiled => compiled,
-    })
+    Ok(
+        match compile_node(ast, schema, collection, vector_of, false)? {
+            Compiled::StopWords => Compiled::Or(Vec::new()),
+            compiled => compiled,
+        },
+    )
 }
 
 /// Refuses a tree nested deeper than `max_depth`, without recursion and before
@@ -350,16 +356,19 @@ fn literal<T: Clone>(value: &AstValue<T>) -> Result<T> {
     }
 }
 
+/// `negated`: the node sits under an odd number of `-`, where RediSearch matches a
+/// word as written rather than by its stem.
 fn compile_node(
     ast: &Ast,
     schema: &Schema,
     collection: &str,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
+    negated: bool,
 ) -> Result<Compiled> {
     let children = |nodes: &[Ast]| -> Result<Vec<Compiled>> {
         nodes
             .iter()
-            .map(|node| compile_node(node, schema, collection, vector_of))
+            .map(|node| compile_node(node, schema, collection, vector_of, negated))
             .collect()
     };
     Ok(match ast {
@@ -432,7 +441,7 @@ fn compile_node(
             }
         }
         Ast::Text { field, term } => {
-            match crate::read::text::compile(schema, collection, field.as_deref(), term)? {
+            match crate::read::text::compile(schema, collection, field.as_deref(), term, negated)? {
                 crate::read::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
                 crate::read::text::Compiled::StopWords => Compiled::StopWords,
             }
@@ -489,7 +498,7 @@ fn compile_node(
                 Compiled::Or(kept)
             }
         }
-        Ast::Not(inner) => match compile_node(inner, schema, collection, vector_of)? {
+        Ast::Not(inner) => match compile_node(inner, schema, collection, vector_of, !negated)? {
             Compiled::StopWords => Compiled::StopWords,
             inner => Compiled::Not(Box::new(inner)),
         },

@@ -75,16 +75,25 @@ impl RowSource for MemtableSource<'_> {
             .map(|text| text.postings(term, self.source.horizon))
             .unwrap_or_default())
     }
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<Posting>> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.raw_postings(word, self.source.horizon))
+            .unwrap_or_default())
+    }
     fn text_rows_matching(
         &self,
         position: u16,
         matches: &dyn Fn(&str) -> bool,
+        stems: bool,
     ) -> Result<RoaringBitmap> {
         Ok(self
             .source
             .memtable
             .text(position)
-            .map(|text| text.raw_rows_matching(matches, self.source.horizon))
+            .map(|text| text.rows_matching(matches, stems, self.source.horizon))
             .unwrap_or_default())
     }
     fn text_length(&self, position: u16, row: u32) -> Result<u32> {
@@ -248,12 +257,18 @@ impl RowSource for SegmentSource<'_> {
     fn text_postings(&self, position: u16, term: &str) -> Result<Vec<Posting>> {
         self.slot.segment.text_postings(position, term)
     }
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<Posting>> {
+        self.slot.segment.text_raw_postings(position, word)
+    }
     fn text_rows_matching(
         &self,
         position: u16,
         matches: &dyn Fn(&str) -> bool,
+        stems: bool,
     ) -> Result<RoaringBitmap> {
-        self.slot.segment.text_rows_matching(position, matches)
+        self.slot
+            .segment
+            .text_rows_matching(position, matches, stems)
     }
     fn text_length(&self, position: u16, row: u32) -> Result<u32> {
         self.slot.segment.text_length(position, row)

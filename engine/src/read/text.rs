@@ -14,10 +14,14 @@ use crate::text::Analyzer;
 /// What a text predicate matches in one field.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum TextMatch {
-    /// An indexed (stemmed) term.
+    /// An indexed (stemmed) term: a bare or `@field:` word.
     Term(String),
-    /// Indexed terms at consecutive positions.
-    Phrase(Vec<String>),
+    /// Raw (unstemmed) words at consecutive positions: a quoted phrase, or a negated
+    /// word (RediSearch expands neither to its stem).
+    Verbatim(Vec<String>),
+    /// Nothing: a quoted phrase holding a stop word (not indexed, so RediSearch's
+    /// exact phrase never matches).
+    Nothing,
     /// Raw words starting with the text (`hel*`).
     Prefix(String),
     /// Raw words within a Levenshtein distance of the text (`%word%`, 1 to 3).
@@ -47,6 +51,7 @@ pub(crate) fn compile(
     collection: &str,
     field: Option<&str>,
     term: &TextTerm,
+    negated: bool,
 ) -> Result<Compiled> {
     let fields: Vec<(u16, &crate::model::schema::TextOptions)> = match field {
         Some(name) => {
@@ -100,20 +105,17 @@ pub(crate) fn compile(
                         })
                     }
                 };
-                match analyzer.query_term(word) {
-                    Some(term) => TextMatch::Term(term),
-                    None => continue,
+                match (negated, analyzer.query_term(word)) {
+                    (_, None) => continue,
+                    (false, Some(term)) => TextMatch::Term(term),
+                    (true, Some(_)) => TextMatch::Verbatim(vec![lowercase(word)]),
                 }
             }
             TextTerm::Phrase(words) => {
-                let terms: Vec<String> = words
-                    .iter()
-                    .filter_map(|word| analyzer.query_term(word))
-                    .collect();
-                match terms.len() {
-                    0 => continue,
-                    1 => TextMatch::Term(terms.into_iter().next().unwrap_or_default()),
-                    _ => TextMatch::Phrase(terms),
+                if words.iter().any(|word| analyzer.query_term(word).is_none()) {
+                    TextMatch::Nothing
+                } else {
+                    TextMatch::Verbatim(words.iter().map(|word| lowercase(word)).collect())
                 }
             }
             TextTerm::Prefix(prefix) => TextMatch::Prefix(prefix.to_lowercase()),
@@ -153,20 +155,32 @@ impl TextPredicate {
                     .into_iter()
                     .map(|posting| posting.row)
                     .collect(),
-                TextMatch::Phrase(terms) => phrase_rows(source, *position, terms, universe)?,
-                TextMatch::Prefix(prefix) => source
-                    .text_rows_matching(*position, &|word| word.starts_with(prefix.as_str()))?,
-                TextMatch::Fuzzy(word, distance) => source
-                    .text_rows_matching(*position, &|candidate| {
-                        within_distance(word, candidate, *distance)
-                    })?,
+                TextMatch::Verbatim(words) => phrase_rows(source, *position, words, universe)?,
+                TextMatch::Nothing => RoaringBitmap::new(),
+                // Prefixes compare the words as written; fuzzy matching also reaches
+                // the stems as `+stem` (RediSearch's fuzzy walk covers its stem
+                // entries, one edit further away for the `+`).
+                TextMatch::Prefix(prefix) => source.text_rows_matching(
+                    *position,
+                    &|word| word.starts_with(prefix.as_str()),
+                    false,
+                )?,
+                TextMatch::Fuzzy(word, distance) => source.text_rows_matching(
+                    *position,
+                    &|candidate| within_distance(word, candidate, *distance),
+                    true,
+                )?,
             };
         }
         Ok(rows & universe)
     }
 }
 
-/// Rows where `terms` occur at consecutive positions.
+fn lowercase(word: &str) -> String {
+    word.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Rows where the raw words `terms` occur at consecutive positions.
 fn phrase_rows(
     source: &dyn RowSource,
     position: u16,
@@ -176,7 +190,7 @@ fn phrase_rows(
     let mut lists = Vec::with_capacity(terms.len());
     let mut rows = universe.clone();
     for term in terms {
-        let postings = source.text_postings(position, term)?;
+        let postings = source.text_raw_postings(position, term)?;
         rows &= postings.iter().map(|p| p.row).collect::<RoaringBitmap>();
         lists.push(postings);
     }

@@ -24,7 +24,8 @@ pub(crate) struct ScoreTerm {
     pub weight: f64,
 }
 
-/// The terms of the positive (not negated) word and phrase predicates, each once.
+/// The terms of the positive (not negated) word predicates, each once. Phrases,
+/// prefixes and fuzzy words match but add nothing to the score.
 pub(crate) fn score_terms(
     predicates: &[&TextPredicate],
     weight_of: &dyn Fn(u16) -> f64,
@@ -34,8 +35,10 @@ pub(crate) fn score_terms(
         for (position, matched) in &predicate.fields {
             let words: &[String] = match matched {
                 TextMatch::Term(term) => std::slice::from_ref(term),
-                TextMatch::Phrase(terms) => terms,
-                TextMatch::Prefix(_) | TextMatch::Fuzzy(..) => &[],
+                TextMatch::Verbatim(_)
+                | TextMatch::Nothing
+                | TextMatch::Prefix(_)
+                | TextMatch::Fuzzy(..) => &[],
             };
             for word in words {
                 if !terms

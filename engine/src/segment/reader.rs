@@ -781,8 +781,18 @@ impl Segment {
         &self,
         position: u16,
         matches: &dyn Fn(&str) -> bool,
+        stems: bool,
     ) -> Result<RoaringBitmap> {
-        self.with_text(position, |view| view.raw_rows_matching(matches))
+        self.with_text(position, |view| view.rows_matching(matches, stems))
+    }
+
+    /// Rows holding the raw (unstemmed) `word` in the TEXT field at `position`.
+    pub fn text_raw_postings(
+        &self,
+        position: u16,
+        word: &str,
+    ) -> Result<Vec<crate::text::Posting>> {
+        self.with_text(position, |view| view.raw_postings(word))
     }
 
     /// The number of indexed words of `row` in the TEXT field at `position`.

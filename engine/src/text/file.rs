@@ -12,10 +12,11 @@
 //! raw_posting_offsets n_raw + 1   (word offsets into raw_postings)
 //! term_bytes_len ‖ term_bytes ‖ raw_bytes_len ‖ raw_bytes
 //! postings_len ‖ per term: per row ascending: row, tf, tf positions ascending
-//! raw_postings_len ‖ per raw word: its rows ascending
+//! raw_postings_len ‖ per raw word: the same
 //! ```
-//! Terms are the stemmed words (what word and phrase queries and BM25 use); raw words
-//! are the lowercased unstemmed ones (what prefix and fuzzy queries compare).
+//! Terms are the stemmed words (what word queries and BM25 use); raw words are the
+//! lowercased unstemmed ones (what exact phrases, negated words, prefix and fuzzy
+//! queries compare, as RediSearch does not expand those to stems).
 //!
 //! `open` reads the header and section sizes only (O(1)); every offset, row and count
 //! is checked where it is used, so damage that passed the block checksums (a writer's
@@ -41,18 +42,18 @@ pub(crate) fn encode<'a>(
         let words = text.map(|text| analyzer.analyze(text)).unwrap_or_default();
         lengths.push(words.len() as u32);
         let mut by_term: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        let mut by_raw: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         for word in &words {
             by_term.entry(&word.stem).or_default().push(word.position);
-            let list = raws.entry(word.raw.clone()).or_default();
-            if list.last() != Some(&row) {
-                list.push(row);
-            }
+            by_raw.entry(&word.raw).or_default().push(word.position);
         }
-        for (term, positions) in by_term {
-            let list = terms.entry(term.to_string()).or_default();
-            list.push(row);
-            list.push(positions.len() as u32);
-            list.extend(positions);
+        for (map, found) in [(&mut terms, by_term), (&mut raws, by_raw)] {
+            for (term, positions) in found {
+                let list = map.entry(term.to_string()).or_default();
+                list.push(row);
+                list.push(positions.len() as u32);
+                list.extend(positions);
+            }
         }
     }
     let mut out = Vec::new();
@@ -291,12 +292,24 @@ impl<'a> TextIndexView<'a> {
         let Some(index) = self.terms.find(term.as_bytes())? else {
             return Ok(Vec::new());
         };
-        self.postings_at(index)
+        self.postings_at(&self.terms, index)
     }
 
-    fn postings_at(&self, index: usize) -> Result<Vec<Posting>, String> {
-        let (mut at, end) = self.terms.list(index)?;
-        let list = self.terms.lists;
+    /// The rows holding the raw (unstemmed) `word`, with its positions.
+    pub fn raw_postings(&self, word: &str) -> Result<Vec<Posting>, String> {
+        let Some(index) = self.raws.find(word.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        self.postings_at(&self.raws, index)
+    }
+
+    fn postings_at(
+        &self,
+        dictionary: &Dictionary<'_>,
+        index: usize,
+    ) -> Result<Vec<Posting>, String> {
+        let (mut at, end) = dictionary.list(index)?;
+        let list = dictionary.lists;
         let mut out: Vec<Posting> = Vec::new();
         while at < end {
             let row = list.get(at)?;
@@ -319,25 +332,34 @@ impl<'a> TextIndexView<'a> {
         Ok(out)
     }
 
-    /// Rows holding a raw (unstemmed) word that `matches` accepts.
-    pub fn raw_rows_matching(
+    /// Rows holding a raw (unstemmed) word, or with `stems` also a term, that
+    /// `matches` accepts; terms are offered as `+term`, the form of RediSearch's stem
+    /// entries, which fuzzy matching reaches at one more edit.
+    pub fn rows_matching(
         &self,
         matches: &dyn Fn(&str) -> bool,
+        stems: bool,
     ) -> Result<RoaringBitmap, String> {
         let mut rows = RoaringBitmap::new();
-        for index in 0..self.raws.count {
-            let word = std::str::from_utf8(self.raws.term(index)?)
-                .map_err(|_| format!("raw word {index} is not UTF-8"))?;
-            if !matches(word) {
-                continue;
-            }
-            let (start, end) = self.raws.list(index)?;
-            for at in start..end {
-                let row = self.raws.lists.get(at)?;
-                if row >= self.rows {
-                    return Err(format!("raw word {index} names row {row}"));
+        let dictionaries: &[&Dictionary<'_>] = if stems {
+            &[&self.raws, &self.terms]
+        } else {
+            &[&self.raws]
+        };
+        let mut stem = String::new();
+        for (which, dictionary) in dictionaries.iter().enumerate() {
+            for index in 0..dictionary.count {
+                let mut word = std::str::from_utf8(dictionary.term(index)?)
+                    .map_err(|_| format!("word {index} is not UTF-8"))?;
+                if which == 1 {
+                    stem.clear();
+                    stem.push('+');
+                    stem.push_str(word);
+                    word = &stem;
                 }
-                rows.insert(row);
+                if matches(word) {
+                    rows.extend(self.postings_at(dictionary, index)?.iter().map(|p| p.row));
+                }
             }
         }
         Ok(rows)
@@ -363,10 +385,11 @@ impl<'a> TextIndexView<'a> {
                 dictionary.list(index)?;
             }
         }
-        for index in 0..self.terms.count {
-            self.postings_at(index)?;
+        for dictionary in [&self.terms, &self.raws] {
+            for index in 0..dictionary.count {
+                self.postings_at(dictionary, index)?;
+            }
         }
-        self.raw_rows_matching(&|_| true)?;
         Ok(())
     }
 }
@@ -397,8 +420,14 @@ mod tests {
         assert!(view.postings("absent").unwrap().is_empty());
         assert_eq!(view.length(0).unwrap(), 3);
         assert_eq!(view.length(1).unwrap(), 0);
-        let runn = view.raw_rows_matching(&|w| w.starts_with("runn")).unwrap();
+        let runn = view
+            .rows_matching(&|w| w.starts_with("runn"), false)
+            .unwrap();
         assert_eq!(runn.iter().collect::<Vec<_>>(), [0]);
+        let running = view.raw_postings("running").unwrap();
+        assert_eq!((running[0].row, running[0].positions.clone()), (0, vec![0]));
+        assert_eq!(view.rows_matching(&|w| w == "+dog", true).unwrap().len(), 2);
+        assert_eq!(view.rows_matching(&|w| w == "dog", false).unwrap().len(), 1);
         assert!(TextIndexView::open(&body, 5).is_err());
         // Every single-byte change and every truncation is an error or an answer,
         // never a panic.
@@ -408,7 +437,7 @@ mod tests {
             if let Ok(view) = TextIndexView::open(&bad, 4) {
                 let _ = view.verify();
                 let _ = view.postings("run");
-                let _ = view.raw_rows_matching(&|_| true);
+                let _ = view.rows_matching(&|_| true, true);
             }
             assert!(TextIndexView::open(&body[..at], 4).is_err());
         }

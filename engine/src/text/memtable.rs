@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crossbeam_skiplist::SkipSet;
 use roaring::RoaringBitmap;
 
-use super::analyzer::Analyzer;
+use super::analyzer::{Analyzer, Word};
 use super::Posting;
 
 /// One slot's analysed text in the field.
@@ -21,6 +21,8 @@ struct SlotText {
     length: u32,
     /// `(term id, positions)`, sorted by id.
     terms: Box<[(u32, Box<[u32]>)]>,
+    /// `(raw word id, positions)`, sorted by id.
+    raws: Box<[(u32, Box<[u32]>)]>,
 }
 
 /// Interned strings: the writer hands out ids, readers look them up lock-free.
@@ -86,27 +88,30 @@ impl TextPostings {
         let words = text
             .map(|text| self.analyzer.analyze(text))
             .unwrap_or_default();
-        let mut terms: Vec<(u32, Vec<u32>)> = Vec::new();
-        for word in &words {
-            let id = self.terms.intern(&word.stem);
-            match terms.iter_mut().find(|(t, _)| *t == id) {
-                Some((_, positions)) => positions.push(word.position),
-                None => terms.push((id, vec![word.position])),
+        let group = |interner: &Interner, postings: &SkipSet<u64>, pick: &dyn Fn(&Word) -> &str| {
+            let mut grouped: Vec<(u32, Vec<u32>)> = Vec::new();
+            for word in &words {
+                let id = interner.intern(pick(word));
+                match grouped.iter_mut().find(|(t, _)| *t == id) {
+                    Some((_, positions)) => positions.push(word.position),
+                    None => grouped.push((id, vec![word.position])),
+                }
             }
-            let raw = self.raws.intern(&word.raw);
-            self.raw_postings
-                .insert(u64::from(raw) << 32 | u64::from(slot));
-        }
-        terms.sort_unstable_by_key(|(id, _)| *id);
-        for (id, _) in &terms {
-            self.postings.insert(u64::from(*id) << 32 | u64::from(slot));
-        }
-        let pushed = self.slots.push(SlotText {
-            length: words.len() as u32,
-            terms: terms
+            grouped.sort_unstable_by_key(|(id, _)| *id);
+            for (id, _) in &grouped {
+                postings.insert(u64::from(*id) << 32 | u64::from(slot));
+            }
+            grouped
                 .into_iter()
                 .map(|(id, positions)| (id, positions.into_boxed_slice()))
-                .collect(),
+                .collect()
+        };
+        let terms = group(&self.terms, &self.postings, &|word| &word.stem);
+        let raws = group(&self.raws, &self.raw_postings, &|word| &word.raw);
+        let pushed = self.slots.push(SlotText {
+            length: words.len() as u32,
+            terms,
+            raws,
         });
         assert_eq!(
             pushed, slot as usize,
@@ -116,27 +121,61 @@ impl TextPostings {
 
     /// Slots below `horizon` holding `term`, with positions.
     pub fn postings(&self, term: &str, horizon: u32) -> Vec<Posting> {
-        let Some(id) = self.terms.get(term) else {
+        self.postings_in(&self.terms, &self.postings, term, horizon, |text| {
+            &text.terms
+        })
+    }
+
+    /// Slots below `horizon` holding the raw (unstemmed) `word`, with positions.
+    pub fn raw_postings(&self, word: &str, horizon: u32) -> Vec<Posting> {
+        self.postings_in(&self.raws, &self.raw_postings, word, horizon, |text| {
+            &text.raws
+        })
+    }
+
+    fn postings_in(
+        &self,
+        interner: &Interner,
+        postings: &SkipSet<u64>,
+        word: &str,
+        horizon: u32,
+        lists: impl Fn(&SlotText) -> &[(u32, Box<[u32]>)],
+    ) -> Vec<Posting> {
+        let Some(id) = interner.get(word) else {
             return Vec::new();
         };
-        slots_of(&self.postings, id, horizon)
+        slots_of(postings, id, horizon)
             .filter_map(|slot| {
-                let text = self.slots.get(slot as usize)?;
-                let at = text.terms.binary_search_by_key(&id, |(t, _)| *t).ok()?;
+                let list = lists(self.slots.get(slot as usize)?);
+                let at = list.binary_search_by_key(&id, |(t, _)| *t).ok()?;
                 Some(Posting {
                     row: slot,
-                    positions: text.terms[at].1.to_vec(),
+                    positions: list[at].1.to_vec(),
                 })
             })
             .collect()
     }
 
-    /// Slots below `horizon` holding a raw word `matches` accepts.
-    pub fn raw_rows_matching(&self, matches: &dyn Fn(&str) -> bool, horizon: u32) -> RoaringBitmap {
+    /// Slots below `horizon` holding a raw word, or with `stems` also a term, that
+    /// `matches` accepts; terms are offered as `+term` (as `file::TextIndexView::
+    /// rows_matching` does).
+    pub fn rows_matching(
+        &self,
+        matches: &dyn Fn(&str) -> bool,
+        stems: bool,
+        horizon: u32,
+    ) -> RoaringBitmap {
         let mut rows = RoaringBitmap::new();
         for (word, id) in self.raws.ids.pin().iter() {
             if matches(word) {
                 rows.extend(slots_of(&self.raw_postings, *id, horizon));
+            }
+        }
+        if stems {
+            for (term, id) in self.terms.ids.pin().iter() {
+                if matches(&format!("+{term}")) {
+                    rows.extend(slots_of(&self.postings, *id, horizon));
+                }
             }
         }
         rows
