@@ -12,7 +12,7 @@
 //! raw_posting_offsets n_raw + 1   (word offsets into raw_postings)
 //! term_bytes_len ‖ term_bytes ‖ raw_bytes_len ‖ raw_bytes
 //! postings_len ‖ per term: per row ascending: row, tf, tf positions ascending
-//! raw_postings_len ‖ per raw word: the same
+//! raw_postings_len ‖ per raw word: the same (row, tf, positions)
 //! ```
 //! Terms are the stemmed words (what word queries and BM25 use); raw words are the
 //! lowercased unstemmed ones (what exact phrases, negated words, prefix and fuzzy
