@@ -495,3 +495,53 @@ fn the_builder_makes_the_same_text_queries() {
         ["d1", "d2", "d4"]
     );
 }
+
+#[test]
+fn text_options_survive_reopen_and_shape_matching_and_scores() {
+    use strata::{FieldKind, TextLanguage};
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Schema::builder()
+        .text_with("fr", TextOptions::default().language(TextLanguage::French))
+        .text_with("raw", TextOptions::default().no_stem())
+        .text_with("heavy", TextOptions::default().weight(2.0))
+        .text("plain")
+        .build()
+        .unwrap();
+    {
+        let db = Database::open_with(dir.path(), options()).unwrap();
+        let docs = db.create_collection("docs", schema.clone()).unwrap();
+        docs.upsert(
+            "a",
+            Doc::new()
+                .text("fr", "les chanteuses chantaient")
+                .text("raw", "running")
+                .text("heavy", "zebra")
+                .text("plain", "lion"),
+        )
+        .unwrap();
+        docs.upsert("b", Doc::new().text("heavy", "lion").text("plain", "zebra"))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let db = Database::open_with(dir.path(), options()).unwrap();
+    let docs = db.collection("docs").unwrap();
+    assert_eq!(docs.schema(), &schema);
+    assert!(matches!(
+        docs.schema().fields()[1].kind,
+        FieldKind::Text(options) if options.no_stem
+    ));
+    // French stemming: "chantaient" and "chanter" share their stem.
+    assert_eq!(run(&docs, "@fr:chanter"), ["a"]);
+    assert_eq!(run(&docs, "@raw:running"), ["a"]);
+    assert_eq!(run(&docs, "@raw:run"), Vec::<String>::new());
+    // `zebra` is a one-word text in `heavy` (weight 2) of a and in `plain` of b, with
+    // the same statistics in both fields: a scores twice what b does.
+    let hits = docs.query("zebra").args(["WITHSCORES"]).run().unwrap();
+    assert_eq!(hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let (a, b) = (hits[0].score.unwrap(), hits[1].score.unwrap());
+    assert!(b > 0.0 && (a / b - 2.0).abs() < 1e-6, "{a} vs {b}");
+    let bad = Schema::builder()
+        .text_with("t", TextOptions::default().weight(0.0))
+        .build();
+    assert!(matches!(bad, Err(Error::InvalidSchema { .. })));
+}
