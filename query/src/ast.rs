@@ -290,6 +290,10 @@ pub struct QueryOptions {
     pub with_scores: bool,
     /// `SCORER name`: how text matches are ranked; `None` is the engine's default.
     pub scorer: Option<Scorer>,
+    /// `INKEYS n key ...`: only these documents can match.
+    pub in_keys: Option<Vec<String>>,
+    /// `INFIELDS n field ...`: text predicates look only in these fields.
+    pub in_fields: Option<Vec<String>>,
     /// `DIALECT n` if given: 2, 3 or 4, which mean the same to Strata (3 changes only
     /// JSON multi-value returns, 4 only Redis's optimiser); an absent `DIALECT` means 2.
     pub dialect: Option<u32>,

@@ -24,7 +24,8 @@
 //! # API
 //! - [`parse_query`]: the query string alone (FT.SEARCH's query argument).
 //! - [`parse_options`]: the FT.SEARCH arguments after it (`RETURN`, `SORTBY`,
-//!   `LIMIT`, `PARAMS`, `NOCONTENT`, `DIALECT`).
+//!   `LIMIT`, `PARAMS`, `NOCONTENT`, `WITHSCORES`, `SCORER BM25`, `INKEYS`,
+//!   `INFIELDS`, `DIALECT`).
 //! - [`parse_search`]: both at once into one [`Query`].
 //! - [`Query::bind`]: substitutes `$name` parameters from [`Params`] (and the
 //!   query's own `PARAMS`).

@@ -221,6 +221,8 @@ fn parses_every_option() {
         options,
         QueryOptions {
             scorer: Some(strata_query::Scorer::Bm25),
+            in_keys: None,
+            in_fields: None,
             return_fields: Some(vec![
                 ReturnField {
                     name: "title".to_string(),

@@ -183,6 +183,8 @@ fn options() -> impl Strategy<Value = QueryOptions> {
             |(return_fields, sort_by, limit, params, no_content, (with_scores, bm25), dialect)| {
                 QueryOptions {
                     scorer: bm25.then_some(strata_query::Scorer::Bm25),
+                    in_keys: bm25.then(|| vec!["doc:1".to_string(), "doc 2".to_string()]),
+                    in_fields: with_scores.then(|| vec!["title".to_string()]),
                     return_fields,
                     sort_by,
                     limit,

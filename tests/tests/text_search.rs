@@ -537,11 +537,68 @@ fn text_options_survive_reopen_and_shape_matching_and_scores() {
     // `zebra` is a one-word text in `heavy` (weight 2) of a and in `plain` of b, with
     // the same statistics in both fields: a scores twice what b does.
     let hits = docs.query("zebra").args(["WITHSCORES"]).run().unwrap();
-    assert_eq!(hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     let (a, b) = (hits[0].score.unwrap(), hits[1].score.unwrap());
     assert!(b > 0.0 && (a / b - 2.0).abs() < 1e-6, "{a} vs {b}");
     let bad = Schema::builder()
         .text_with("t", TextOptions::default().weight(0.0))
         .build();
     assert!(matches!(bad, Err(Error::InvalidSchema { .. })));
+}
+
+#[test]
+fn inkeys_and_infields_restrict_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, docs) = small(dir.path());
+    db.flush().unwrap();
+    docs.upsert(
+        "d6",
+        Doc::new().text("title", "token ring").tag("tenant", "acme"),
+    )
+    .unwrap();
+    let with = |query: &str, args: &[&str]| {
+        keys(&docs.query(query).args(args.iter().copied()).run().unwrap())
+    };
+    assert_eq!(with("token", &[]), ["d1", "d2", "d4", "d6"]);
+    assert_eq!(with("token", &["INKEYS", "2", "d2", "d6"]), ["d2", "d6"]);
+    assert_eq!(
+        with("token", &["INKEYS", "2", "d3", "nope"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(with("*", &["INKEYS", "1", "d5"]), ["d5"]);
+    // Bare words look only in the INFIELDS fields; a field predicate outside them
+    // matches nothing.
+    assert_eq!(
+        with("token", &["INFIELDS", "1", "body"]),
+        ["d1", "d2", "d4"]
+    );
+    assert_eq!(
+        with("token", &["INFIELDS", "1", "title"]),
+        ["d1", "d2", "d6"]
+    );
+    assert_eq!(
+        with("@title:token", &["INFIELDS", "1", "body"]),
+        Vec::<String>::new()
+    );
+    // INKEYS pre-filters KNN.
+    let hits = docs
+        .query("*=>[KNN 1 @v $q]")
+        .param("q", vec![0.0f32, 0.0])
+        .args(["INKEYS", "1", "d4"])
+        .run()
+        .unwrap();
+    assert_eq!(keys(&hits), ["d4"]);
+    for bad in [
+        &["INFIELDS", "1", "tenant"][..],
+        &["INFIELDS", "1", "nope"],
+        &["INKEYS", "0"],
+    ] {
+        assert!(
+            docs.query("token").args(bad.iter().copied()).run().is_err(),
+            "{bad:?}"
+        );
+    }
 }

@@ -145,6 +145,8 @@ pub(crate) struct Plan {
     scoring: Vec<ScoreTerm>,
     /// `WITHSCORES`: each hit carries its score.
     with_scores: bool,
+    /// `INKEYS`: only these documents can match.
+    in_keys: Option<Vec<String>>,
     /// Field positions to read from storage; empty for NOCONTENT.
     projection: Vec<usize>,
     /// What each hit returns, in order.
@@ -190,7 +192,13 @@ pub(crate) fn prepare(
             .map(<[f32]>::to_vec)
             .ok_or_else(|| Error::InvalidQuery { pos: 0, message: format!("parameter `${name}` must be a vector; pass it with .param(\"{name}\", &vector)") })
     };
-    let filter = compile(&bound.filter, schema, collection, &vector_of)?;
+    let filter = compile(
+        &bound.filter,
+        schema,
+        collection,
+        &vector_of,
+        bound.options.in_fields.as_deref(),
+    )?;
     let unknown = |name: &str| Error::UnknownField {
         collection: collection.to_string(),
         field: name.to_string(),
@@ -364,6 +372,7 @@ pub(crate) fn prepare(
         knn,
         scoring,
         with_scores: options.with_scores,
+        in_keys: options.in_keys.clone(),
         projection,
         returns,
         sort,
@@ -554,7 +563,11 @@ pub(crate) fn execute(
             Location::Memtable(_) => Location::Memtable(row),
         };
         let mut range_distances = Vec::new();
-        let matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
+        let mut matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
+        if let Some(keys) = &plan.in_keys {
+            // Before any vector search, so INKEYS pre-filters a KNN clause too.
+            matching &= source.rows_of_keys(keys)?;
+        }
         let ranges: HashMap<u32, f32> = range_distances.into_iter().collect();
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {

@@ -269,18 +269,35 @@ pub(crate) const DEFAULT_EPSILON: f64 = 0.01;
 
 /// Checks `ast` (parameters bound, depth checked by [`check_depth`]) against `schema`.
 /// `vector_of` resolves the vector parameter of a VECTOR_RANGE clause.
+/// `in_fields` (`INFIELDS`) restricts every text predicate to those fields.
 pub(crate) fn compile(
     ast: &Ast,
     schema: &Schema,
     collection: &str,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
+    in_fields: Option<&[String]>,
 ) -> Result<Compiled> {
-    Ok(
-        match compile_node(ast, schema, collection, vector_of, false)? {
-            Compiled::StopWords => Compiled::Or(Vec::new()),
-            compiled => compiled,
-        },
-    )
+    if let Some(fields) = in_fields {
+        for name in fields {
+            let (_, field) = schema.field(name).ok_or_else(|| Error::UnknownField {
+                collection: collection.to_string(),
+                field: name.to_string(),
+            })?;
+            if !matches!(field.kind, FieldKind::Text(_)) {
+                return Err(query_field_type(name, "TEXT", field.kind.name()));
+            }
+        }
+    }
+    let context = Context {
+        schema,
+        collection,
+        vector_of,
+        in_fields,
+    };
+    Ok(match compile_node(ast, &context, false)? {
+        Compiled::StopWords => Compiled::Or(Vec::new()),
+        compiled => compiled,
+    })
 }
 
 /// Refuses a tree nested deeper than `max_depth`, without recursion and before
@@ -358,17 +375,26 @@ fn literal<T: Clone>(value: &AstValue<T>) -> Result<T> {
 
 /// `negated`: the node sits under an odd number of `-`, where RediSearch matches a
 /// word as written rather than by its stem.
-fn compile_node(
-    ast: &Ast,
-    schema: &Schema,
-    collection: &str,
-    vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
-    negated: bool,
-) -> Result<Compiled> {
+/// What compiling every node needs.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    schema: &'a Schema,
+    collection: &'a str,
+    vector_of: &'a dyn Fn(&str) -> Result<Vec<f32>>,
+    in_fields: Option<&'a [String]>,
+}
+
+fn compile_node(ast: &Ast, context: &Context<'_>, negated: bool) -> Result<Compiled> {
+    let Context {
+        schema,
+        collection,
+        vector_of,
+        in_fields,
+    } = *context;
     let children = |nodes: &[Ast]| -> Result<Vec<Compiled>> {
         nodes
             .iter()
-            .map(|node| compile_node(node, schema, collection, vector_of, negated))
+            .map(|node| compile_node(node, context, negated))
             .collect()
     };
     Ok(match ast {
@@ -441,7 +467,14 @@ fn compile_node(
             }
         }
         Ast::Text { field, term } => {
-            match crate::read::text::compile(schema, collection, field.as_deref(), term, negated)? {
+            match crate::read::text::compile(
+                schema,
+                collection,
+                field.as_deref(),
+                term,
+                negated,
+                in_fields,
+            )? {
                 crate::read::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
                 crate::read::text::Compiled::StopWords => Compiled::StopWords,
             }
@@ -498,7 +531,7 @@ fn compile_node(
                 Compiled::Or(kept)
             }
         }
-        Ast::Not(inner) => match compile_node(inner, schema, collection, vector_of, !negated)? {
+        Ast::Not(inner) => match compile_node(inner, context, !negated)? {
             Compiled::StopWords => Compiled::StopWords,
             inner => Compiled::Not(Box::new(inner)),
         },

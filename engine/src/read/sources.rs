@@ -27,6 +27,8 @@ pub(crate) struct SegmentSource<'a> {
 }
 
 pub(crate) trait Source: RowSource {
+    /// The rows holding `keys` (their current rows; a key may be absent here).
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap>;
     /// Rows that have a vector in the field at `position`; `None` for a field that is
     /// not a vector field.
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>>;
@@ -157,6 +159,12 @@ impl RowSource for MemtableSource<'_> {
 }
 
 impl Source for MemtableSource<'_> {
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap> {
+        Ok(keys
+            .iter()
+            .filter_map(|key| self.source.memtable.newest_slot(key, self.source.horizon))
+            .collect())
+    }
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
         self.source.memtable.column(position)?;
         Some(Cow::Owned(
@@ -334,6 +342,15 @@ impl RowSource for SegmentSource<'_> {
 }
 
 impl Source for SegmentSource<'_> {
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap> {
+        let mut rows = RoaringBitmap::new();
+        for key in keys {
+            if let Some(row) = self.slot.segment.find(key)? {
+                rows.insert(row);
+            }
+        }
+        Ok(rows)
+    }
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
         self.slot.segment.present(position).map(Cow::Borrowed)
     }

@@ -52,6 +52,7 @@ pub(crate) fn compile(
     field: Option<&str>,
     term: &TextTerm,
     negated: bool,
+    in_fields: Option<&[String]>,
 ) -> Result<Compiled> {
     let fields: Vec<(u16, &crate::model::schema::TextOptions)> = match field {
         Some(name) => {
@@ -80,6 +81,25 @@ pub(crate) fn compile(
             })
             .collect(),
     };
+    // `INFIELDS` (checked to name TEXT fields): a predicate on another field, or a
+    // bare word, looks only where the list allows.
+    let restricted = in_fields.is_some();
+    let fields: Vec<_> = match in_fields {
+        Some(allowed) => fields
+            .into_iter()
+            .filter(|(position, _)| {
+                allowed.iter().any(|name| {
+                    schema
+                        .field(name)
+                        .is_some_and(|(p, _)| p as u16 == *position)
+                })
+            })
+            .collect(),
+        None => fields,
+    };
+    if fields.is_empty() && restricted {
+        return Ok(Compiled::Predicate(TextPredicate { fields: Vec::new() }));
+    }
     if fields.is_empty() {
         return Err(Error::InvalidQuery {
             pos: 0,
