@@ -240,6 +240,13 @@ pub(crate) trait RowSource {
     ) -> Result<RoaringBitmap>;
     /// The number of indexed words in `row`'s text in the field at `position`.
     fn text_length(&self, position: u16, row: u32) -> Result<u32>;
+    /// [`RowSource::text_length`] of each of `rows`, in order (one lookup of the
+    /// index for all of them).
+    fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        rows.iter()
+            .map(|row| self.text_length(position, *row))
+            .collect()
+    }
     /// The sum of [`RowSource::text_length`] over `rows`.
     fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64>;
     /// Distance from `vector` to each of `rows` that has a vector at `position`.

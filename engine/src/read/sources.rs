@@ -284,6 +284,9 @@ impl RowSource for SegmentSource<'_> {
     fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
         self.slot.segment.text_total_length(position, rows)
     }
+    fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        self.slot.segment.text_lengths(position, rows)
+    }
     fn live(&self) -> RoaringBitmap {
         let mut live = RoaringBitmap::new();
         live.insert_range(0..self.slot.segment.row_count());

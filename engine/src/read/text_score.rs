@@ -117,11 +117,14 @@ impl Statistics {
                 / self.documents as f32;
             let weight =
                 Bm25Weight::for_one_term_without_explain(*frequency, self.documents, average);
-            for posting in source.text_postings(term.position, &term.term)? {
-                if !rows.contains(posting.row) {
-                    continue;
-                }
-                let length = source.text_length(term.position, posting.row)?;
+            let postings: Vec<_> = source
+                .text_postings(term.position, &term.term)?
+                .into_iter()
+                .filter(|posting| rows.contains(posting.row))
+                .collect();
+            let matched: Vec<u32> = postings.iter().map(|posting| posting.row).collect();
+            let lengths = source.text_lengths(term.position, &matched)?;
+            for (posting, length) in postings.iter().zip(lengths) {
                 let score = weight.score(
                     FieldNormReader::fieldnorm_to_id(length),
                     posting.positions.len() as u32,

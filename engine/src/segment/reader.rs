@@ -800,6 +800,13 @@ impl Segment {
         self.with_text(position, |view| view.length(row))
     }
 
+    /// The number of indexed words of each of `rows` in the TEXT field at `position`.
+    pub fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        self.with_text(position, |view| {
+            rows.iter().map(|row| view.length(*row)).collect()
+        })
+    }
+
     /// The sum of the lengths of `rows` in the TEXT field at `position`.
     pub fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
         self.with_text(position, |view| view.total_length(rows))
