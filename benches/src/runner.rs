@@ -356,6 +356,7 @@ mod tests {
         let hit = strata::Hit {
             key: "doc:1".into(),
             distance: 0.0,
+            score: None,
             doc: Doc::new(),
         };
         assert!(hit_ids(&[hit]).is_err());

@@ -91,7 +91,12 @@ pub fn info(keyspace: &Keyspace, args: Args<'_>) -> Reply {
             (t("type"), t(field.kind.name())),
         ];
         match field.kind {
-            FieldKind::Text => pairs.push((t("WEIGHT"), Reply::Double(1.0))),
+            FieldKind::Text(options) => {
+                pairs.push((t("WEIGHT"), Reply::Double(options.weight)));
+                if options.no_stem {
+                    pairs.push((t("NOSTEM"), t("NOSTEM")));
+                }
+            }
             FieldKind::Tag(options) => {
                 pairs.push((t("SEPARATOR"), t(&options.separator.to_string())))
             }

@@ -2,7 +2,7 @@
 //! prints. The arguments are kept as given (in the server's catalog collection) and
 //! parsed again on every start, so this parser is the one definition of an index.
 
-use strata::{FieldKind, Metric, Schema, TagOptions, VectorIndex, VectorOptions};
+use strata::{FieldKind, Metric, Schema, TagOptions, TextOptions, VectorIndex, VectorOptions};
 
 /// One field of an index: the hash field it reads, the attribute name queries use
 /// (`AS`), and its kind.
@@ -162,25 +162,31 @@ pub fn parse(args: &[String]) -> Result<IndexDef, String> {
         let mut field = IndexField {
             hash_name: name.to_string(),
             attribute,
-            kind: FieldKind::Text,
+            kind: FieldKind::Text(TextOptions::default()),
             sortable: false,
             ef_runtime: None,
         };
         match kind_word.to_ascii_uppercase().as_str() {
             "TEXT" => {
-                field.kind = FieldKind::Text;
+                let mut options = TextOptions::default();
                 loop {
-                    if args.peek_is("WEIGHT") || args.peek_is("PHONETIC") {
+                    if args.peek_is("WEIGHT") {
+                        args.next();
+                        let value = args.expect("a weight")?;
+                        options.weight = value
+                            .parse::<f64>()
+                            .map_err(|_| format!("Invalid WEIGHT `{value}` for field `{name}`"))?;
+                    } else if args.peek_is("NOSTEM") {
+                        args.next();
+                        options.no_stem = true;
+                    } else if args.peek_is("PHONETIC") {
                         args.next();
                         args.expect("a value")?;
-                    } else if !flag(
-                        &mut args,
-                        &mut field.sortable,
-                        &["NOSTEM", "WITHSUFFIXTRIE"],
-                    ) {
+                    } else if !flag(&mut args, &mut field.sortable, &["WITHSUFFIXTRIE"]) {
                         break;
                     }
                 }
+                field.kind = FieldKind::Text(options);
             }
             "TAG" => {
                 let mut options = TagOptions::default();

@@ -420,7 +420,7 @@ fn infer(plan: &Plan, sample: &[Row]) -> Result<Schema, String> {
             }
             let kind = match value {
                 Json::Number(_) => FieldKind::Numeric,
-                Json::String(_) => FieldKind::Text,
+                Json::String(_) => FieldKind::Text(Default::default()),
                 Json::Bool(_) => FieldKind::Tag(Default::default()),
                 Json::Array(items) if items.iter().all(Json::is_string) => FieldKind::Tag(Default::default()),
                 Json::Null => continue,
@@ -480,8 +480,8 @@ fn to_doc(schema: &Schema, plan: &Plan, row: Row, at: u64) -> Result<Doc, String
                     .parse()
                     .map_err(|_| format!("row {at}: field `{name}` is `{s}`, not a number"))?,
             ),
-            (FieldKind::Text, Json::String(s)) => Value::Text(s),
-            (FieldKind::Text, other) => Value::Text(other.to_string()),
+            (FieldKind::Text(_), Json::String(s)) => Value::Text(s),
+            (FieldKind::Text(_), other) => Value::Text(other.to_string()),
             (FieldKind::Tag(o), Json::Array(items)) => Value::Tag(
                 items
                     .iter()

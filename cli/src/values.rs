@@ -35,7 +35,7 @@ pub fn convert(key: &str, field: &str, kind: FieldKind, bytes: &[u8]) -> Result<
                  not hash fields (and strata serve has no JSON.SET yet)"
             ))
         }
-        FieldKind::Text => Value::Text(text()?),
+        FieldKind::Text(_) => Value::Text(text()?),
         FieldKind::Tag(_) => Value::Tag(text()?),
         FieldKind::Numeric => {
             let t = text()?;

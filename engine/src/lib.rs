@@ -79,8 +79,9 @@ pub struct ReadmeDoctests;
 pub mod bench_internals;
 // Layers, each importing only those below it: the public handles (`database`,
 // `collection`, `query_builder`, `info`) use `maintenance` and `read`, which use
-// `write`, which uses `segment`, which uses `model`. `apps` (what applications
-// build: batch calls, the semantic cache, sessions) sits on top of the handles.
+// `write`, which uses `segment`, which uses `text`, which uses `model`. `apps` (what
+// applications build: batch calls, the semantic cache, sessions) sits on top of the
+// handles.
 mod apps;
 mod collection;
 mod database;
@@ -91,6 +92,7 @@ mod model;
 mod query_builder;
 mod read;
 mod segment;
+mod text;
 mod write;
 
 #[cfg(test)]
@@ -122,11 +124,12 @@ pub use model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
 pub use model::options::{Durability, Limits, Options, Recovery};
 pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
 pub use model::schema::{
-    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
-    IVF_PQ_MIN_ROWS, MAX_DIMENSION,
+    Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, TextLanguage, TextOptions,
+    VectorIndex, VectorOptions, IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
 pub use model::validate::{MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
 pub use query_builder::QueryBuilder;
 pub use read::execute::{Explain, SourcePlan, Strategy};
 pub use read::filter::Filter;
 pub use read::search::{Hit, Param, Search, SearchResults};
+pub use text::{tantivy_analyzer, RedisTokenStream, RedisTokenizer};

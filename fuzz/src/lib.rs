@@ -274,6 +274,19 @@ fn read_everything(db: &Database) {
             let _ = collection.ttl(&key);
         }
         for field in collection.schema().fields() {
+            if let FieldKind::Text(_) = field.kind {
+                // Every kind of text lookup: terms, raw words, positions, lengths.
+                let name = &field.name;
+                for query in [
+                    format!("@{name}:title"),
+                    format!("@{name}:ti*"),
+                    format!("@{name}:%%titel%%"),
+                    format!("@{name}:\"title 3\""),
+                    format!("-@{name}:title"),
+                ] {
+                    let _ = collection.query(&query).args(["WITHSCORES"]).run();
+                }
+            }
             if let FieldKind::Vector(vector) = field.kind {
                 let query: Vec<f32> = (0..vector.dim.min(4096)).map(|i| 0.5 - i as f32).collect();
                 for k in [1, 5, 100] {

@@ -65,6 +65,13 @@ pub enum TextTerm {
     Phrase(Vec<String>),
     /// A prefix match `hel*`; holds the part before the `*`.
     Prefix(String),
+    /// `%word%` (Levenshtein distance 1), `%%word%%` (2) or `%%%word%%%` (3).
+    Fuzzy {
+        /// The word between the `%`s.
+        word: String,
+        /// The number of `%` on each side: the largest edit distance matched.
+        distance: u8,
+    },
 }
 
 /// A tag wildcard (RediSearch 2.6+): the part of the value around the `*`s.
@@ -250,6 +257,22 @@ pub struct Page {
     pub count: u64,
 }
 
+/// `SCORER`: the function that ranks text matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scorer {
+    /// `BM25` (also accepted as `BM25STD`).
+    Bm25,
+}
+
+impl Scorer {
+    /// The keyword as written in a query.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Scorer::Bm25 => "BM25",
+        }
+    }
+}
+
 /// The FT.SEARCH arguments that follow the query string.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueryOptions {
@@ -265,6 +288,12 @@ pub struct QueryOptions {
     pub no_content: bool,
     /// `WITHSCORES`: each hit carries its score (for vector queries, the distance).
     pub with_scores: bool,
+    /// `SCORER name`: how text matches are ranked; `None` is the engine's default.
+    pub scorer: Option<Scorer>,
+    /// `INKEYS n key ...`: only these documents can match.
+    pub in_keys: Option<Vec<String>>,
+    /// `INFIELDS n field ...`: text predicates look only in these fields.
+    pub in_fields: Option<Vec<String>>,
     /// `DIALECT n` if given: 2, 3 or 4, which mean the same to Strata (3 changes only
     /// JSON multi-value returns, 4 only Redis's optimiser); an absent `DIALECT` means 2.
     pub dialect: Option<u32>,

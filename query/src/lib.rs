@@ -24,7 +24,8 @@
 //! # API
 //! - [`parse_query`]: the query string alone (FT.SEARCH's query argument).
 //! - [`parse_options`]: the FT.SEARCH arguments after it (`RETURN`, `SORTBY`,
-//!   `LIMIT`, `PARAMS`, `NOCONTENT`, `DIALECT`).
+//!   `LIMIT`, `PARAMS`, `NOCONTENT`, `WITHSCORES`, `SCORER BM25`, `INKEYS`,
+//!   `INFIELDS`, `DIALECT`).
 //! - [`parse_search`]: both at once into one [`Query`].
 //! - [`Query::bind`]: substitutes `$name` parameters from [`Params`] (and the
 //!   query's own `PARAMS`).
@@ -41,7 +42,8 @@
 //!   `-inf`, `+inf`/`inf`, `$param`, negative or with exponents, separated by
 //!   whitespace or a comma. `@num:[v]`, `@num==v`, `!=`, `>`, `>=`, `<`, `<=` (the
 //!   RediSearch 2.10 shorthands) parse to the same ranges.
-//! - Text: `hello`, `"hello world"`, `hel*`, `@title:hello`, `@title:(a | b)`.
+//! - Text: `hello`, `"hello world"`, `hel*`, `%helo%` (fuzzy, 1 to 3 `%`),
+//!   `@title:hello`, `@title:(a | b)`, `@title|body:(a b)`.
 //! - `@v:[VECTOR_RANGE radius $vec]=>{$YIELD_DISTANCE_AS: d; $EPSILON: e}`.
 //! - `filter=>[KNN k @v $vec EF_RUNTIME n HYBRID_POLICY ADHOC_BF|BATCHES BATCH_SIZE b
 //!   NPROBE p REFINE r AS alias]`, parameters in any order and `AS` last as in RediSearch, or the same
@@ -51,8 +53,8 @@
 //!
 //! Stricter than RediSearch where it silently guesses: stray punctuation outside
 //! tags and phrases is an error rather than ignored, an empty query is an error,
-//! and RediSearch syntax Strata lacks (fuzzy, optional, suffix, wildcard, geo,
-//! multi-field modifiers, text attributes such as `$weight`) fails with
+//! and RediSearch syntax Strata lacks (optional, suffix, wildcard, geo,
+//! text attributes such as `$weight`) fails with
 //! [`QueryError::Unsupported`] instead of being approximated.
 //!
 //! # Hostile input
@@ -75,8 +77,8 @@ mod predicates;
 mod print;
 
 pub use ast::{
-    Filter, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, SortBy, SortOrder,
-    TagPattern, TextTerm, Value, VectorClause,
+    Filter, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, Scorer, SortBy,
+    SortOrder, TagPattern, TextTerm, Value, VectorClause,
 };
 pub use error::QueryError;
 pub use limits::Limits;

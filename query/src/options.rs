@@ -1,6 +1,6 @@
 //! The FT.SEARCH arguments after the query string, in both directions.
 
-use crate::ast::{Page, Query, QueryOptions, ReturnField, SortBy, SortOrder};
+use crate::ast::{Page, Query, QueryOptions, ReturnField, Scorer, SortBy, SortOrder};
 use crate::error::{excerpt, QueryError};
 use crate::limits::{widen, Limits};
 use crate::number::parse_count;
@@ -8,15 +8,13 @@ use crate::parser::parse_query;
 
 /// FT.SEARCH options RediSearch has and Strata does not (yet); named so the error
 /// says "not supported" rather than "unknown".
-const UNSUPPORTED: [&str; 19] = [
+const UNSUPPORTED: [&str; 16] = [
     "VERBATIM",
     "NOSTOPWORDS",
     "WITHPAYLOADS",
     "WITHSORTKEYS",
     "FILTER",
     "GEOFILTER",
-    "INKEYS",
-    "INFIELDS",
     "SUMMARIZE",
     "HIGHLIGHT",
     "SLOP",
@@ -24,7 +22,6 @@ const UNSUPPORTED: [&str; 19] = [
     "INORDER",
     "LANGUAGE",
     "EXPANDER",
-    "SCORER",
     "EXPLAINSCORE",
     "PAYLOAD",
     "ADDSCORES",
@@ -73,6 +70,9 @@ pub fn parse_options<S: AsRef<str>>(
             "NOCONTENT" => "NOCONTENT",
             "WITHSCORES" => "WITHSCORES",
             "DIALECT" => "DIALECT",
+            "SCORER" => "SCORER",
+            "INKEYS" => "INKEYS",
+            "INFIELDS" => "INFIELDS",
             name if UNSUPPORTED.contains(&name) => {
                 return Err(QueryError::UnsupportedOption {
                     index,
@@ -109,6 +109,25 @@ pub fn parse_options<S: AsRef<str>>(
             "PARAMS" => options.params = parse_params(&mut reader, limits)?,
             "NOCONTENT" => options.no_content = true,
             "WITHSCORES" => options.with_scores = true,
+            "INKEYS" => options.in_keys = Some(parse_names(&mut reader, "INKEYS", "a key")?),
+            "INFIELDS" => {
+                options.in_fields = Some(parse_names(&mut reader, "INFIELDS", "a field name")?)
+            }
+            "SCORER" => {
+                let (index, name) = reader.expect("a scorer name after SCORER")?;
+                options.scorer = Some(match name.to_ascii_uppercase().as_str() {
+                    "BM25" | "BM25STD" => Scorer::Bm25,
+                    _ => {
+                        return Err(QueryError::InvalidArgument {
+                            index,
+                            expected: "BM25 (the scorer Strata has; TFIDF, DISMAX, DOCSCORE \
+                                       and HAMMING are not implemented)"
+                                .to_string(),
+                            found: excerpt(name),
+                        })
+                    }
+                });
+            }
             _ => options.dialect = Some(parse_dialect(&mut reader)?),
         }
     }
@@ -193,6 +212,25 @@ impl<'a, S: AsRef<str>> Args<'a, S> {
             }),
         }
     }
+}
+
+/// `INKEYS n key ...` or `INFIELDS n field ...`: `n` names, at least one.
+fn parse_names<S: AsRef<str>>(
+    reader: &mut Args<'_, S>,
+    option: &str,
+    what: &str,
+) -> Result<Vec<String>, QueryError> {
+    let (index, span) = reader.expect_span(&format!("the number of {option} arguments"))?;
+    if span == 0 {
+        return Err(QueryError::InvalidArgument {
+            index,
+            expected: format!("at least one name after {option}"),
+            found: "`0`".to_string(),
+        });
+    }
+    (0..span)
+        .map(|_| reader.expect_name(what).map(str::to_string))
+        .collect()
 }
 
 /// `RETURN n field [AS alias] ...`: `n` counts every argument, `AS` included.
@@ -356,6 +394,17 @@ impl QueryOptions {
         }
         if self.with_scores {
             args.push("WITHSCORES".to_string());
+        }
+        for (option, names) in [("INKEYS", &self.in_keys), ("INFIELDS", &self.in_fields)] {
+            if let Some(names) = names {
+                args.push(option.to_string());
+                args.push(names.len().to_string());
+                args.extend(names.iter().cloned());
+            }
+        }
+        if let Some(scorer) = self.scorer {
+            args.push("SCORER".to_string());
+            args.push(scorer.keyword().to_string());
         }
         if !self.params.is_empty() {
             args.push("PARAMS".to_string());

@@ -100,7 +100,7 @@ impl Query {
                 Filter::All
                 | Filter::TagMatch { .. }
                 | Filter::Text {
-                    term: TextTerm::Phrase(_) | TextTerm::Prefix(_),
+                    term: TextTerm::Phrase(_) | TextTerm::Prefix(_) | TextTerm::Fuzzy { .. },
                     ..
                 } => {}
                 Filter::Tag { values, .. } => {

@@ -110,7 +110,11 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn parse_union(&mut self, depth: usize, field: Option<&str>) -> Result<Filter, QueryError> {
+    fn parse_union(
+        &mut self,
+        depth: usize,
+        field: Option<&[String]>,
+    ) -> Result<Filter, QueryError> {
         let mut alternatives = vec![self.parse_intersection(depth, field)?];
         loop {
             self.cursor.skip_space();
@@ -125,7 +129,7 @@ impl Parser<'_> {
     fn parse_intersection(
         &mut self,
         depth: usize,
-        field: Option<&str>,
+        field: Option<&[String]>,
     ) -> Result<Filter, QueryError> {
         let mut parts = vec![self.parse_unary(depth, field)?];
         loop {
@@ -144,7 +148,11 @@ impl Parser<'_> {
         })
     }
 
-    fn parse_unary(&mut self, depth: usize, field: Option<&str>) -> Result<Filter, QueryError> {
+    fn parse_unary(
+        &mut self,
+        depth: usize,
+        field: Option<&[String]>,
+    ) -> Result<Filter, QueryError> {
         if depth > self.limits.max_depth {
             return Err(QueryError::LimitExceeded {
                 what: "nesting depth",
@@ -173,7 +181,7 @@ impl Parser<'_> {
         Ok(atom)
     }
 
-    fn parse_atom(&mut self, depth: usize, field: Option<&str>) -> Result<Filter, QueryError> {
+    fn parse_atom(&mut self, depth: usize, field: Option<&[String]>) -> Result<Filter, QueryError> {
         let start = self.cursor.pos();
         let expected = if field.is_some() {
             "a word, phrase or `(` after the field's `:`"
@@ -222,9 +230,34 @@ impl Parser<'_> {
                 self.count_term()?;
                 Ok(Filter::All)
             }
-            Some('%') => Err(self
-                .cursor
-                .unsupported_at(start, "fuzzy matching (`%term%`)")),
+            Some('%') => {
+                let mut distance = 0u8;
+                while self.cursor.eat('%') {
+                    distance = distance.saturating_add(1);
+                }
+                if distance > 3 {
+                    return Err(self
+                        .cursor
+                        .error_at(start, "1 to 3 `%` around a fuzzy word"));
+                }
+                if !self
+                    .cursor
+                    .peek()
+                    .is_some_and(|c| is_word_char(c) || c == '\\')
+                {
+                    return Err(self.cursor.error("a word after `%`"));
+                }
+                let word = self.cursor.read_word()?;
+                for _ in 0..distance {
+                    if !self.cursor.eat('%') {
+                        return Err(self.cursor.error(format!(
+                            "{distance} `%` to close the fuzzy word opened at byte {start}"
+                        )));
+                    }
+                }
+                self.count_term()?;
+                Ok(text(field, TextTerm::Fuzzy { word, distance }))
+            }
             Some('~') => Err(self
                 .cursor
                 .unsupported_at(start, "optional terms (`~term`)")),
@@ -249,7 +282,29 @@ impl Parser<'_> {
         let start = self.cursor.pos();
         self.cursor.bump();
         let field = self.cursor.read_name("a field name after `@`")?;
+        let mut fields = vec![field.clone()];
+        // `@a|b:...`: text in any of the fields.
+        while self.cursor.peek() == Some('|') {
+            self.cursor.bump();
+            fields.push(self.cursor.read_name("a field name after `|`")?);
+        }
         self.cursor.skip_space();
+        if fields.len() > 1 {
+            if !self.cursor.eat(':') {
+                return Err(self.cursor.error("`:` after the field names"));
+            }
+            self.cursor.skip_space();
+            if matches!(self.cursor.peek(), Some('{' | '[')) {
+                return Err(self.cursor.unsupported_at(
+                    start,
+                    "several fields before a tag list or a range (`@a|b:` applies to text)",
+                ));
+            }
+            if !self.at_term_start() {
+                return Err(self.cursor.error("text after the fields' `:`"));
+            }
+            return self.parse_unary(depth, Some(&fields));
+        }
         match self.cursor.peek() {
             Some(':') => {
                 self.cursor.bump();
@@ -257,16 +312,13 @@ impl Parser<'_> {
                 match self.cursor.peek() {
                     Some('{') => self.parse_tag_list(field),
                     Some('[') => self.parse_bracket(field),
-                    _ if self.at_term_start() => self.parse_unary(depth, Some(&field)),
+                    _ if self.at_term_start() => self.parse_unary(depth, Some(&fields)),
                     _ => Err(self.cursor.error(
                         "a tag list `{...}`, a range `[...]` or text after the field's `:`",
                     )),
                 }
             }
             Some('=' | '!' | '>' | '<') => self.parse_comparison(field),
-            Some('|') => Err(self
-                .cursor
-                .unsupported_at(start, "several fields in one modifier (`@a|b:...`)")),
             _ => Err(self
                 .cursor
                 .error("`:` after the field name (escape punctuation in field names with `\\`)")),
@@ -310,10 +362,24 @@ impl Parser<'_> {
     }
 }
 
-fn text(field: Option<&str>, term: TextTerm) -> Filter {
-    Filter::Text {
-        field: field.map(str::to_string),
-        term,
+/// A text predicate; over several fields (`@a|b:word`), the `Or` of one per field,
+/// which prints as `@a:word | @b:word` and parses back to the same tree.
+fn text(fields: Option<&[String]>, term: TextTerm) -> Filter {
+    match fields {
+        Some([field]) => Filter::Text {
+            field: Some(field.clone()),
+            term,
+        },
+        Some(fields) if !fields.is_empty() => Filter::Or(
+            fields
+                .iter()
+                .map(|field| Filter::Text {
+                    field: Some(field.clone()),
+                    term: term.clone(),
+                })
+                .collect(),
+        ),
+        _ => Filter::Text { field: None, term },
     }
 }
 

@@ -156,6 +156,16 @@ fn write_leaf<W: Write>(out: &mut W, leaf: &Filter) -> fmt::Result {
                     write_word(out, stem)?;
                     out.write_char('*')
                 }
+                TextTerm::Fuzzy { word, distance } => {
+                    for _ in 0..*distance {
+                        out.write_char('%')?;
+                    }
+                    write_word(out, word)?;
+                    for _ in 0..*distance {
+                        out.write_char('%')?;
+                    }
+                    Ok(())
+                }
             }
         }
         Filter::VectorRange {

@@ -209,6 +209,8 @@ fn parses_every_option() {
             "blob",
             "NOCONTENT",
             "WITHSCORES",
+            "SCORER",
+            "bm25",
             "DIALECT",
             "2",
         ],
@@ -218,6 +220,9 @@ fn parses_every_option() {
     assert_eq!(
         options,
         QueryOptions {
+            scorer: Some(strata_query::Scorer::Bm25),
+            in_keys: None,
+            in_fields: None,
             return_fields: Some(vec![
                 ReturnField {
                     name: "title".to_string(),

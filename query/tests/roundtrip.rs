@@ -64,6 +64,7 @@ fn text_term() -> impl Strategy<Value = TextTerm> {
         word().prop_map(|name| TextTerm::Word(Value::Param(name))),
         prop::collection::vec(word(), 1..4).prop_map(TextTerm::Phrase),
         word().prop_map(TextTerm::Prefix),
+        (word(), 1..=3u8).prop_map(|(word, distance)| TextTerm::Fuzzy { word, distance }),
     ]
 }
 
@@ -175,12 +176,15 @@ fn options() -> impl Strategy<Value = QueryOptions> {
         ),
         prop::collection::btree_map(argument(), "[ -~]{0,6}", 0..4),
         any::<bool>(),
-        any::<bool>(),
+        (any::<bool>(), any::<bool>()),
         prop::option::of(2u32..=4),
     )
         .prop_map(
-            |(return_fields, sort_by, limit, params, no_content, with_scores, dialect)| {
+            |(return_fields, sort_by, limit, params, no_content, (with_scores, bm25), dialect)| {
                 QueryOptions {
+                    scorer: bm25.then_some(strata_query::Scorer::Bm25),
+                    in_keys: bm25.then(|| vec!["doc:1".to_string(), "doc 2".to_string()]),
+                    in_fields: with_scores.then(|| vec!["title".to_string()]),
                     return_fields,
                     sort_by,
                     limit,

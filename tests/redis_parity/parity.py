@@ -233,11 +233,66 @@ CASES = [
     case("RETURN an unknown field", "*", mode="stricter", variant="UnknownField",
          args=["RETURN", "1", "nosuch"],
          served={"mode": "set", "args": ["RETURN", "1", "nosuch", "LIMIT", "0", "2000"]}),
-    # Not provided by Strata yet: a clear error where Redis answers.
-    case("full-text word", "@name:burrito", mode="unsupported", variant="Unsupported"),
+    # Not provided by Strata: a clear error where Redis answers.
     case("DIALECT 1", "*", mode="unsupported", variant="InvalidQuery", args=["DIALECT", "1"]),
-    case("WITHSCORES", "*=>[KNN 5 @v $q]", mode="unsupported", variant="Unsupported",
-         args=["WITHSCORES"], params=Q),
+    case("SCORER TFIDF", "@summary:python", mode="unsupported", variant="InvalidQuery",
+         args=["SCORER", "TFIDF"]),
+]
+
+# Full-text search (issue 12) on the sample's TEXT fields `name` and `summary`: the
+# set of documents each query matches (Redis orders them by TFIDF, Strata by BM25, a
+# listed difference), with their fields and the total. Same stemming and stop words.
+TEXT_WORDS = ["python", "library", "libraries", "package", "packages", "api", "data",
+              "tool", "tools", "client", "clients", "simple", "framework", "frameworks",
+              "server", "files", "file", "agent", "agents", "django", "model", "models",
+              "testing", "tests", "test", "running", "run", "runs", "utility", "utilities",
+              "database", "learning", "analysis", "interface", "extension", "wrapper",
+              "command", "json", "cloud", "terminal"]
+TEXT_CASES = [("@summary:" + w, []) for w in TEXT_WORDS]
+TEXT_CASES += [(q, []) for q in [
+    "@name:burrito", "@name:django", "@name:pytest",
+    "@summary:(python library)", "@summary:(command line)", "@summary:(machine learning)",
+    "@summary:(data analysis)", "@summary:(django extension)", "@summary:(api client)",
+    "@summary:(simple python wrapper)", "@summary:(tools for testing)",
+    "@summary:(the python)", "@summary:(a library for data)",
+    "@summary:(django|flask)", "@summary:(json|yaml|toml)", "@summary:(agent|agents)",
+    "@summary:(cli|terminal)", "@summary:(aws|azure|gcp)",
+    "@summary:\"command line\"", "@summary:\"command line tool\"",
+    "@summary:\"machine learning\"", "@summary:\"python library\"",
+    "@summary:\"a python library\"", "@summary:\"library for\"",
+    "@summary:\"state of the art\"", "@summary:\"for python\"",
+    "@summary:\"data science\"", "@summary:\"python package\"",
+    "@summary:\"api client\"", "@summary:\"mcp server\"",
+    "@summary:pars*", "@summary:auto*", "@summary:conf*", "@summary:test*",
+    "@name:py*", "@name:django*", "@summary:micro*", "@summary:async*",
+    "@summary:python -@summary:library", "@summary:django -@topic:{web}",
+    "@summary:(api -client)", "@summary:data -@summary:(science|analysis)",
+    "@name|summary:(django)", "@name|summary:(pytest)", "@name|summary:(flask plugin)",
+    "@name|summary:(redis)", "@name|summary:(mcp|llm)",
+    "python", "django", "pytest", "redis cache", "machine learning", "kubernetes",
+    "aws", "openai", "parser", "scraping",
+    "%pyhton%", "%%framwork%%", "%djano%", "%%%libary%%%", "%serer%",
+    "@summary:%tesing%", "@summary:%%databse%%", "@name:%redis%",
+    "@summary:python @topic:{ai}", "@summary:django @year:[2020 2025]",
+    "@summary:(data|model) @topic:{data}", "@summary:test* @topic:{testing}",
+    "@summary:python @popularity:[1 +inf]", "(@summary:api @topic:{web}) | @name:flask",
+    "@summary:library -@topic:{ai|data}", "@topic:{web} @summary:\"web framework\"",
+]]
+for query, args in TEXT_CASES:
+    CASES.append(case(f"text {query}", query, mode="set", args=ALL + args))
+CASES += [
+    # Redis 7.4 refuses a KNN filter of several predicates without parentheses; Strata
+    # reads it as the parenthesised form (a listed difference).
+    # Inside a KNN filter Redis 7.4 matches words as written, without their stems (a
+    # listed difference), so these filters use words whose matches need no stemming.
+    case("text KNN pre-filter, seeds' form", "@summary:(python data) @topic:{data}=>[KNN 10 @v $q]",
+         mode="lenient", params=Q,
+         same_as="(@summary:(python data) @topic:{data})=>[KNN 10 @v $q]"),
+    case("text KNN pre-filter, parenthesised", "(@summary:(python data) @topic:{data})=>[KNN 10 @v $q]",
+         mode="knn", params=Q),
+    case("text KNN pre-filter, bare word", "django=>[KNN 5 @v $q]", mode="knn", params=Q),
+    case("text KNN pre-filter, phrase", "@summary:\"command line\"=>[KNN 5 @v $q]", mode="knn",
+         params=Q),
 ]
 
 

@@ -208,6 +208,30 @@ pub fn answers_or_blames(
             )?;
         }
     }
+    // The text indexes: every live title holds "document" and its own index number.
+    for word in ["document", "3", "version"] {
+        let query = format!("@title:{word}");
+        let expected: std::collections::BTreeSet<&String> = model
+            .iter()
+            .filter(|(_, doc)| {
+                doc.get_text("title")
+                    .is_some_and(|title| title.split(' ').any(|w| w == word))
+            })
+            .map(|(key, _)| key)
+            .collect();
+        // The total counts every match; the page (at most 10,000) holds only matches.
+        check(
+            query.clone(),
+            docs.query(&query)
+                .args(["NOCONTENT", "LIMIT", "0", "10000"])
+                .run_with_total()
+                .map(|found| {
+                    found.total == expected.len()
+                        && found.hits.len() == expected.len().min(10_000)
+                        && found.hits.iter().all(|hit| expected.contains(&hit.key))
+                }),
+        )?;
+    }
     // The TAG and NUMERIC indexes: every row a filter admits, nearest first.
     let query = random_vectors(99, 1, 8).remove(0);
     type Admits<'a> = &'a dyn Fn(&Doc) -> bool;

@@ -331,7 +331,55 @@ pub fn check(
     for query in queries {
         check_search(docs, model, query)?;
     }
+    check_text(docs, model)?;
     Ok(matched)
+}
+
+/// Full-text search agrees with the model: `@title:title` finds exactly the live keys
+/// that have a title, and each title's number finds its key (and only keys whose
+/// title holds it), whether the row is in the memtable or a segment's text index.
+fn check_text(docs: &Collection, model: &Model) -> Result<(), String> {
+    let run = |query: &str| -> Result<Vec<String>, String> {
+        let mut keys: Vec<String> = docs
+            .query(query)
+            .args(["NOCONTENT", "LIMIT", "0", "1000"])
+            .run()
+            .map_err(|e| format!("{query}: {e}"))?
+            .into_iter()
+            .map(|hit| hit.key)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    };
+    let titled: Vec<(&String, &str)> = model
+        .entries
+        .iter()
+        .filter_map(|(key, entry)| Some((key, entry.doc.get_text("title")?)))
+        .collect();
+    let mut expected: Vec<String> = titled.iter().map(|(key, _)| (*key).clone()).collect();
+    expected.sort();
+    let found = run("@title:title")?;
+    if found != expected {
+        return Err(format!(
+            "@title:title found {found:?}, the model has {expected:?}"
+        ));
+    }
+    for (key, title) in titled.iter().take(8) {
+        let word = title.rsplit(' ').next().unwrap_or_default();
+        let mut expected: Vec<String> = titled
+            .iter()
+            .filter(|(_, other)| other.rsplit(' ').next() == Some(word))
+            .map(|(key, _)| (*key).clone())
+            .collect();
+        expected.sort();
+        let found = run(&format!("@title:{word}"))?;
+        if found != expected {
+            return Err(format!(
+                "@title:{word} found {found:?}, expected {expected:?} ({key})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Exact k-NN against an f64 oracle over the model. Hits must be the true nearest

@@ -1,5 +1,5 @@
 //! Damage to every kind of file a database holds (WAL, MANIFEST, and each segment's
-//! keys, docs, rows, order, vectors-N, keyfilter, tags-N, numeric-N and state-N;
+//! keys, docs, rows, order, vectors-N, keyfilter, tags-N, numeric-N, text-N and state-N;
 //! ivfpq-N in a test of its own), by every kind of damage (cuts, flipped bytes in body
 //! and footer, zeroed pages, a newer format version, a missing file, a file swapped
 //! with another segment's, extra files). Every case must end in one of:
@@ -172,6 +172,7 @@ fn cases(pristine: &Pristine) -> Vec<Case> {
         ("keyfilter", Class::Lazy),
         ("tags-1", Class::Lazy),
         ("numeric-2", Class::Lazy),
+        ("text-0", Class::Lazy),
     ] {
         let partner = relative(&first.join(name));
         targets.push((relative(&second.join(name)), class, Some(partner)));
@@ -412,12 +413,12 @@ fn run_case(pristine: &Pristine, case: &Case, all_keys: &[String]) -> Result<&'s
             }
             // Compaction reads every row: it must not launder damage into a new,
             // correctly checksummed segment. It does not read the key filter or the
-            // TAG and NUMERIC indexes (it rebuilds them from the documents), so with
+            // TAG, NUMERIC and TEXT indexes (it rebuilds them from the documents), so with
             // damage there it may succeed, and then the damaged file is gone.
             match db.compact() {
                 Err(error) if blamed(&error) => {}
                 Ok(())
-                    if ["keyfilter", "tags-1", "numeric-2"]
+                    if ["keyfilter", "tags-1", "numeric-2", "text-0"]
                         .iter()
                         .any(|name| case.target.ends_with(name)) => {}
                 other => return Err(format!("compact: {other:?}")),

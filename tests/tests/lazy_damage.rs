@@ -107,6 +107,7 @@ fn damage_in_one_block_of_a_large_segment_fails_only_the_reads_that_touch_it() {
         ("keyfilter", true),
         ("tags-1", false),
         ("numeric-2", false),
+        ("text-0", false),
     ] {
         let relative = segment.strip_prefix(&pristine).unwrap().join(name);
         let bytes = std::fs::read(pristine.join(&relative)).unwrap();

@@ -111,7 +111,7 @@ fn dropped_names_can_be_reused_and_old_handles_stop_working() {
     let db = Database::open(dir.path()).unwrap();
     let docs = db.collection("docs").unwrap();
     assert_eq!(docs.len().unwrap(), 0);
-    assert!(matches!(docs.schema().fields()[0].kind, FieldKind::Text));
+    assert!(matches!(docs.schema().fields()[0].kind, FieldKind::Text(_)));
 }
 
 #[test]

@@ -241,12 +241,18 @@ impl Collection {
 
     fn compile_filter(&self, filter: &Filter) -> Result<Compiled> {
         check_depth(&filter.0, self.limits().query().max_depth)?;
-        compile(&filter.0, self.schema(), self.name(), &|name| {
-            Err(Error::InvalidQuery {
-                pos: 0,
-                message: format!("parameter `${name}` has no value in a filter"),
-            })
-        })
+        compile(
+            &filter.0,
+            self.schema(),
+            self.name(),
+            &|name| {
+                Err(Error::InvalidQuery {
+                    pos: 0,
+                    message: format!("parameter `${name}` has no value in a filter"),
+                })
+            },
+            None,
+        )
     }
 }
 

@@ -183,7 +183,7 @@ fn field_value(field: &Mapped, matches: &[&Json]) -> Result<Option<Value>> {
             }
             Ok((!tags.is_empty()).then_some(Value::Tag(raw)))
         }
-        FieldKind::Text => {
+        FieldKind::Text(_) => {
             const TAKES: &str = "a TEXT field takes a string, an array of strings, or null";
             let mut parts = Vec::new();
             for value in flatten(matches) {

@@ -7,7 +7,8 @@
 
 use crate::model::doc::Value;
 use crate::model::schema::{
-    Field, FieldKind, Metric, Schema, TagOptions, VectorIndex, VectorOptions,
+    Field, FieldKind, Metric, Schema, TagOptions, TextLanguage, TextOptions, VectorIndex,
+    VectorOptions,
 };
 
 /// A validated document as it is logged and kept: values by schema position, sorted.
@@ -85,6 +86,9 @@ const KIND_TAG: u8 = 1;
 const KIND_NUMERIC: u8 = 2;
 const KIND_VECTOR: u8 = 3;
 const KIND_JSON: u8 = 4;
+/// A TEXT field with options other than the defaults (`KIND_TEXT` keeps the form
+/// logs written before text options existed).
+const KIND_TEXT_OPTIONS: u8 = 5;
 /// Set on a kind byte when a JSONPath (a string) follows the kind's options.
 const KIND_HAS_PATH: u8 = 0x80;
 
@@ -212,7 +216,13 @@ pub(crate) fn encode_schema(out: &mut Vec<u8>, schema: &Schema) {
             0
         };
         match field.kind {
-            FieldKind::Text => out.push(KIND_TEXT | flag),
+            FieldKind::Text(text) if text == TextOptions::default() => out.push(KIND_TEXT | flag),
+            FieldKind::Text(text) => {
+                out.push(KIND_TEXT_OPTIONS | flag);
+                put_u64(out, text.weight.to_bits());
+                out.push(text.no_stem as u8);
+                out.push(text.language.code());
+            }
             FieldKind::Json => out.push(KIND_JSON | flag),
             FieldKind::Tag(tag) => {
                 out.push(KIND_TAG | flag);
@@ -259,7 +269,19 @@ pub(crate) fn decode_schema(reader: &mut Reader) -> Result<Schema, String> {
         let name = reader.string()?;
         let code = reader.u8()?;
         let kind = match code & !KIND_HAS_PATH {
-            KIND_TEXT => FieldKind::Text,
+            KIND_TEXT => FieldKind::Text(TextOptions::default()),
+            KIND_TEXT_OPTIONS => {
+                let weight = f64::from_bits(reader.u64()?);
+                let no_stem = reader.u8()? != 0;
+                let language_code = reader.u8()?;
+                let language = TextLanguage::from_code(language_code)
+                    .ok_or(format!("unknown language code {language_code}"))?;
+                FieldKind::Text(TextOptions {
+                    weight,
+                    no_stem,
+                    language,
+                })
+            }
             KIND_JSON => FieldKind::Json,
             KIND_TAG => {
                 let separator = char::from_u32(reader.u32()?).ok_or("invalid tag separator")?;

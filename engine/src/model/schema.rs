@@ -168,6 +168,159 @@ impl Default for TagOptions {
     }
 }
 
+/// A stemming language for a TEXT field (RediSearch's `LANGUAGE`): the Snowball
+/// stemmers RediSearch and tantivy both have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum TextLanguage {
+    Arabic,
+    Danish,
+    Dutch,
+    English,
+    Finnish,
+    French,
+    German,
+    Greek,
+    Hungarian,
+    Italian,
+    Norwegian,
+    Portuguese,
+    Romanian,
+    Russian,
+    Spanish,
+    Swedish,
+    Tamil,
+    Turkish,
+}
+
+impl TextLanguage {
+    /// Every language, in the order of their codes on disk.
+    pub const ALL: [TextLanguage; 18] = [
+        TextLanguage::Arabic,
+        TextLanguage::Danish,
+        TextLanguage::Dutch,
+        TextLanguage::English,
+        TextLanguage::Finnish,
+        TextLanguage::French,
+        TextLanguage::German,
+        TextLanguage::Greek,
+        TextLanguage::Hungarian,
+        TextLanguage::Italian,
+        TextLanguage::Norwegian,
+        TextLanguage::Portuguese,
+        TextLanguage::Romanian,
+        TextLanguage::Russian,
+        TextLanguage::Spanish,
+        TextLanguage::Swedish,
+        TextLanguage::Tamil,
+        TextLanguage::Turkish,
+    ];
+
+    /// The RediSearch name, lowercase (`english`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TextLanguage::Arabic => "arabic",
+            TextLanguage::Danish => "danish",
+            TextLanguage::Dutch => "dutch",
+            TextLanguage::English => "english",
+            TextLanguage::Finnish => "finnish",
+            TextLanguage::French => "french",
+            TextLanguage::German => "german",
+            TextLanguage::Greek => "greek",
+            TextLanguage::Hungarian => "hungarian",
+            TextLanguage::Italian => "italian",
+            TextLanguage::Norwegian => "norwegian",
+            TextLanguage::Portuguese => "portuguese",
+            TextLanguage::Romanian => "romanian",
+            TextLanguage::Russian => "russian",
+            TextLanguage::Spanish => "spanish",
+            TextLanguage::Swedish => "swedish",
+            TextLanguage::Tamil => "tamil",
+            TextLanguage::Turkish => "turkish",
+        }
+    }
+
+    /// The language a RediSearch name denotes, any case.
+    pub fn from_name(name: &str) -> Option<TextLanguage> {
+        TextLanguage::ALL
+            .into_iter()
+            .find(|language| language.name().eq_ignore_ascii_case(name))
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        TextLanguage::ALL
+            .iter()
+            .position(|language| *language == self)
+            .unwrap_or(3) as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<TextLanguage> {
+        TextLanguage::ALL.get(code as usize).copied()
+    }
+}
+
+/// Options of a TEXT field, as RediSearch's `TEXT [NOSTEM] [WEIGHT w]` and the
+/// index's `LANGUAGE`.
+#[derive(Clone, Copy, Debug)]
+pub struct TextOptions {
+    /// Multiplies the field's share of a document's score; default 1, must be finite
+    /// and positive.
+    pub weight: f64,
+    /// `NOSTEM`: words are indexed and matched as written (lowercased).
+    pub no_stem: bool,
+    /// The stemmer's language; default English.
+    pub language: TextLanguage,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            weight: 1.0,
+            no_stem: false,
+            language: TextLanguage::English,
+        }
+    }
+}
+
+impl TextOptions {
+    /// The same options with `NOSTEM`.
+    #[must_use]
+    pub fn no_stem(mut self) -> TextOptions {
+        self.no_stem = true;
+        self
+    }
+
+    /// The same options with `WEIGHT weight`.
+    #[must_use]
+    pub fn weight(mut self, weight: f64) -> TextOptions {
+        self.weight = weight;
+        self
+    }
+
+    /// The same options stemming in `language`.
+    #[must_use]
+    pub fn language(mut self, language: TextLanguage) -> TextOptions {
+        self.language = language;
+        self
+    }
+
+    /// The language words are stemmed in, or `None` for `NOSTEM`.
+    pub fn stemming_language(&self) -> Option<TextLanguage> {
+        (!self.no_stem).then_some(self.language)
+    }
+}
+
+// Weights are compared by bits: a schema is equal to itself after a round trip.
+impl PartialEq for TextOptions {
+    fn eq(&self, other: &TextOptions) -> bool {
+        self.weight.to_bits() == other.weight.to_bits()
+            && self.no_stem == other.no_stem
+            && self.language == other.language
+    }
+}
+
+impl Eq for TextOptions {}
+
 /// A VECTOR field: FLOAT32 components, a dimension, a metric and an index.
 ///
 /// ```
@@ -194,8 +347,8 @@ pub struct VectorOptions {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
-    /// Free text (stored; full-text indexing comes with the full-text index).
-    Text,
+    /// Free text, analysed and indexed for full-text search.
+    Text(TextOptions),
     /// One or more tags, split on a separator.
     Tag(TagOptions),
     /// A 64-bit float.
@@ -216,7 +369,7 @@ impl FieldKind {
     /// ```
     pub fn name(&self) -> &'static str {
         match self {
-            FieldKind::Text => "TEXT",
+            FieldKind::Text(_) => "TEXT",
             FieldKind::Tag(_) => "TAG",
             FieldKind::Numeric => "NUMERIC",
             FieldKind::Vector(_) => "VECTOR",
@@ -364,7 +517,17 @@ impl Schema {
                         });
                     }
                 }
-                FieldKind::Text | FieldKind::Numeric | FieldKind::Json => {}
+                FieldKind::Text(text) => {
+                    if !(text.weight.is_finite() && text.weight > 0.0) {
+                        return Err(Error::InvalidSchema {
+                            reason: format!(
+                                "text field `{}` has WEIGHT {}; use a finite number above 0",
+                                field.name, text.weight
+                            ),
+                        });
+                    }
+                }
+                FieldKind::Numeric | FieldKind::Json => {}
             }
         }
         Ok(Schema { fields })
@@ -385,15 +548,21 @@ pub struct SchemaBuilder {
 }
 
 impl SchemaBuilder {
-    /// A TEXT field.
+    /// A TEXT field: English stemming, Redis's default stop words, weight 1.
     ///
     /// ```
-    /// use strata::{FieldKind, Schema};
-    /// assert_eq!(Schema::builder().text("body").build()?.fields()[0].kind, FieldKind::Text);
+    /// use strata::{FieldKind, Schema, TextOptions};
+    /// let schema = Schema::builder().text("body").build()?;
+    /// assert_eq!(schema.fields()[0].kind, FieldKind::Text(TextOptions::default()));
     /// # Ok::<(), strata::Error>(())
     /// ```
     pub fn text(self, name: &str) -> SchemaBuilder {
-        self.field(name, FieldKind::Text)
+        self.field(name, FieldKind::Text(TextOptions::default()))
+    }
+
+    /// A TEXT field with its own options (`NOSTEM`, `WEIGHT`, `LANGUAGE`).
+    pub fn text_with(self, name: &str, options: TextOptions) -> SchemaBuilder {
+        self.field(name, FieldKind::Text(options))
     }
 
     /// A TAG field with separator `,`, case-insensitive.
@@ -499,7 +668,7 @@ impl SchemaBuilder {
 
     /// A TEXT field of JSON documents, from a string or an array of strings.
     pub fn json_text(self, path: &str, name: &str) -> SchemaBuilder {
-        self.json_field(path, name, FieldKind::Text)
+        self.json_field(path, name, FieldKind::Text(TextOptions::default()))
     }
 
     /// A FLOAT32 VECTOR field of JSON documents, from an array of numbers at a path

@@ -103,7 +103,7 @@ pub(crate) fn check_value(field: &str, kind: FieldKind, value: &Value, logged: b
         found: value.kind_name(),
     };
     match (kind, value) {
-        (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
+        (FieldKind::Text(_), Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
         (FieldKind::Json, Value::Json(text)) => serde_json::from_str::<serde_json::Value>(text)
             .map(drop)
             .map_err(|e| Error::InvalidArgument {

@@ -20,6 +20,7 @@ use crate::model::schema::{FieldKind, Schema, VectorIndex};
 use crate::read::filter::{check_depth, compile, query_field_type, Compiled};
 use crate::read::search::Hit;
 use crate::read::sources::{MemtableSource, SegmentSource, Source};
+use crate::read::text_score::{score_terms, ScoreTerm, Statistics};
 use crate::write::tables::{segment_document, Location, Tables};
 
 /// Results per query when the query string gives no LIMIT, as in RediSearch.
@@ -194,6 +195,13 @@ pub(crate) struct Plan {
     printed: Option<String>,
     filter: Compiled,
     knn: Option<Knn>,
+    /// The terms that rank text matches (BM25), when the query ranks by text: it has
+    /// positive text predicates and no KNN clause.
+    scoring: Vec<ScoreTerm>,
+    /// `WITHSCORES`: each hit carries its score.
+    with_scores: bool,
+    /// `INKEYS`: only these documents can match.
+    in_keys: Option<Vec<String>>,
     /// Field positions to read from storage; empty for NOCONTENT.
     projection: Vec<usize>,
     /// What each hit returns, in order.
@@ -239,7 +247,13 @@ pub(crate) fn prepare(
             .map(<[f32]>::to_vec)
             .ok_or_else(|| Error::InvalidQuery { pos: 0, message: format!("parameter `${name}` must be a vector; pass it with .param(\"{name}\", &vector)") })
     };
-    let filter = compile(&bound.filter, schema, collection, &vector_of)?;
+    let filter = compile(
+        &bound.filter,
+        schema,
+        collection,
+        &vector_of,
+        bound.options.in_fields.as_deref(),
+    )?;
     let unknown = |name: &str| Error::UnknownField {
         collection: collection.to_string(),
         field: name.to_string(),
@@ -310,13 +324,18 @@ pub(crate) fn prepare(
     };
 
     let options = &bound.options;
-    if options.with_scores {
-        return Err(Error::Unsupported {
-            feature: "WITHSCORES (Strata has no text scorer; a vector query's distance is \
-                      Hit::distance and its score field, where Redis's WITHSCORES reports 0)"
-                .to_string(),
-        });
-    }
+    let scoring = if knn.is_none() {
+        let weight_of = |position: u16| match schema.fields().get(position as usize) {
+            Some(crate::model::schema::Field {
+                kind: FieldKind::Text(text),
+                ..
+            }) => text.weight,
+            _ => 1.0,
+        };
+        score_terms(&filter.positive_text(), &weight_of)
+    } else {
+        Vec::new()
+    };
     let score_named = |name: &str| -> Option<Returned> {
         if knn_score.as_deref() == Some(name) {
             Some(Returned::KnnScore {
@@ -406,6 +425,9 @@ pub(crate) fn prepare(
         printed: explain.then(|| bound.to_string()),
         filter,
         knn,
+        scoring,
+        with_scores: options.with_scores,
+        in_keys: options.in_keys.clone(),
         projection,
         returns,
         sort,
@@ -495,6 +517,8 @@ struct Found {
     distance: f32,
     /// The VECTOR_RANGE distance, when the row is within the radius.
     range: Option<f32>,
+    /// The text score (BM25) when the query ranks by text, else 0.
+    score: f32,
     location: Location,
 }
 
@@ -574,15 +598,31 @@ pub(crate) fn execute(
         query: plan.printed.clone().unwrap_or_default(),
         sources: Vec::new(),
     };
-    for (source, location, name) in sources {
+    let lives: Vec<roaring::RoaringBitmap> =
+        sources.iter().map(|(source, ..)| source.live()).collect();
+    // BM25 statistics are the whole version's, over live rows, gathered before any
+    // source is scored.
+    let statistics = if plan.scoring.is_empty() {
+        None
+    } else {
+        let mut statistics = Statistics::new(&plan.scoring);
+        for ((source, ..), live) in sources.iter().zip(&lives) {
+            statistics.add(*source, live, &plan.scoring)?;
+        }
+        Some(statistics)
+    };
+    for ((source, location, name), live) in sources.into_iter().zip(lives) {
         let at = |row: u32| match location {
             Location::Segment(index, _) => Location::Segment(index, row),
             Location::Frozen(index, _) => Location::Frozen(index, row),
             Location::Memtable(_) => Location::Memtable(row),
         };
-        let live = source.live();
         let mut range_distances = Vec::new();
-        let matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
+        let mut matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
+        if let Some(keys) = &plan.in_keys {
+            // Before any vector search, so INKEYS pre-filters a KNN clause too.
+            matching &= source.rows_of_keys(keys)?;
+        }
         let ranges: HashMap<u32, f32> = range_distances.into_iter().collect();
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {
@@ -637,6 +677,7 @@ pub(crate) fn execute(
                 found.extend(neighbors.into_iter().map(|neighbor| Found {
                     distance: neighbor.distance,
                     range: ranges.get(&neighbor.id).copied(),
+                    score: 0.0,
                     location: at(neighbor.id),
                 }));
                 strategy
@@ -647,11 +688,16 @@ pub(crate) fn execute(
                 } else {
                     0.0
                 };
+                let scores = match &statistics {
+                    Some(statistics) => statistics.score(source, &matching, &plan.scoring)?,
+                    None => HashMap::new(),
+                };
                 found.extend(matching.iter().map(|row| {
                     let range = ranges.get(&row).copied();
                     Found {
                         distance: range.unwrap_or(unmeasured),
                         range,
+                        score: scores.get(&row).copied().unwrap_or(0.0),
                         location: at(row),
                     }
                 }));
@@ -685,6 +731,21 @@ pub(crate) fn execute(
     if let Some(knn) = &plan.knn {
         found.truncate(knn.k);
     }
+    if statistics.is_some() && !by_distance {
+        // Best score first; ties in insertion order.
+        let mut keyed = found
+            .iter()
+            .map(|entry| Ok((arrival(tables, entry.location)?, *entry)))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.sort_by(|(a_order, a), (b_order, b)| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a_order.cmp(b_order))
+        });
+        for (slot, (_, entry)) in found.iter_mut().zip(keyed) {
+            *slot = entry;
+        }
+    }
     if let Some((key, descending)) = plan.sort {
         sort_found(&mut found, key, descending, tables, schema)?;
     }
@@ -713,9 +774,21 @@ pub(crate) fn execute(
                     }
                 }
             }
+            // Redis's WITHSCORES: the text score when the query ranks by text, 0 for a
+            // KNN query, 1 for a query without text.
+            let score = plan.with_scores.then(|| {
+                if !plan.scoring.is_empty() {
+                    f64::from(found.score)
+                } else if plan.knn.is_some() {
+                    0.0
+                } else {
+                    1.0
+                }
+            });
             Ok(Hit {
                 key: tables.key(found.location)?,
                 distance: found.distance,
+                score,
                 doc,
             })
         })

@@ -8,13 +8,13 @@
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
-use strata_query::{Filter as Ast, RangeBound, TagPattern, Value as AstValue};
+use strata_query::{Filter as Ast, RangeBound, TagPattern, TextTerm, Value as AstValue};
 
 use crate::model::error::{Error, Result};
 use crate::model::schema::{FieldKind, Schema};
 
-/// A filter on TAG and NUMERIC fields, combinable with AND, OR and NOT. Builds the
-/// same tree as the query string it mirrors.
+/// A filter on TAG, NUMERIC and TEXT fields, combinable with AND, OR and NOT. Builds
+/// the same tree as the query string it mirrors.
 ///
 /// ```
 /// use strata::Filter;
@@ -78,6 +78,59 @@ impl Filter {
             field: field.to_string(),
             low: bound(range.start_bound(), f64::NEG_INFINITY),
             high: bound(range.end_bound(), f64::INFINITY),
+        })
+    }
+
+    /// Documents whose TEXT `field` holds `word` (`@field:word`): analysed as the
+    /// field's documents are (lowercased, stemmed unless `NOSTEM`); a stop word
+    /// matches nothing on its own and is left out of an `and`.
+    pub fn text(field: &str, word: &str) -> Filter {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Word(AstValue::Literal(word.to_string())),
+        )
+    }
+
+    /// Documents with `word` in any TEXT field (a bare word).
+    pub fn any_text(word: &str) -> Filter {
+        Filter::text_term(None, TextTerm::Word(AstValue::Literal(word.to_string())))
+    }
+
+    /// Documents whose TEXT `field` holds `words` adjacent and in order
+    /// (`@field:"a b"`; stop words in between take no position).
+    pub fn phrase<I, S>(field: &str, words: I) -> Filter
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Phrase(words.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Documents whose TEXT `field` holds a word starting with `prefix` (`@field:pre*`,
+    /// compared unstemmed).
+    pub fn prefix(field: &str, prefix: &str) -> Filter {
+        Filter::text_term(Some(field), TextTerm::Prefix(prefix.to_string()))
+    }
+
+    /// Documents whose TEXT `field` holds a word within `distance` (1 to 3) edits of
+    /// `word` (`@field:%word%`).
+    pub fn fuzzy(field: &str, word: &str, distance: u8) -> Filter {
+        Filter::text_term(
+            Some(field),
+            TextTerm::Fuzzy {
+                word: word.to_string(),
+                distance,
+            },
+        )
+    }
+
+    fn text_term(field: Option<&str>, term: TextTerm) -> Filter {
+        Filter(Ast::Text {
+            field: field.map(str::to_string),
+            term,
         })
     }
 
@@ -174,6 +227,11 @@ pub(crate) enum Compiled {
         epsilon: f32,
         vector: Vec<f32>,
     },
+    /// A text predicate: words, phrases, prefixes, fuzzy words in TEXT fields.
+    Text(crate::read::text::TextPredicate),
+    /// Only stop words: RediSearch drops them from the query, so this node is left out
+    /// of the `And` or `Or` holding it (and a query of nothing else matches nothing).
+    StopWords,
     And(Vec<Compiled>),
     Or(Vec<Compiled>),
     Not(Box<Compiled>),
@@ -200,6 +258,31 @@ pub(crate) trait RowSource {
         low: Bound<f64>,
         high: Bound<f64>,
     ) -> Result<RoaringBitmap>;
+    /// Rows holding the (analysed) `term` in the TEXT field at `position`, ascending,
+    /// with its positions.
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<crate::text::Posting>>;
+    /// Rows holding the raw (unstemmed, lowercased) `word` in the TEXT field at
+    /// `position`, ascending, with its positions.
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<crate::text::Posting>>;
+    /// Rows holding a raw (unstemmed, lowercased) word, or with `stems` also an
+    /// indexed term, that `matches` accepts, in the TEXT field at `position`.
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+        stems: bool,
+    ) -> Result<RoaringBitmap>;
+    /// The number of indexed words in `row`'s text in the field at `position`.
+    fn text_length(&self, position: u16, row: u32) -> Result<u32>;
+    /// [`RowSource::text_length`] of each of `rows`, in order (one lookup of the
+    /// index for all of them).
+    fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        rows.iter()
+            .map(|row| self.text_length(position, *row))
+            .collect()
+    }
+    /// The sum of [`RowSource::text_length`] over `rows`.
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64>;
     /// Distance from `vector` to each of `rows` that has a vector at `position`.
     fn distances(
         &self,
@@ -227,13 +310,35 @@ pub(crate) const DEFAULT_EPSILON: f64 = 0.01;
 
 /// Checks `ast` (parameters bound, depth checked by [`check_depth`]) against `schema`.
 /// `vector_of` resolves the vector parameter of a VECTOR_RANGE clause.
+/// `in_fields` (`INFIELDS`) restricts every text predicate to those fields.
 pub(crate) fn compile(
     ast: &Ast,
     schema: &Schema,
     collection: &str,
     vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
+    in_fields: Option<&[String]>,
 ) -> Result<Compiled> {
-    compile_node(ast, schema, collection, vector_of)
+    if let Some(fields) = in_fields {
+        for name in fields {
+            let (_, field) = schema.field(name).ok_or_else(|| Error::UnknownField {
+                collection: collection.to_string(),
+                field: name.to_string(),
+            })?;
+            if !matches!(field.kind, FieldKind::Text(_)) {
+                return Err(query_field_type(name, "TEXT", field.kind.name()));
+            }
+        }
+    }
+    let context = Context {
+        schema,
+        collection,
+        vector_of,
+        in_fields,
+    };
+    Ok(match compile_node(ast, &context, false)? {
+        Compiled::StopWords => Compiled::Or(Vec::new()),
+        compiled => compiled,
+    })
 }
 
 /// Refuses a tree nested deeper than `max_depth`, without recursion and before
@@ -283,8 +388,13 @@ pub(crate) fn query_field_type(field: &str, used: &'static str, declared: &'stat
     let hint = match declared {
         "TAG" => "match a TAG field with @field:{a | b}",
         "NUMERIC" => "match a NUMERIC field with @field:[low high]",
-        "VECTOR" => "search a VECTOR field with =>[KNN k @field $vec] or @field:[VECTOR_RANGE r $vec]",
-        _ => "TEXT fields are stored and returned, not searched (full-text search is not supported yet)",
+        "VECTOR" => {
+            "search a VECTOR field with =>[KNN k @field $vec] or @field:[VECTOR_RANGE r $vec]"
+        }
+        "TEXT" => {
+            "match a TEXT field with @field:word, @field:(a b), @field:\"a phrase\" or @field:pre*"
+        }
+        _ => "check the field's kind in the schema",
     };
     Error::QueryFieldType {
         field: field.to_string(),
@@ -304,16 +414,28 @@ fn literal<T: Clone>(value: &AstValue<T>) -> Result<T> {
     }
 }
 
-fn compile_node(
-    ast: &Ast,
-    schema: &Schema,
-    collection: &str,
-    vector_of: &dyn Fn(&str) -> Result<Vec<f32>>,
-) -> Result<Compiled> {
+/// `negated`: the node sits under an odd number of `-`, where RediSearch matches a
+/// word as written rather than by its stem.
+/// What compiling every node needs.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    schema: &'a Schema,
+    collection: &'a str,
+    vector_of: &'a dyn Fn(&str) -> Result<Vec<f32>>,
+    in_fields: Option<&'a [String]>,
+}
+
+fn compile_node(ast: &Ast, context: &Context<'_>, negated: bool) -> Result<Compiled> {
+    let Context {
+        schema,
+        collection,
+        vector_of,
+        in_fields,
+    } = *context;
     let children = |nodes: &[Ast]| -> Result<Vec<Compiled>> {
         nodes
             .iter()
-            .map(|node| compile_node(node, schema, collection, vector_of))
+            .map(|node| compile_node(node, context, negated))
             .collect()
     };
     Ok(match ast {
@@ -385,10 +507,18 @@ fn compile_node(
                 high: bound(high)?,
             }
         }
-        Ast::Text { .. } => {
-            return Err(Error::Unsupported {
-                feature: "full-text predicates (@field:word, bare words)".to_string(),
-            })
+        Ast::Text { field, term } => {
+            match crate::read::text::compile(
+                schema,
+                collection,
+                field.as_deref(),
+                term,
+                negated,
+                in_fields,
+            )? {
+                crate::read::text::Compiled::Predicate(predicate) => Compiled::Text(predicate),
+                crate::read::text::Compiled::StopWords => Compiled::StopWords,
+            }
         }
         Ast::VectorRange {
             field,
@@ -429,11 +559,23 @@ fn compile_node(
                 vector,
             }
         }
-        Ast::And(nodes) => Compiled::And(children(nodes)?),
-        Ast::Or(nodes) => Compiled::Or(children(nodes)?),
-        Ast::Not(inner) => Compiled::Not(Box::new(compile_node(
-            inner, schema, collection, vector_of,
-        )?)),
+        Ast::And(nodes) | Ast::Or(nodes) => {
+            let kept: Vec<Compiled> = children(nodes)?
+                .into_iter()
+                .filter(|child| *child != Compiled::StopWords)
+                .collect();
+            if kept.is_empty() {
+                Compiled::StopWords
+            } else if matches!(ast, Ast::And(_)) {
+                Compiled::And(kept)
+            } else {
+                Compiled::Or(kept)
+            }
+        }
+        Ast::Not(inner) => match compile_node(inner, context, !negated)? {
+            Compiled::StopWords => Compiled::StopWords,
+            inner => Compiled::Not(Box::new(inner)),
+        },
     })
 }
 
@@ -468,6 +610,8 @@ impl Compiled {
                 low,
                 high,
             } => source.numeric_rows(*position, *low, *high)? & universe,
+            Compiled::Text(predicate) => predicate.evaluate(source, universe)?,
+            Compiled::StopWords => RoaringBitmap::new(),
             Compiled::VectorRange {
                 position,
                 radius,
@@ -509,6 +653,20 @@ impl Compiled {
             }
             Compiled::Not(inner) => universe - inner.evaluate(source, universe, &mut Vec::new())?,
         })
+    }
+
+    /// The text predicates that are not under a negation: what ranks the matches.
+    pub fn positive_text(&self) -> Vec<&crate::read::text::TextPredicate> {
+        let mut found = Vec::new();
+        let mut pending = vec![self];
+        while let Some(node) = pending.pop() {
+            match node {
+                Compiled::Text(predicate) => found.push(predicate),
+                Compiled::And(children) | Compiled::Or(children) => pending.extend(children),
+                _ => {}
+            }
+        }
+        found
     }
 
     /// The VECTOR_RANGE clause's field, if the filter has one.

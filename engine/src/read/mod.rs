@@ -8,3 +8,5 @@ pub(crate) mod execute;
 pub(crate) mod filter;
 pub(crate) mod search;
 pub(crate) mod sources;
+pub(crate) mod text;
+pub(crate) mod text_score;

@@ -69,6 +69,33 @@ impl Search {
         }
     }
 
+    /// The documents matching `filter`, without a vector clause: ranked by BM25 when
+    /// the filter has text predicates, else in storage order (`LIMIT 0 10` unless
+    /// [`Search::limit`] says otherwise, as in RediSearch).
+    ///
+    /// ```
+    /// use strata::{Filter, Search};
+    /// let request = Search::matching(Filter::text("body", "oauth").and(Filter::tag("tenant", ["acme"])))
+    ///     .with_scores();
+    /// assert_eq!(request.to_query_string(), "@body:oauth @tenant:{acme}");
+    /// ```
+    pub fn matching(filter: Filter) -> Search {
+        Search {
+            query: Query {
+                filter: filter.0,
+                vector: None,
+                options: QueryOptions::default(),
+            },
+            params: Params::new(),
+        }
+    }
+
+    /// `WITHSCORES`: each hit's [`Hit::score`] is set (BM25 for text-ranked queries).
+    pub fn with_scores(mut self) -> Search {
+        self.query.options.with_scores = true;
+        self
+    }
+
     /// Every document whose `field` vector lies within `radius` of `vector`, nearest
     /// first (`@field:[VECTOR_RANGE radius $vector]`). Returns at most 10 unless
     /// [`Search::limit`] says otherwise, as in RediSearch.
@@ -593,6 +620,9 @@ pub struct Hit {
     /// distance, as in Redis. 0 for queries without a vector clause; `INFINITY` for a
     /// hit that only a branch of the filter other than its VECTOR_RANGE matched.
     pub distance: f32,
+    /// With `WITHSCORES`: the text score (BM25) for a query ranked by text, 0 for a
+    /// KNN query, 1 otherwise (as Redis reports); `None` without it.
+    pub score: Option<f64>,
     /// The returned fields: by default every non-vector field, plus the KNN distance
     /// (under its alias, or RediSearch's implicit `__<field>_score`) and the
     /// VECTOR_RANGE distance under its `$YIELD_DISTANCE_AS` name. With `RETURN`, the

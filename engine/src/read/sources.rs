@@ -12,6 +12,7 @@ use strata_index::{flat, Metric, Neighbor, TopK};
 use crate::model::error::{Error, Result};
 use crate::read::execute::Knn;
 use crate::read::filter::RowSource;
+use crate::text::Posting;
 use crate::write::tables::{MemSource, SegmentSlot};
 
 /// A memtable (the active one or a frozen one) as this version sees it.
@@ -26,6 +27,8 @@ pub(crate) struct SegmentSource<'a> {
 }
 
 pub(crate) trait Source: RowSource {
+    /// The rows holding `keys` (their current rows; a key may be absent here).
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap>;
     /// Rows that have a vector in the field at `position`; `None` for a field that is
     /// not a vector field.
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>>;
@@ -65,6 +68,49 @@ pub(crate) trait Source: RowSource {
 impl RowSource for MemtableSource<'_> {
     fn row_count(&self) -> u64 {
         u64::from(self.source.horizon)
+    }
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<Posting>> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.postings(term, self.source.horizon))
+            .unwrap_or_default())
+    }
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<Posting>> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.raw_postings(word, self.source.horizon))
+            .unwrap_or_default())
+    }
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+        stems: bool,
+    ) -> Result<RoaringBitmap> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map(|text| text.rows_matching(matches, stems, self.source.horizon))
+            .unwrap_or_default())
+    }
+    fn text_length(&self, position: u16, row: u32) -> Result<u32> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map_or(0, |text| text.length(row)))
+    }
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
+        Ok(self
+            .source
+            .memtable
+            .text(position)
+            .map_or(0, |text| text.total_length(rows)))
     }
     fn live(&self) -> RoaringBitmap {
         self.source.live(self.now_ms)
@@ -113,6 +159,12 @@ impl RowSource for MemtableSource<'_> {
 }
 
 impl Source for MemtableSource<'_> {
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap> {
+        Ok(keys
+            .iter()
+            .filter_map(|key| self.source.memtable.newest_slot(key, self.source.horizon))
+            .collect())
+    }
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
         self.source.memtable.column(position)?;
         Some(Cow::Owned(
@@ -210,6 +262,31 @@ impl RowSource for SegmentSource<'_> {
     fn row_count(&self) -> u64 {
         self.slot.segment.row_count() as u64
     }
+    fn text_postings(&self, position: u16, term: &str) -> Result<Vec<Posting>> {
+        self.slot.segment.text_postings(position, term)
+    }
+    fn text_raw_postings(&self, position: u16, word: &str) -> Result<Vec<Posting>> {
+        self.slot.segment.text_raw_postings(position, word)
+    }
+    fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+        stems: bool,
+    ) -> Result<RoaringBitmap> {
+        self.slot
+            .segment
+            .text_rows_matching(position, matches, stems)
+    }
+    fn text_length(&self, position: u16, row: u32) -> Result<u32> {
+        self.slot.segment.text_length(position, row)
+    }
+    fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
+        self.slot.segment.text_total_length(position, rows)
+    }
+    fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        self.slot.segment.text_lengths(position, rows)
+    }
     fn live(&self) -> RoaringBitmap {
         let mut live = RoaringBitmap::new();
         live.insert_range(0..self.slot.segment.row_count());
@@ -268,6 +345,15 @@ impl RowSource for SegmentSource<'_> {
 }
 
 impl Source for SegmentSource<'_> {
+    fn rows_of_keys(&self, keys: &[String]) -> Result<RoaringBitmap> {
+        let mut rows = RoaringBitmap::new();
+        for key in keys {
+            if let Some(row) = self.slot.segment.find(key)? {
+                rows.insert(row);
+            }
+        }
+        Ok(rows)
+    }
     fn present(&self, position: u16) -> Option<Cow<'_, RoaringBitmap>> {
         self.slot.segment.present(position).map(Cow::Borrowed)
     }

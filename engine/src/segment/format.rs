@@ -33,6 +33,10 @@ pub(crate) enum FileKind {
     /// Each row's insertion order (SORTBY ties follow it, as RediSearch's document
     /// ids). Optional: segments written before it existed have none.
     Order,
+    /// The text index of the TEXT field at this schema position (`crate::text::file`).
+    /// Segments written before text indexes existed have none; theirs is built in
+    /// memory from the stored text on first use.
+    Text(u16),
 }
 
 impl FileKind {
@@ -50,6 +54,7 @@ impl FileKind {
             FileKind::KeyFilter => 18,
             FileKind::Order => 19,
             FileKind::IvfPq(_) => 20,
+            FileKind::Text(_) => 21,
         }
     }
 
@@ -87,6 +92,7 @@ impl FileKind {
             FileKind::Numeric(field) => format!("numeric-{field}"),
             FileKind::Graph(field) => format!("hnsw-{field}"),
             FileKind::IvfPq(field) => format!("ivfpq-{field}"),
+            FileKind::Text(field) => format!("text-{field}"),
             FileKind::KeyFilter => "keyfilter".to_string(),
             FileKind::Order => "order".to_string(),
         }
@@ -116,6 +122,9 @@ impl FileKind {
                 if let Some(field) = name.strip_prefix("ivfpq-") {
                     return field.parse().ok().map(FileKind::IvfPq);
                 }
+                if let Some(field) = name.strip_prefix("text-") {
+                    return field.parse().ok().map(FileKind::Text);
+                }
                 let version = name.strip_prefix("state-")?;
                 (version.len() == 20).then(|| version.parse().ok().map(FileKind::State))?
             }
@@ -143,6 +152,7 @@ mod tests {
             FileKind::KeyFilter,
             FileKind::Order,
             FileKind::IvfPq(2),
+            FileKind::Text(4),
         ] {
             assert_eq!(FileKind::from_file_name(&kind.file_name()), Some(kind));
         }

@@ -21,10 +21,23 @@ use super::FileRecord;
 use crate::model::error::{Error, Result};
 use crate::model::schema::{FieldKind, Schema};
 use crate::model::stored::{decode_row, StoredRow};
+use crate::text::file::TextIndexView;
 
 /// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
 /// slower than a walk, which measures a few thousand rows around the ball).
 const RANGE_WALK_MIN_ROWS: u64 = 1024;
+
+/// Bytes of a text index's header words checked at open (its first block).
+const TEXT_HEADER_LEN: usize = 16;
+
+/// A segment's text index for one field.
+#[derive(Debug)]
+enum TextIndex {
+    /// The `text-<f>` file, block-checked on use.
+    File(BlockedFile),
+    /// Built from the stored text of a segment written before text indexes existed.
+    Built(crate::text::Analyzer, std::sync::OnceLock<Vec<u8>>),
+}
 
 /// A vector column: straight from the map when it is 4-byte aligned (always, for
 /// the real file system, whose maps are page-aligned), else a copy (checked whole when
@@ -67,6 +80,9 @@ pub(crate) struct Segment {
     columns: Vec<VectorColumn>,
     /// Field index files by schema position: TAG and NUMERIC fields.
     field_indexes: Vec<(u16, BlockedFile)>,
+    /// Text indexes by schema position: the file, or for a segment written before
+    /// text indexes existed, one built from the stored text on first use.
+    texts: Vec<(u16, TextIndex)>,
     /// `(row, deadline)` sorted by row, and the same pairs sorted by deadline.
     deadlines_by_row: Vec<(u32, u64)>,
     deadlines_by_time: Vec<(u64, u32)>,
@@ -256,7 +272,7 @@ impl Segment {
             let kind = match field.kind {
                 FieldKind::Tag(_) => FileKind::Tags(position),
                 FieldKind::Numeric => FileKind::Numeric(position),
-                FieldKind::Text | FieldKind::Vector(_) | FieldKind::Json => continue,
+                FieldKind::Text(_) | FieldKind::Vector(_) | FieldKind::Json => continue,
             };
             let file = open_blocked(kind)?;
             // O(1) header checks now, so a damaged index fails at open, not mid-query.
@@ -268,6 +284,28 @@ impl Segment {
             };
             valid.map_err(|e| file.corrupt(0, e.to_string()))?;
             field_indexes.push((position, file));
+        }
+        let mut texts = Vec::new();
+        for (position, field) in schema.fields().iter().enumerate() {
+            let FieldKind::Text(options) = &field.kind else {
+                continue;
+            };
+            let position = position as u16;
+            let kind = FileKind::Text(position);
+            let index = if files.iter().any(|f| f.name == kind.file_name()) {
+                let file = open_blocked(kind)?;
+                // The header and section sizes only: the first block, checked first.
+                file.get(0..file.len().min(TEXT_HEADER_LEN))?;
+                crate::text::file::TextIndexView::check_header(file.data_unchecked(), row_count)
+                    .map_err(|reason| file.corrupt(0, reason))?;
+                TextIndex::File(file)
+            } else {
+                TextIndex::Built(
+                    crate::text::Analyzer::new(options),
+                    std::sync::OnceLock::new(),
+                )
+            };
+            texts.push((position, index));
         }
         // The checks above ran with the maps in `Access::Random` mode (see
         // `SealedFile::open`), so they read a few pages, not megabytes of read-ahead per
@@ -297,6 +335,7 @@ impl Segment {
             order,
             columns,
             field_indexes,
+            texts,
             deadlines_by_row,
             deadlines_by_time,
             files,
@@ -675,6 +714,110 @@ impl Segment {
             NumericIndexView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         view.range(low, high)
             .map_err(|e| file.corrupt(0, e.to_string()).into())
+    }
+
+    /// Runs `read` over the text index of the TEXT field at `position` (`None` when
+    /// the field is not one): the file's bytes, each block checked on first use, or
+    /// the index built from the stored text for a segment written without one.
+    fn with_text<T: Default>(
+        &self,
+        position: u16,
+        read: impl FnOnce(&TextIndexView<'_>) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let Some((_, index)) = self.texts.iter().find(|(p, _)| *p == position) else {
+            return Ok(T::default());
+        };
+        match index {
+            TextIndex::File(file) => {
+                let corrupt = |reason: String| -> Error { file.corrupt(0, reason).into() };
+                let view = TextIndexView::open(file.all()?, self.row_count).map_err(corrupt)?;
+                read(&view).map_err(corrupt)
+            }
+            TextIndex::Built(analyzer, built) => {
+                let bytes = match built.get() {
+                    Some(bytes) => bytes,
+                    None => {
+                        let mut texts = Vec::with_capacity(self.row_count as usize);
+                        for row in 0..self.row_count {
+                            texts.push(self.stored_row(row)?.values.into_iter().find_map(
+                                |(field, value)| match value {
+                                    crate::model::stored::StoredValue::Text(text)
+                                        if field == position =>
+                                    {
+                                        Some(text)
+                                    }
+                                    _ => None,
+                                },
+                            ));
+                        }
+                        let body =
+                            crate::text::file::encode(analyzer, texts.iter().map(Option::as_deref));
+                        built.get_or_init(|| body)
+                    }
+                };
+                let view = TextIndexView::open(bytes, self.row_count).map_err(|reason| {
+                    Error::Corrupt {
+                        file: self.dir.clone(),
+                        offset: 0,
+                        reason,
+                    }
+                })?;
+                read(&view).map_err(|reason| Error::Corrupt {
+                    file: self.dir.clone(),
+                    offset: 0,
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Rows holding `term` in the TEXT field at `position`, with positions.
+    pub fn text_postings(&self, position: u16, term: &str) -> Result<Vec<crate::text::Posting>> {
+        self.with_text(position, |view| view.postings(term))
+    }
+
+    /// Rows holding a raw word `matches` accepts in the TEXT field at `position`.
+    pub fn text_rows_matching(
+        &self,
+        position: u16,
+        matches: &dyn Fn(&str) -> bool,
+        stems: bool,
+    ) -> Result<RoaringBitmap> {
+        self.with_text(position, |view| view.rows_matching(matches, stems))
+    }
+
+    /// Rows holding the raw (unstemmed) `word` in the TEXT field at `position`.
+    pub fn text_raw_postings(
+        &self,
+        position: u16,
+        word: &str,
+    ) -> Result<Vec<crate::text::Posting>> {
+        self.with_text(position, |view| view.raw_postings(word))
+    }
+
+    /// The number of indexed words of `row` in the TEXT field at `position`.
+    pub fn text_length(&self, position: u16, row: u32) -> Result<u32> {
+        self.with_text(position, |view| view.length(row))
+    }
+
+    /// The number of indexed words of each of `rows` in the TEXT field at `position`.
+    pub fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
+        self.with_text(position, |view| {
+            rows.iter().map(|row| view.length(*row)).collect()
+        })
+    }
+
+    /// The sum of the lengths of `rows` in the TEXT field at `position`.
+    pub fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
+        self.with_text(position, |view| view.total_length(rows))
+    }
+
+    /// Checks every byte of every text index.
+    pub(crate) fn verify_texts(&self) -> Result<()> {
+        for (position, _) in &self.texts {
+            self.with_text(*position, |view| view.verify())?;
+        }
+        Ok(())
     }
 
     /// The deadline written with `row`, if any.

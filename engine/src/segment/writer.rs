@@ -131,7 +131,22 @@ pub(crate) fn write_segment_seeded(
                     &index.write_body(),
                 )?);
             }
-            FieldKind::Text | FieldKind::Vector(_) | FieldKind::Json => {}
+            FieldKind::Text(options) => {
+                let analyzer = crate::text::Analyzer::new(&options);
+                let texts = rows.iter().map(|row| {
+                    row.values.iter().find_map(|(field, value)| match value {
+                        StoredValue::Text(text) if *field == position => Some(text.as_str()),
+                        _ => None,
+                    })
+                });
+                files.push(write_file(
+                    fs,
+                    dir,
+                    FileKind::Text(position),
+                    &crate::text::file::encode(&analyzer, texts),
+                )?);
+            }
+            FieldKind::Vector(_) | FieldKind::Json => {}
         }
     }
     for (index, (position, dim)) in vector_fields.iter().enumerate() {

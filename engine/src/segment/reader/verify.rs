@@ -85,6 +85,7 @@ impl Segment {
             };
             checked.map_err(|e| file.corrupt(0, e.to_string()))?;
         }
+        self.verify_texts()?;
         for column in &self.columns {
             if column
                 .present

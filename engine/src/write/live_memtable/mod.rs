@@ -37,6 +37,8 @@ use crate::model::doc::{Doc, Value};
 use crate::model::schema::{FieldKind, Schema};
 use crate::segment::{stored_value, SegmentRow};
 
+use crate::text::memtable::TextPostings;
+use crate::text::Analyzer;
 use arena::Arena;
 use fields::{NumericPostings, TagPostings};
 pub(crate) use vectors::VectorColumn;
@@ -70,6 +72,8 @@ pub(crate) struct LiveMemtable {
     tags: Vec<Option<TagPostings>>,
     /// One entry per schema field; `Some` for NUMERIC fields.
     numerics: Vec<Option<NumericPostings>>,
+    /// One entry per schema field; `Some` for TEXT fields.
+    texts: Vec<Option<TextPostings>>,
     /// `(slot, deadline)` of the slots appended with a deadline, ascending by slot.
     deadlines: Arena<(u32, u64)>,
     /// Slots appended; stored last in `append`.
@@ -104,6 +108,13 @@ impl LiveMemtable {
                 .iter()
                 .map(|field| {
                     matches!(field.kind, FieldKind::Numeric).then(NumericPostings::default)
+                })
+                .collect(),
+            texts: fields
+                .iter()
+                .map(|field| match &field.kind {
+                    FieldKind::Text(options) => Some(TextPostings::new(Analyzer::new(options))),
+                    _ => None,
                 })
                 .collect(),
             deadlines: Arena::new(1),
@@ -173,6 +184,16 @@ impl LiveMemtable {
                     }
                 }
                 Value::Text(_) | Value::Vector(_) | Value::Json(_) => {}
+            }
+        }
+        // Every slot gets an entry in every TEXT field's postings (empty without text).
+        for (position, texts) in self.texts.iter().enumerate() {
+            if let Some(texts) = texts {
+                let text = values.iter().find_map(|(field, value)| match value {
+                    Value::Text(text) if *field as usize == position => Some(text.as_str()),
+                    _ => None,
+                });
+                texts.insert(slot, text);
             }
         }
         if let Some(deadline) = deadline {
@@ -307,6 +328,11 @@ impl LiveMemtable {
             Some(Some(numerics)) => numerics.rows(low, high, horizon),
             _ => RoaringBitmap::new(),
         }
+    }
+
+    /// The TEXT field at `position`'s postings, if it is one.
+    pub fn text(&self, position: u16) -> Option<&TextPostings> {
+        self.texts.get(position as usize)?.as_ref()
     }
 
     /// Slots below `horizon` that have a vector in the field at `position`.

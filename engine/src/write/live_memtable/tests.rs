@@ -319,7 +319,7 @@ fn check_at(
                     *field,
                     value
                         .clone()
-                        .into_value(crate::model::schema::FieldKind::Text),
+                        .into_value(crate::model::schema::FieldKind::Text(Default::default())),
                 )
             })
             .collect();
