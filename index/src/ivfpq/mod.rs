@@ -43,7 +43,7 @@ use std::fmt;
 
 use crate::distance::Metric;
 
-pub use format::{IvfPqFormatError, IvfPqView, HEADER_LEN};
+pub use format::{IvfPqFormatError, IvfPqHeader, IvfPqView, HEADER_LEN};
 pub use search::IvfPqRef;
 
 /// Codewords per sub-quantiser: 8-bit codes.
