@@ -33,9 +33,14 @@ options:
   --ef E1,E2,...       HNSW EF_RUNTIME values, one run each, default 10,20,40,80,160,320
   --nlist N            IVF-PQ NLIST (coarse lists), default 1024
   --pq-m M             IVF-PQ M (bytes per code; divides the dimension), default dim/8
-  --nprobe P1,P2,...   IVF-PQ NPROBE values, default 1,2,4,8,16,32,64
-  --refine R1,R2,...   IVF-PQ REFINE values, default 1,2,4,8; one run per NPROBE x
-                       REFINE pair
+  --nprobe P1,P2,...   IVF-PQ NPROBE values, default 1,2,4,8,16,32,64; `default`
+                       leaves NPROBE out of the query (the engine's default, which
+                       adapts to a filter's selectivity), reported as 0
+  --refine R1,R2,...   IVF-PQ REFINE values, default 1,2,4,8; `default` as for
+                       --nprobe; one run per NPROBE x REFINE pair
+  --policy P           batches|adhoc_bf: send HYBRID_POLICY P with every query (the
+                       index, or exact search over the filter's matches); without
+                       it the planner chooses per segment
   --threads T          threads for computing ground truth, default: all cores
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
@@ -184,6 +189,27 @@ pub struct Args {
     pub nprobes: Vec<usize>,
     /// `REFINE` values to sweep (`--refine`, default 1,2,4,8).
     pub refines: Vec<usize>,
+    /// `--policy`: `HYBRID_POLICY` sent with every query.
+    pub policy: Option<Policy>,
+}
+
+/// RediSearch's `HYBRID_POLICY`, as `--policy` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// `BATCHES`: the index (graph or IVF-PQ lists), filtered as it is searched.
+    Batches,
+    /// `ADHOC_BF`: exact search over the filter's matches.
+    AdhocBruteForce,
+}
+
+impl Policy {
+    /// The word in a query string.
+    pub fn word(self) -> &'static str {
+        match self {
+            Policy::Batches => "BATCHES",
+            Policy::AdhocBruteForce => "ADHOC_BF",
+        }
+    }
 }
 
 impl Args {
@@ -240,6 +266,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut nlist = 1024;
     let mut pq_m = None;
     let mut nprobes = vec![1, 2, 4, 8, 16, 32, 64];
+    let mut policy = None;
     let mut refines = vec![1, 2, 4, 8];
 
     let mut arguments = arguments.into_iter();
@@ -301,8 +328,9 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--ef" => efs = positive_list(&flag, &value()?)?,
             "--nlist" => nlist = positive(&flag, &value()?)?,
             "--pq-m" => pq_m = Some(positive(&flag, &value()?)?),
-            "--nprobe" => nprobes = positive_list(&flag, &value()?)?,
-            "--refine" => refines = positive_list(&flag, &value()?)?,
+            "--nprobe" => nprobes = setting_list(&flag, &value()?)?,
+            "--refine" => refines = setting_list(&flag, &value()?)?,
+            "--policy" => policy = Some(parse_policy(&value()?)?),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -403,6 +431,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         pq_m,
         nprobes,
         refines,
+        policy,
     })))
 }
 
@@ -412,6 +441,28 @@ fn positive_list(flag: &str, value: &str) -> Result<Vec<usize>> {
         .split(',')
         .map(|item| positive(flag, item.trim()))
         .collect()
+}
+
+/// A list of positive counts where `default` stands for "leave the setting out of
+/// the query", kept as 0.
+fn setting_list(flag: &str, value: &str) -> Result<Vec<usize>> {
+    value
+        .split(',')
+        .map(|item| match item.trim() {
+            "default" => Ok(0),
+            item => positive(flag, item),
+        })
+        .collect()
+}
+
+fn parse_policy(value: &str) -> Result<Policy> {
+    match value.to_ascii_lowercase().as_str() {
+        "batches" => Ok(Policy::Batches),
+        "adhoc_bf" => Ok(Policy::AdhocBruteForce),
+        _ => Err(BenchError::new(format!(
+            "--policy {value:?}: expected batches or adhoc_bf"
+        ))),
+    }
 }
 
 fn parse_metric(value: &str) -> Result<Metric> {

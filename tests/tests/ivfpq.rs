@@ -312,3 +312,59 @@ fn segments_too_small_to_train_are_searched_exactly() {
         assert_eq!(keys(&ivf, &request), keys(&exact, &request));
     }
 }
+
+#[test]
+fn a_filtered_query_without_nprobe_probes_more_lists_and_keeps_its_recall() {
+    // Rows carry their cluster's number; the filter keeps 6 of the 64 clusters (9%),
+    // and the queries come from the other clusters, so the nearest matches lie far
+    // from the query, in lists an unfiltered query's NPROBE never reaches. That is
+    // what the default NPROBE adapts to; an explicit NPROBE is taken as given.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ivf = collection(&db, "ivf", Metric::L2, VectorIndex::ivf_pq(256, 8));
+    let exact = collection(&db, "exact", Metric::L2, VectorIndex::flat());
+    let (seed, count) = (13u64, 8_000);
+    let vectors = clustered(seed, count, DIM);
+    let cluster = |i: usize| (i * 7 + seed as usize) % 64;
+    for docs in [&ivf, &exact] {
+        docs.upsert_many(vectors.iter().enumerate().map(|(i, v)| {
+            (
+                format!("k{i}"),
+                Doc::new()
+                    .numeric("u", cluster(i) as f64)
+                    .vector("v", v.clone()),
+            )
+        }))
+        .unwrap();
+    }
+    db.flush().unwrap();
+    let filter = Filter::range("u", 0.0..6.0);
+    let queries: Vec<Vec<f32>> = clustered(14, 60, DIM)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (i * 7 + 14) % 64 >= 6)
+        .map(|(_, q)| q)
+        .take(30)
+        .collect();
+    let mean_recall = |nprobe: Option<usize>| {
+        let mut total = 0.0;
+        for query in &queries {
+            let base = Search::knn("v", query, 10).filter(filter.clone());
+            let truth = keys(&exact, &base);
+            // The index, not the planner's exact answer, is what is measured.
+            let mut request = base.brute_force(false);
+            if let Some(nprobe) = nprobe {
+                request = request.nprobe(nprobe);
+            }
+            total += recall(&keys(&ivf, &request), &truth);
+        }
+        total / queries.len() as f64
+    };
+    let (default, unfiltered_default) = (mean_recall(None), mean_recall(Some(32)));
+    assert!(default >= 0.95, "recall@10 {default} at the default NPROBE");
+    assert!(
+        unfiltered_default < default,
+        "NPROBE 32 (the unfiltered default) reached {unfiltered_default}, the default \
+         {default}: the test no longer shows what the default adapts to"
+    );
+}

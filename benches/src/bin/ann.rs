@@ -140,6 +140,7 @@ fn measure(args: &Args) -> Result<()> {
         efs: args.efs.clone(),
         nprobes: args.nprobes.clone(),
         refines: args.refines.clone(),
+        policy: args.policy,
     };
     for run in runner::plan_runs(args.index, &filters, &sweep) {
         let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
@@ -355,6 +356,7 @@ fn sweep(
         efs: args.efs.clone(),
         nprobes: args.nprobes.clone(),
         refines: args.refines.clone(),
+        policy: args.policy,
     };
     runner::plan_runs(args.index, &[], &settings)
         .into_iter()
