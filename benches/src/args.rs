@@ -63,6 +63,9 @@ options:
   --stream-compare-bulk
                        with --stream: also bulk-load the data into a second database
                        and sweep it; prints the QPS ratios at recall 0.95 and 0.99
+  --rate R             with --stream: pace the writes at R rows per second (the
+                       time between calls is not counted as latency); default: as
+                       fast as the calls return
   --settle             with --stream: before the sweep after the stream, wait until no
                        frozen memtable waits for its flush and every row is in the
                        graphs (prints how long that took)
@@ -177,6 +180,8 @@ pub struct Args {
     pub stream_compare_bulk: bool,
     /// `--settle`: after the stream, wait for background flushes and indexing.
     pub settle: bool,
+    /// `--rate R`: with `--stream`, write at most R rows per second.
+    pub rate: Option<f64>,
     /// `--single-upserts N`.
     pub single_upserts: Option<usize>,
     /// `--batch-queries N`.
@@ -262,6 +267,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut stream_compare_bulk = false;
     let mut settle = false;
     let mut single_upserts = None;
+    let mut rate = None;
     let mut batch_queries = None;
     let mut nlist = 1024;
     let mut pq_m = None;
@@ -338,6 +344,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--queries" => synthetic_queries = Some(positive(&flag, &value()?)?),
             "--memtable-rows" => memtable_rows = Some(positive(&flag, &value()?)?),
             "--single-upserts" => single_upserts = Some(positive(&flag, &value()?)?),
+            "--rate" => rate = Some(positive(&flag, &value()?)? as f64),
             "--batch-queries" => batch_queries = Some(positive(&flag, &value()?)?),
             other => {
                 return Err(BenchError::new(format!(
@@ -425,6 +432,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         stream,
         stream_compare_bulk,
         settle,
+        rate,
         single_upserts,
         batch_queries,
         nlist,

@@ -86,10 +86,18 @@ impl WriteLatency {
 }
 
 /// Upserts every base row, `batch` rows per `upsert_many` call (one `upsert` per row
-/// when `batch` is 1), keyed by row number, timing every call.
-pub fn stream(collection: &Collection, base: &Matrix<f32>, batch: usize) -> Result<WriteLatency> {
+/// when `batch` is 1), keyed by row number, timing every call. With a `rate`, waits
+/// between calls so that at most `rate` rows per second go in: an ingest the
+/// background indexing can follow, unlike writes as fast as the calls return.
+pub fn stream(
+    collection: &Collection,
+    base: &Matrix<f32>,
+    batch: usize,
+    rate: Option<f64>,
+) -> Result<WriteLatency> {
     let mut samples = Vec::with_capacity(base.len() / batch + 1);
     let mut start = 0;
+    let began = Instant::now();
     let mut progress = Instant::now();
     while start < base.len() {
         let end = (start + batch).min(base.len());
@@ -106,6 +114,12 @@ pub fn stream(collection: &Collection, base: &Matrix<f32>, batch: usize) -> Resu
         }
         samples.push(clock.elapsed());
         start = end;
+        if let Some(rate) = rate {
+            let due = began + Duration::from_secs_f64(end as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         if progress.elapsed() > Duration::from_secs(10) {
             eprintln!("ann: streamed {end} of {} rows", base.len());
             progress = Instant::now();

@@ -2,10 +2,10 @@
 //! so that costs below the public API are measured on the real code. Not part of the
 //! API: hidden, and absent from normal builds.
 
-use crate::codec::Record;
-use crate::doc::Value;
-use crate::live_memtable::LiveMemtable;
-use crate::schema::{Metric, Schema, VectorIndex};
+use crate::model::codec::Record;
+use crate::model::doc::Value;
+use crate::model::schema::{Metric, Schema, VectorIndex};
+use crate::write::live_memtable::LiveMemtable;
 
 /// A [`LiveMemtable`] over [`bench_schema`].
 #[derive(Debug)]

@@ -3,18 +3,17 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::codec::{Op, Record};
 use crate::database::DatabaseInner;
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::execute::{execute, prepare, Explain};
-use crate::options::Limits;
-use crate::schema::{FieldKind, Schema};
-use crate::search::{Hit, QueryBuilder, Search, SearchResults};
-use crate::store::{now_ms, CollectionState, Shared};
-
-/// Longest document key, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
+use crate::model::codec::{Op, Record};
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::options::Limits;
+use crate::model::schema::Schema;
+use crate::model::validate::{check_value, validate_key};
+use crate::query_builder::QueryBuilder;
+use crate::read::execute::{execute, prepare, Explain};
+use crate::read::search::{Hit, Search, SearchResults};
+use crate::write::store::{now_ms, Catalog, CollectionState, Shared};
 
 /// A handle to one collection. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -91,7 +90,7 @@ impl Collection {
     }
 
     fn write_upsert(&self, docs: Vec<(String, Record)>) -> Result<()> {
-        self.shared().write(|catalog| {
+        write(self.shared(), |catalog| {
             catalog.check_live(&self.state)?;
             // Applying the upsert locates each key's older row, reading segment keys.
             // Do it now, before the WAL append: a damaged segment then fails the write
@@ -119,7 +118,7 @@ impl Collection {
     /// missing key writes nothing.
     pub fn delete(&self, key: &str) -> Result<bool> {
         validate_key(key)?;
-        self.shared().write(|catalog| {
+        write(self.shared(), |catalog| {
             catalog.check_live(&self.state)?;
             if self
                 .state
@@ -177,7 +176,7 @@ impl Collection {
 
     fn set_deadline(&self, key: &str, deadline: Option<u64>) -> Result<bool> {
         validate_key(key)?;
-        self.shared().write(|catalog| {
+        write(self.shared(), |catalog| {
             catalog.check_live(&self.state)?;
             let tables = self.state.tables.lock();
             let Some(location) = tables.locate_live(key, now_ms())? else {
@@ -381,115 +380,17 @@ fn deadline_at(when: SystemTime) -> Result<u64> {
     })
 }
 
-fn validate_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::InvalidKey {
-            reason: "a key must not be empty".to_string(),
-        });
+/// Runs a write through the write path, then the flush it hands back when no flusher
+/// thread runs (the write path never calls into maintenance itself).
+pub(crate) fn write(
+    shared: &Shared,
+    build: impl FnOnce(&Catalog) -> Result<Option<Op>>,
+) -> Result<bool> {
+    let written = shared.write(build)?;
+    if let Some(state) = written.flush_inline {
+        // The write is acknowledged already: a failed flush (a full disk) leaves the
+        // memtable frozen and searchable, and the next flush tries again.
+        let _ = crate::maintenance::flush::flush_collection(shared, &state);
     }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(Error::InvalidKey {
-            reason: format!(
-                "the key is {} bytes; keys are at most {MAX_KEY_BYTES} bytes",
-                key.len()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// The largest squared length (sum of squared components) a stored or query vector
-/// may have: a quarter of `f32::MAX`. The kernels compute in f32, and between two
-/// such vectors every intermediate is finite: both squared norms, the dot product
-/// (at most the product of the norms) and the squared L2 distance (at most
-/// `2|a|² + 2|b|²`). Larger finite components used to overflow a norm to infinity,
-/// which made COSINE rank the vector first at distance 0 (FLAT), treat it as a zero
-/// vector (HNSW), or return NaN.
-pub const MAX_VECTOR_NORM_SQUARED: f64 = f32::MAX as f64 / 4.0;
-
-/// Checks a vector given to a write or a query: its dimension, finite components and
-/// a squared length of at most [`MAX_VECTOR_NORM_SQUARED`].
-pub(crate) fn check_vector(field: &str, vector: &[f32], dim: usize) -> Result<()> {
-    check_vector_shape(field, vector, dim)?;
-    // In f64, where the sum of squares of finite f32 values cannot overflow.
-    let norm_squared: f64 = vector.iter().map(|v| f64::from(*v).powi(2)).sum();
-    if norm_squared > MAX_VECTOR_NORM_SQUARED {
-        return Err(Error::InvalidArgument {
-            reason: format!(
-                "the vector for field `{field}` has a squared length of {norm_squared:e}, \
-                 over the limit of {MAX_VECTOR_NORM_SQUARED:e} (f32::MAX / 4) past which \
-                 distances overflow; scale it down (COSINE ignores the length)"
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Dimension and finite components: what a logged vector must have. The length limit
-/// is not applied to the log, so a WAL written before it was introduced still opens.
-fn check_vector_shape(field: &str, vector: &[f32], dim: usize) -> Result<()> {
-    if vector.len() != dim {
-        return Err(Error::DimensionMismatch {
-            field: field.to_string(),
-            expected: dim,
-            found: vector.len(),
-        });
-    }
-    if let Some((index, value)) = vector.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            field: field.to_string(),
-            index,
-            value: *value as f64,
-        });
-    }
-    Ok(())
-}
-
-fn check_value(field: &str, kind: FieldKind, value: &Value, logged: bool) -> Result<()> {
-    let mismatch = || Error::FieldType {
-        field: field.to_string(),
-        expected: kind.name(),
-        found: value.kind_name(),
-    };
-    match (kind, value) {
-        (FieldKind::Text, Value::Text(_)) | (FieldKind::Tag(_), Value::Tag(_)) => Ok(()),
-        (FieldKind::Numeric, Value::Numeric(number)) => {
-            if number.is_nan() {
-                return Err(Error::NonFinite {
-                    field: field.to_string(),
-                    index: 0,
-                    value: *number,
-                });
-            }
-            Ok(())
-        }
-        (FieldKind::Vector(vector), Value::Vector(components)) if logged => {
-            check_vector_shape(field, components, vector.dim)
-        }
-        (FieldKind::Vector(vector), Value::Vector(components)) => {
-            check_vector(field, components, vector.dim)
-        }
-        _ => Err(mismatch()),
-    }
-}
-
-/// Checks a record read back from the WAL against its schema; the error describes the
-/// mismatch (which means the log was not written by these rules).
-pub(crate) fn check_logged_record(
-    schema: &Schema,
-    record: &Record,
-) -> std::result::Result<(), String> {
-    let mut previous: Option<u16> = None;
-    for (position, value) in &record.values {
-        if previous.is_some_and(|p| p >= *position) {
-            return Err("record fields out of order".to_string());
-        }
-        previous = Some(*position);
-        let field = schema
-            .fields()
-            .get(*position as usize)
-            .ok_or_else(|| format!("field position {position} outside the schema"))?;
-        check_value(&field.name, field.kind, value, true).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    Ok(written.logged)
 }

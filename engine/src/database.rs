@@ -14,52 +14,18 @@ use strata_storage::wal::Wal;
 use strata_storage::wal::{DamageKind, WalOptions};
 use strata_storage::{manifest as manifest_file, FileSystem, StdFileSystem};
 
-use crate::codec::{self, Op};
 use crate::collection::Collection;
-use crate::error::{Error, Result};
-use crate::manifest::Manifest;
-use crate::options::{Options, Recovery};
-use crate::overlay::Overlay;
-use crate::schema::{validate_name, Schema};
+use crate::maintenance::worker::Worker;
+use crate::model::codec::{self, Op};
+use crate::model::error::{Error, Result};
+use crate::model::options::{Options, Recovery};
+use crate::model::reports::{RecoveryReport, VerifyReport, WalCut};
+use crate::model::schema::{validate_name, Schema};
+use crate::segment::overlay::Overlay;
 use crate::segment::{segment_dir_name, FileKind, Segment, SEGMENTS_DIR};
-use crate::store::{io, ApplyError, Catalog, Shared};
-use crate::tables::SegmentSlot;
-use crate::worker::Worker;
-
-/// What opening found in the write-ahead log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// WAL records replayed (records already in segments are not counted).
-    pub records_replayed: u64,
-    /// A cut made to the log, if any.
-    pub cut: Option<WalCut>,
-}
-
-/// Bytes cut from the end of a WAL file at open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WalCut {
-    /// The WAL file.
-    pub file: PathBuf,
-    /// Offset of the first byte cut.
-    pub offset: u64,
-    /// Bytes cut.
-    pub bytes: u64,
-    /// `None` for a torn tail (an interrupted last write; nothing acknowledged under
-    /// `Durability::Always` is lost). `Some(reason)` for corruption cut away under
-    /// `Recovery::TruncateAtCorruption`, which may have lost acknowledged writes.
-    pub corruption: Option<String>,
-}
-
-/// What [`Database::verify`] checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// Segments whose every file, key order and document archive was checked.
-    pub segments: usize,
-    /// Bytes of segment files read and checksummed.
-    pub segment_bytes: u64,
-    /// WAL records read and checksummed.
-    pub wal_records: u64,
-}
+use crate::write::manifest::Manifest;
+use crate::write::store::{io, ApplyError, Catalog, Shared};
+use crate::write::tables::SegmentSlot;
 
 #[derive(Debug)]
 pub(crate) struct DatabaseInner {
@@ -107,7 +73,7 @@ impl Database {
         create_durable_dir(fs.as_ref(), &path)?;
         let lock = fs.lock_dir(&path)?;
 
-        let found = crate::manifest::read(fs.as_ref(), &path)?;
+        let found = crate::write::manifest::read(fs.as_ref(), &path)?;
         let missing_wal = check_manifest_and_wal_present(fs.as_ref(), &path, found.is_some())?;
         let manifest = found.unwrap_or(Manifest {
             next_segment_id: 1,
@@ -227,7 +193,7 @@ impl Database {
     /// the name is taken.
     pub fn create_collection(&self, name: &str, schema: Schema) -> Result<Collection> {
         validate_name("collection", name)?;
-        self.shared().write(|catalog| {
+        crate::collection::write(self.shared(), |catalog| {
             if catalog.by_name.contains_key(name) {
                 return Err(Error::CollectionExists {
                     name: name.to_string(),
@@ -258,7 +224,7 @@ impl Database {
     /// to it fail with [`Error::CollectionNotFound`] from then on; its files go once
     /// the next manifest no longer names them and no reader holds them.
     pub fn drop_collection(&self, name: &str) -> Result<()> {
-        self.shared().write(|catalog| {
+        crate::collection::write(self.shared(), |catalog| {
             let state = catalog
                 .by_name
                 .get(name)
@@ -294,7 +260,7 @@ impl Database {
             .cloned()
             .collect();
         for state in collections {
-            crate::flush::flush_all(self.shared(), &state)?;
+            crate::maintenance::flush::flush_all(self.shared(), &state)?;
         }
         let shared = self.shared();
         let mut wal = shared.lock_wal();
@@ -324,10 +290,10 @@ impl Database {
             .cloned()
             .collect();
         for state in collections {
-            crate::compaction::compact_collection(
+            crate::maintenance::compaction::compact_collection(
                 self.shared(),
                 &state,
-                crate::compaction::pick_all,
+                crate::maintenance::compaction::pick_all,
             )?;
         }
         Ok(())
@@ -338,13 +304,13 @@ impl Database {
     /// allows (copied otherwise); the WAL is copied. Writers pause while the files are
     /// linked and copied; readers do not. The copy opens as a normal database.
     pub fn backup(&self, destination: impl AsRef<Path>) -> Result<()> {
-        crate::maintenance::backup(self.shared(), destination.as_ref())
+        crate::maintenance::backup::backup(self.shared(), destination.as_ref())
     }
 
     /// Reads every file and checks every checksum and cross-reference, like SQLite's
     /// `PRAGMA integrity_check`. Damage is [`Error::Corrupt`] naming the file.
     pub fn verify(&self) -> Result<VerifyReport> {
-        crate::maintenance::verify(self.shared())
+        crate::maintenance::backup::verify(self.shared())
     }
 }
 

@@ -3,9 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::schema::{FieldKind, VectorIndex};
+use crate::model::schema::{FieldKind, VectorIndex};
 use crate::segment::FileKind;
-use crate::store::{now_ms, CollectionState, FROZEN_MAX};
+use crate::write::store::{now_ms, CollectionState, FROZEN_MAX};
 
 /// Where a collection's rows are held.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -42,45 +42,39 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_internals;
-mod codec;
+// Layers, each importing only those below it: the public handles (`database`,
+// `collection`, `query_builder`, `info`) use `maintenance` and `read`, which use
+// `write`, which uses `segment`, which uses `model`.
 mod collection;
-mod compaction;
 mod database;
-mod doc;
-mod error;
-mod execute;
-mod filter;
-mod flush;
 mod info;
-mod live_memtable;
 mod maintenance;
-mod manifest;
-mod mem_index;
-mod options;
-mod overlay;
-mod schema;
-mod search;
+mod model;
+mod query_builder;
+mod read;
 mod segment;
-mod sources;
-mod store;
-mod stored;
-mod tables;
-mod worker;
+mod write;
+
+#[cfg(test)]
+mod layering_test;
 
 /// The file-system seam: pass an implementation in [`Options::file_system`] to run
 /// Strata over something other than the OS (tests use it for faults and power cuts).
 pub use strata_storage::fs;
 
-pub use collection::{Collection, KeyTtl, MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
-pub use database::{Database, RecoveryReport, VerifyReport, WalCut};
-pub use doc::{Doc, Value};
-pub use error::{Error, Result};
-pub use execute::{Explain, SourcePlan, Strategy};
-pub use filter::Filter;
+pub use collection::{Collection, KeyTtl};
+pub use database::Database;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
-pub use options::{Durability, Limits, Options, Recovery};
-pub use schema::{
+pub use model::doc::{Doc, Value};
+pub use model::error::{Error, Result};
+pub use model::options::{Durability, Limits, Options, Recovery};
+pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
+pub use model::schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, VectorIndex, VectorOptions,
     IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
-pub use search::{Hit, Param, QueryBuilder, Search, SearchResults};
+pub use model::validate::{MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
+pub use query_builder::QueryBuilder;
+pub use read::execute::{Explain, SourcePlan, Strategy};
+pub use read::filter::Filter;
+pub use read::search::{Hit, Param, Search, SearchResults};

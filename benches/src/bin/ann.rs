@@ -254,11 +254,14 @@ fn stream_ingest(
         )));
     }
     let collection = db.create_collection(COLLECTION, schema.clone())?;
-    let write = stream::stream(&collection, &base, args.batch)?;
+    let write = stream::stream(&collection, &base, args.batch, args.rate)?;
     eprintln!(
-        "ann: streamed {} rows, {} per call, durability {}: {}",
+        "ann: streamed {} rows, {} per call{}, durability {}: {}",
         base.len(),
         args.batch,
+        args.rate
+            .map(|rate| format!(" paced at {rate:.0} rows/s"))
+            .unwrap_or_default(),
         durability_name(args.durability),
         write.line()
     );

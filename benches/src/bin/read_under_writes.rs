@@ -1,14 +1,17 @@
 //! `read_under_writes`: `get` and k-NN latency of reader threads while the collection is
-//! idle, then while one writer upserts batches without pause (new keys and rewrites of
-//! old ones, so memtables freeze, flush and merge under the readers).
+//! idle, then while one writer upserts batches (new keys and rewrites of old ones, so
+//! memtables freeze, flush and merge under the readers), without pause or paced at
+//! `--write-rate` rows per second.
 //!
 //! ```text
 //! cargo run --release -p strata-bench --bin read_under_writes -- \
-//!     [--rows 20000] [--dim 64] [--readers 3] [--seconds 5]
+//!     [--rows 20000] [--dim 64] [--readers 3] [--seconds 5] [--write-rate 2000]
 //! ```
 //!
 //! Readers load a published version and take no lock a writer holds, so what is left
-//! of the difference is the cores they share with the writer and the flusher.
+//! of the difference is the cores they share with the writer and the flusher: a writer
+//! without pause plus its indexing keeps both cores of a 2-core machine busy, which a
+//! paced writer (an ingest the indexing can follow) does not.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,13 +19,16 @@ use std::time::{Duration, Instant};
 
 use strata::{Database, Doc, Metric, Options, Schema, Search, VectorIndex};
 
-const USAGE: &str = "usage: read_under_writes [--rows N] [--dim D] [--readers N] [--seconds S]";
+const USAGE: &str =
+    "usage: read_under_writes [--rows N] [--dim D] [--readers N] [--seconds S] [--write-rate R]";
 
 struct Args {
     rows: u64,
     dim: usize,
     readers: usize,
     seconds: f64,
+    /// Rows per second the writer keeps to; `None`: as fast as its calls return.
+    write_rate: Option<f64>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -31,6 +37,7 @@ fn parse() -> Result<Args, String> {
         dim: 64,
         readers: 3,
         seconds: 5.0,
+        write_rate: None,
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
@@ -49,6 +56,7 @@ fn parse() -> Result<Args, String> {
             "--dim" => args.dim = number("--dim")? as usize,
             "--readers" => args.readers = number("--readers")? as usize,
             "--seconds" => args.seconds = number("--seconds")?,
+            "--write-rate" => args.write_rate = Some(number("--write-rate")?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -161,7 +169,14 @@ fn run(args: &Args) -> Result<(), strata::Error> {
         let writer = scope.spawn(|| -> Result<u64, strata::Error> {
             let mut next = args.rows;
             let mut rows = 0;
+            let began = Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                if let Some(rate) = args.write_rate {
+                    let due = began + Duration::from_secs_f64(rows as f64 / rate);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
                 // Half new keys, half rewrites of old ones.
                 let batch: Vec<(String, Doc)> = (0..100)
                     .map(|j| {
@@ -188,12 +203,15 @@ fn run(args: &Args) -> Result<(), strata::Error> {
     let rows_written = rows_written?;
     let info = docs.info()?;
     println!(
-        "{} readers, {} rows of {} dims (HNSW M 16), {:.0} s per phase; writer: {} rows \
+        "{} readers, {} rows of {} dims (HNSW M 16), {:.0} s per phase; writer{}: {} rows \
          in batches of 100 during the second phase ({} flushes, {} merges, {} write stalls)",
         args.readers,
         args.rows,
         args.dim,
         args.seconds,
+        args.write_rate
+            .map(|rate| format!(" paced at {rate:.0} rows/s"))
+            .unwrap_or_default(),
         rows_written,
         info.flushes,
         info.merges,

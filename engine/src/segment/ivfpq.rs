@@ -28,8 +28,8 @@ use strata_storage::FileSystem;
 use super::format::FileKind;
 use super::writer::{write_file, SegmentRow};
 use super::FileRecord;
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Metric, Schema, VectorIndex, IVF_PQ_MIN_ROWS};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Metric, Schema, VectorIndex, IVF_PQ_MIN_ROWS};
 
 /// Trains and writes the IVF-PQ file of the vector field at `position` (the
 /// `index`-th vector field), when the field asks for one and enough rows have a

@@ -19,7 +19,7 @@
 //! |               | the segment has at least `IVF_PQ_MIN_ROWS` rows with a vector   |
 //!
 //! A segment never changes once written. Deletions and TTL changes of its rows live in
-//! its [`crate::overlay::Overlay`], persisted as `state-<version>` files.
+//! its [`crate::segment::overlay::Overlay`], persisted as `state-<version>` files.
 //! Invariant: opening a segment reads footers, block tables, a few header words and the
 //! small `rows` file only (which grows with the rows that have a TTL, not with the
 //! rows); keys, documents, the key filter, vectors, graphs, IVF-PQ indexes and field
@@ -30,6 +30,7 @@
 mod filter;
 mod format;
 mod ivfpq;
+pub(crate) mod overlay;
 mod reader;
 mod writer;
 

@@ -19,9 +19,9 @@ use strata_storage::FileSystem;
 use super::format::{align_up, FileKind};
 use super::ivfpq::IvfPqFile;
 use super::FileRecord;
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
-use crate::stored::{decode_row, StoredRow};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema};
+use crate::model::stored::{decode_row, StoredRow};
 
 /// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
 /// slower than a walk, which measures a few thousand rows around the ball).
@@ -40,7 +40,7 @@ enum Column {
 struct VectorColumn {
     position: u16,
     dim: usize,
-    metric: crate::schema::Metric,
+    metric: crate::model::schema::Metric,
     data: Column,
     /// The HNSW graph over this column, when the field has one.
     graph: Option<BlockedFile>,
@@ -602,7 +602,7 @@ impl Segment {
     }
 
     /// The metric of the vector field at `position`.
-    pub fn metric(&self, position: u16) -> Option<crate::schema::Metric> {
+    pub fn metric(&self, position: u16) -> Option<crate::model::schema::Metric> {
         self.columns
             .iter()
             .find(|c| c.position == position)

@@ -12,10 +12,10 @@ use strata_storage::FileSystem;
 
 use super::format::{align_up, FileKind};
 use super::{FileRecord, Segment};
-use crate::doc::Value;
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema, VectorIndex};
-use crate::stored::{StoredRow, StoredValue};
+use crate::model::doc::Value;
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema, VectorIndex};
+use crate::model::stored::{StoredRow, StoredValue};
 
 /// One row to write.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::schema::{Metric, VectorIndex};
+use crate::model::schema::{Metric, VectorIndex};
 use crate::segment::{write_file, write_segment_seeded, SegmentRow};
 use strata_storage::blocks::BlockedFile;
 use strata_storage::StdFileSystem;

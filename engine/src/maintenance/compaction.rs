@@ -17,14 +17,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::error::Result;
-use crate::overlay::Overlay;
+use crate::model::error::Result;
+use crate::segment::overlay::Overlay;
 use crate::segment::{
     segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, SeedGraphs, Segment,
     SegmentRow,
 };
-use crate::store::{now_ms, segment_entry, CollectionState, Shared};
-use crate::tables::SegmentSlot;
+use crate::write::store::{now_ms, segment_entry, CollectionState, Shared};
+use crate::write::tables::SegmentSlot;
 
 /// One compaction at a time per process: two merging the same inputs would waste work,
 /// and phase 2 would refuse the second anyway.
@@ -101,7 +101,7 @@ pub(crate) fn compact_collection(
         .fields()
         .iter()
         .enumerate()
-        .filter(|(_, field)| matches!(field.kind, crate::schema::FieldKind::Vector(_)))
+        .filter(|(_, field)| matches!(field.kind, crate::model::schema::FieldKind::Vector(_)))
         .map(|(position, _)| position as u16)
         .collect();
     // The input with the most live rows lends its graphs: its live rows come first,
@@ -204,7 +204,7 @@ pub(crate) fn compact_collection(
             shared
                 .fs
                 .sync_dir(segment.dir())
-                .map_err(|e| crate::store::io("fsync", segment.dir(), e))?;
+                .map_err(|e| crate::write::store::io("fsync", segment.dir(), e))?;
             Ok(record.body_crc)
         }) {
             Ok(crc) => (1, crc),

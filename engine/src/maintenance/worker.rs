@@ -11,9 +11,9 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::codec::Op;
-use crate::error::{Error, Result};
-use crate::store::{now_ms, Shared};
+use crate::model::codec::Op;
+use crate::model::error::{Error, Result};
+use crate::write::store::{now_ms, Shared};
 
 /// Expired documents deleted per collection per pass, so one pass stays short.
 const EXPIRED_PER_PASS: usize = 1_000;
@@ -107,11 +107,11 @@ fn flush_pass(shared: &Shared) {
         let memtable = state.snapshot().memtable.clone();
         let lag = memtable.index_lag();
         if lag > 0 {
-            let _ = memtable.index_all(crate::mem_index::indexing_threads(lag));
+            let _ = memtable.index_all(crate::write::mem_index::indexing_threads(lag));
         }
     }
     for state in &collections {
-        let _ = crate::flush::flush_collection(shared, state);
+        let _ = crate::maintenance::flush::flush_collection(shared, state);
     }
     if shared.lock_wal().files().len() > WAL_FILES_MAX {
         // The marks are read first and the catalog released: holding it while
@@ -136,7 +136,7 @@ fn flush_pass(shared: &Shared) {
             .min_by_key(|(_, covered)| *covered)
             .map(|(state, _)| Arc::clone(state));
         if let Some(state) = pinning {
-            let _ = crate::flush::flush_all(shared, &state);
+            let _ = crate::maintenance::flush::flush_all(shared, &state);
         }
     }
 }
@@ -165,7 +165,10 @@ pub(crate) fn expire_pass(shared: &Shared) -> Result<usize> {
                     key: key.clone(),
                 }))
             })?;
-            deleted += written as usize;
+            deleted += usize::from(written.logged);
+            if let Some(frozen) = written.flush_inline {
+                let _ = crate::maintenance::flush::flush_collection(shared, &frozen);
+            }
         }
     }
     Ok(deleted)
@@ -174,10 +177,10 @@ pub(crate) fn expire_pass(shared: &Shared) -> Result<usize> {
 fn compaction_pass(shared: &Shared) -> Result<()> {
     let collections: Vec<_> = shared.catalog.read().by_name.values().cloned().collect();
     for state in collections {
-        while crate::compaction::compact_collection(
+        while crate::maintenance::compaction::compact_collection(
             shared,
             &state,
-            crate::compaction::pick_tiered(shared.options.compaction_trigger),
+            crate::maintenance::compaction::pick_tiered(shared.options.compaction_trigger),
         )? {}
     }
     Ok(())

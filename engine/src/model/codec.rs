@@ -5,8 +5,10 @@
 //! reader: a payload that passed the WAL's CRC but does not decode (a bug, or bytes
 //! from another version) is an error, never a panic.
 
-use crate::doc::Value;
-use crate::schema::{Field, FieldKind, Metric, Schema, TagOptions, VectorIndex, VectorOptions};
+use crate::model::doc::Value;
+use crate::model::schema::{
+    Field, FieldKind, Metric, Schema, TagOptions, VectorIndex, VectorOptions,
+};
 
 /// A validated document as it is logged and kept: values by schema position, sorted.
 #[derive(Clone, Debug, PartialEq)]

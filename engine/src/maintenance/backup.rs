@@ -5,10 +5,10 @@ use std::path::Path;
 use strata_storage::manifest::MANIFEST_NAME;
 use strata_storage::wal::verify_files;
 
-use crate::database::VerifyReport;
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
+use crate::model::reports::VerifyReport;
 use crate::segment::{segment_dir_name, FileKind, SEGMENTS_DIR};
-use crate::store::{io, Shared};
+use crate::write::store::{io, Shared};
 
 /// Copies the published segments, the manifest and the WAL into `destination`.
 ///
@@ -59,7 +59,7 @@ pub(crate) fn backup(shared: &Shared, destination: &Path) -> Result<()> {
         }
         fs.sync_dir(&segments_dir)
             .map_err(|e| io("fsync", &segments_dir, e))?;
-        crate::manifest::publish(fs, destination, &manifest)?;
+        crate::write::manifest::publish(fs, destination, &manifest)?;
     }
     for file in wal.files() {
         let name = file
@@ -103,7 +103,7 @@ pub(crate) fn verify(shared: &Shared) -> Result<VerifyReport> {
             report.segments += 1;
         }
     }
-    crate::manifest::read(shared.fs.as_ref(), &shared.path)?;
+    crate::write::manifest::read(shared.fs.as_ref(), &shared.path)?;
     let wal = shared.lock_wal();
     report.wal_records = verify_files(shared.fs.as_ref(), wal.files())?;
     Ok(report)

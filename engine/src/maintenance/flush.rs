@@ -15,14 +15,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::mem_index::indexing_threads;
-use crate::overlay::Overlay;
+use crate::model::error::Result;
+use crate::segment::overlay::Overlay;
 use crate::segment::{
     segment_dir_name, write_file, write_segment_seeded, FileKind, GraphSeed, SeedGraphs, Segment,
 };
-use crate::store::{io, segment_entry, CollectionState, Shared};
-use crate::tables::{MemSource, SegmentSlot};
+use crate::write::mem_index::indexing_threads;
+use crate::write::store::{io, segment_entry, CollectionState, Shared};
+use crate::write::tables::{MemSource, SegmentSlot};
 
 /// Freezes the collection's active memtable and flushes every frozen one, then saves
 /// any changed overlay: afterwards everything written to the collection so far is in

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use strata_index::hnsw::{HnswGraph, HnswParams, LiveGraph, VectorSource};
 
-use crate::error::{Error, Result};
-use crate::live_memtable::{LiveMemtable, VectorColumn};
-use crate::schema::{FieldKind, Schema, VectorIndex};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema, VectorIndex};
+use crate::write::live_memtable::{LiveMemtable, VectorColumn};
 
 /// Rows the indexer may fall behind the writer before writers index themselves.
 pub(crate) const INDEX_LAG_MAX: u32 = 4_096;

@@ -17,7 +17,7 @@ use roaring::RoaringBitmap;
 use strata_index::numeric::{key, key_range};
 use strata_index::tags::split_tags;
 
-use crate::schema::TagOptions;
+use crate::model::schema::TagOptions;
 
 /// One TAG field's postings.
 #[derive(Debug)]

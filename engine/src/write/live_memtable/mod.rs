@@ -32,9 +32,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use roaring::RoaringBitmap;
 
-use crate::codec::Record;
-use crate::doc::{Doc, Value};
-use crate::schema::{FieldKind, Schema};
+use crate::model::codec::Record;
+use crate::model::doc::{Doc, Value};
+use crate::model::schema::{FieldKind, Schema};
 use crate::segment::{stored_value, SegmentRow};
 
 use arena::Arena;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::LiveMemtable;
-use crate::codec::Record;
-use crate::doc::{Doc, Value};
-use crate::schema::{Metric, Schema, TagOptions, VectorIndex};
+use crate::model::codec::Record;
+use crate::model::doc::{Doc, Value};
+use crate::model::schema::{Metric, Schema, TagOptions, VectorIndex};
 
 /// SplitMix64: a seeded, dependency-free generator, so failures replay.
 struct Rng(u64);

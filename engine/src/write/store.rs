@@ -27,14 +27,14 @@ use strata_storage::fs::LockGuard;
 use strata_storage::wal::{SyncPolicy, Wal};
 use strata_storage::FileSystem;
 
-use crate::codec::{self, Op};
-use crate::error::{Error, Result};
-use crate::manifest::{CollectionEntry, Manifest, SegmentEntry};
-use crate::mem_index::{indexing_threads, INDEX_LAG_MAX};
-use crate::options::Options;
-use crate::schema::Schema;
+use crate::model::codec::{self, Op};
+use crate::model::error::{Error, Result};
+use crate::model::options::Options;
+use crate::model::schema::Schema;
 use crate::segment::{Segment, SEGMENTS_DIR};
-use crate::tables::{MemSource, SegmentSlot, Tables};
+use crate::write::manifest::{CollectionEntry, Manifest, SegmentEntry};
+use crate::write::mem_index::{indexing_threads, INDEX_LAG_MAX};
+use crate::write::tables::{MemSource, SegmentSlot, Tables};
 
 /// Milliseconds since the Unix epoch: the clock TTL deadlines are measured on.
 pub(crate) fn now_ms() -> u64 {
@@ -186,7 +186,7 @@ impl Catalog {
             } => {
                 let state = collection(self, id)?;
                 for (_, record) in &docs {
-                    crate::collection::check_logged_record(&state.schema, record)
+                    crate::model::validate::check_logged_record(&state.schema, record)
                         .map_err(ApplyError::Rule)?;
                 }
                 let mut tables = state.tables.lock();
@@ -278,6 +278,17 @@ impl FlushSignal {
     }
 }
 
+/// What [`Shared::write`] did.
+#[derive(Debug, Default)]
+#[must_use]
+pub(crate) struct Written {
+    /// Whether anything was logged (`build` may find nothing to do).
+    pub logged: bool,
+    /// A collection whose memtable the write froze while no flusher thread runs: the
+    /// caller flushes it (the write path itself never calls into maintenance).
+    pub flush_inline: Option<Arc<CollectionState>>,
+}
+
 /// Everything an open database holds.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -286,7 +297,7 @@ pub(crate) struct Shared {
     pub options: Options,
     pub wal: Mutex<Wal>,
     pub catalog: RwLock<Catalog>,
-    pub recovery: crate::database::RecoveryReport,
+    pub recovery: crate::model::reports::RecoveryReport,
     pub flush_signal: FlushSignal,
     /// Whether a flusher thread runs; without one, the writer that freezes a memtable
     /// flushes it itself.
@@ -303,11 +314,12 @@ impl Shared {
     /// already see the write.
     /// `build` returns `None` when there is nothing to write; the result says whether
     /// something was written. A write that fills its collection's memtable freezes it
-    /// for the flusher; the write is acknowledged whatever becomes of that flush.
-    pub fn write(&self, build: impl FnOnce(&Catalog) -> Result<Option<Op>>) -> Result<bool> {
+    /// for the flusher; the write is acknowledged whatever becomes of that flush. With
+    /// no flusher running, the result names the collection the caller must flush.
+    pub fn write(&self, build: impl FnOnce(&Catalog) -> Result<Option<Op>>) -> Result<Written> {
         let mut wal = self.wal.lock();
         let Some(op) = build(&self.catalog.read())? else {
-            return Ok(false);
+            return Ok(Written::default());
         };
         let payload = codec::encode(&op);
         if let Op::Upsert { docs, .. } = &op {
@@ -368,13 +380,14 @@ impl Shared {
         if let Some((memtable, state)) = lagging {
             self.index_fresh_rows(&memtable, &state);
         }
-        if let Some(state) = frozen {
-            // The write is acknowledged: logged (and synced per the durability) and
-            // applied. The flush is maintenance; if it fails (a full disk), the frozen
-            // memtable stays searchable and the next flush tries again.
-            self.after_freeze(&state);
-        }
-        Ok(true)
+        // The write is acknowledged: logged (and synced per the durability) and
+        // applied. The flush is maintenance; if it fails (a full disk), the frozen
+        // memtable stays searchable and the next flush tries again.
+        let flush_inline = frozen.and_then(|state| self.after_freeze(state));
+        Ok(Written {
+            logged: true,
+            flush_inline,
+        })
     }
 
     /// Gets the rows a write appended into the memtable's graphs: the flusher thread
@@ -409,16 +422,15 @@ impl Shared {
 
     /// Hands a frozen memtable to the flusher, and holds the writer back while its
     /// collection has more than [`FROZEN_MAX`] memtables waiting (back-pressure); with
-    /// no flusher running, flushes it here.
-    fn after_freeze(&self, state: &Arc<CollectionState>) {
+    /// no flusher running, returns the collection for the writer to flush.
+    fn after_freeze(&self, state: Arc<CollectionState>) -> Option<Arc<CollectionState>> {
         if !self.background_flush.load(Ordering::Acquire) {
-            let _ = crate::flush::flush_collection(self, state);
-            return;
+            return Some(state);
         }
         self.flush_signal.request();
         let backlog = || state.tables.lock().frozen.len();
         if backlog() <= FROZEN_MAX {
-            return;
+            return None;
         }
         let started = Instant::now();
         let mut finished = self.flush_signal.finished.lock();
@@ -439,6 +451,7 @@ impl Shared {
             u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+        None
     }
 
     /// Takes the WAL mutex (for maintenance that must not interleave with writes).
@@ -522,7 +535,7 @@ impl Shared {
             }
         };
         edit(&mut manifest);
-        crate::manifest::publish(self.fs.as_ref(), &self.path, &manifest)?;
+        crate::write::manifest::publish(self.fs.as_ref(), &self.path, &manifest)?;
         let retired = {
             let mut catalog = self.catalog.write();
             catalog.published = manifest.clone();

@@ -1,7 +1,7 @@
 //! The archived form of a row's non-vector values in a segment's `docs` file, read
 //! back with rkyv's validation (no unchecked access to bytes from disk).
 
-use crate::doc::Value;
+use crate::model::doc::Value;
 
 /// A non-vector value as stored in a segment.
 #[derive(Clone, Debug, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]

@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use crate::codec::Record;
-use crate::doc::Doc;
-use crate::error::Result;
-use crate::live_memtable::LiveMemtable;
-use crate::mem_index::MemIndex;
-use crate::overlay::Overlay;
-use crate::schema::{FieldKind, Schema};
+use crate::model::codec::Record;
+use crate::model::doc::Doc;
+use crate::model::error::Result;
+use crate::model::schema::{FieldKind, Schema};
+use crate::segment::overlay::Overlay;
 use crate::segment::Segment;
+use crate::write::live_memtable::LiveMemtable;
+use crate::write::mem_index::MemIndex;
 
 /// Rows a memtable guesses it will hold before it first grows its key map.
 const MEMTABLE_CAPACITY_HINT: usize = 1024;

@@ -13,14 +13,14 @@ use std::fmt;
 use strata_index::ivfpq::IvfPqSearch;
 use strata_query::{HybridPolicy, Page, Params, Query, SortOrder};
 
-use crate::doc::{Doc, Value};
-use crate::error::{Error, Result};
-use crate::filter::{check_depth, compile, query_field_type, Compiled};
-use crate::options::Limits;
-use crate::schema::{FieldKind, Schema, VectorIndex};
-use crate::search::Hit;
-use crate::sources::{MemtableSource, SegmentSource, Source};
-use crate::tables::{segment_document, Location, Tables};
+use crate::model::doc::{Doc, Value};
+use crate::model::error::{Error, Result};
+use crate::model::options::Limits;
+use crate::model::schema::{FieldKind, Schema, VectorIndex};
+use crate::read::filter::{check_depth, compile, query_field_type, Compiled};
+use crate::read::search::Hit;
+use crate::read::sources::{MemtableSource, SegmentSource, Source};
+use crate::write::tables::{segment_document, Location, Tables};
 
 /// Results per query when the query string gives no LIMIT, as in RediSearch.
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
@@ -276,7 +276,7 @@ pub(crate) fn prepare(
             };
             let refine = count(&clause.refine, DEFAULT_REFINE)?;
             let vector = vector_of(&clause.vector_param)?;
-            crate::collection::check_vector(&clause.field, &vector, options.dim)?;
+            crate::model::validate::check_vector(&clause.field, &vector, options.dim)?;
             knn_score = Some(
                 clause
                     .alias

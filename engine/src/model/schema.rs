@@ -1,6 +1,6 @@
 //! Collection schemas, as RediSearch's `FT.CREATE ... SCHEMA` declares them.
 
-use crate::error::{Error, Result};
+use crate::model::error::{Error, Result};
 pub use strata_index::Metric;
 
 /// Largest vector dimension a field may declare (as RediSearch's limit).

@@ -10,8 +10,8 @@ use std::ops::Bound;
 use roaring::RoaringBitmap;
 use strata_query::{Filter as Ast, RangeBound, TagPattern, Value as AstValue};
 
-use crate::error::{Error, Result};
-use crate::schema::{FieldKind, Schema};
+use crate::model::error::{Error, Result};
+use crate::model::schema::{FieldKind, Schema};
 
 /// A filter on TAG and NUMERIC fields, combinable with AND, OR and NOT. Builds the
 /// same tree as the query string it mirrors.
@@ -368,7 +368,7 @@ fn compile_node(
                 unreachable!("checked by field_of")
             };
             let vector = vector_of(vector_param)?;
-            crate::collection::check_vector(field, &vector, options.dim)?;
+            crate::model::validate::check_vector(field, &vector, options.dim)?;
             let radius = literal(radius)?;
             if !radius.is_finite() || radius < 0.0 {
                 return Err(Error::InvalidQuery {

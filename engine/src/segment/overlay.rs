@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
-use crate::codec::{put_u32, put_u64, Reader};
+use crate::model::codec::{put_u32, put_u64, Reader};
 use crate::segment::Segment;
 
 /// Deletions and deadline changes of one segment's rows.

@@ -7,9 +7,9 @@ use std::path::Path;
 use strata_storage::manifest::{self as manifest_file, MANIFEST_NAME};
 use strata_storage::FileSystem;
 
-use crate::codec::{decode_schema, encode_schema, put_str, put_u32, put_u64, Reader};
-use crate::error::{Error, Result};
-use crate::schema::Schema;
+use crate::model::codec::{decode_schema, encode_schema, put_str, put_u32, put_u64, Reader};
+use crate::model::error::{Error, Result};
+use crate::model::schema::Schema;
 use crate::segment::FileRecord;
 
 /// Version of the manifest body this build writes. Version 1 (one WAL mark for every
@@ -197,7 +197,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Metric, VectorIndex};
+    use crate::model::schema::{Metric, VectorIndex};
 
     #[test]
     fn manifests_round_trip_and_truncations_fail() {

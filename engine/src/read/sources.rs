@@ -10,10 +10,10 @@ use roaring::RoaringBitmap;
 use strata_index::ivfpq::IvfPqSearch;
 use strata_index::{flat, Metric, Neighbor, TopK};
 
-use crate::error::{Error, Result};
-use crate::execute::Knn;
-use crate::filter::RowSource;
-use crate::tables::{MemSource, SegmentSlot};
+use crate::model::error::{Error, Result};
+use crate::read::execute::Knn;
+use crate::read::filter::RowSource;
+use crate::write::tables::{MemSource, SegmentSlot};
 
 /// A memtable (the active one or a frozen one) as this version sees it.
 pub(crate) struct MemtableSource<'a> {
