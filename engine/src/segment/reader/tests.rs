@@ -205,7 +205,7 @@ fn an_ivfpq_file_of_version_1_is_read_and_checked_on_first_use() {
         .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(8, 4))
         .build()
         .unwrap();
-    let count = crate::schema::IVF_PQ_MIN_ROWS + 3;
+    let count = crate::model::schema::IVF_PQ_MIN_ROWS + 3;
     let keys: Vec<String> = (0..count).map(|i| format!("k{i:05}")).collect();
     let vectors: Vec<[f32; 8]> = (0..count)
         .map(|i| std::array::from_fn(|d| ((i * 31 + d * 17) % 97) as f32 / 9.0))
