@@ -8,6 +8,7 @@ use std::ops::Bound;
 
 use roaring::RoaringBitmap;
 use strata_index::hnsw::{HnswIndex, HnswView, RowFilter};
+use strata_index::ivfpq::IvfPqView;
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
 use strata_index::Neighbor;
@@ -538,6 +539,20 @@ impl Segment {
     pub fn ivfpq_lists(&self, position: u16) -> Option<usize> {
         let column = self.columns.iter().find(|c| c.position == position)?;
         Some(column.ivfpq.as_ref()?.lists())
+    }
+
+    /// The IVF-PQ index of the field at `position`, if the segment has one (every
+    /// block checked: a merge may reuse its quantisers).
+    pub(crate) fn ivfpq_view(&self, position: u16) -> Result<Option<IvfPqView<'_>>> {
+        let Some(file) = self
+            .columns
+            .iter()
+            .find(|c| c.position == position)
+            .and_then(|c| c.ivfpq.as_ref())
+        else {
+            return Ok(None);
+        };
+        file.view().map(Some)
     }
 
     /// The `k` nearest rows by the IVF-PQ index of the field at `position`, among

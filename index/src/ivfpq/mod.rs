@@ -34,6 +34,7 @@
 mod format;
 mod kernels;
 mod kmeans;
+mod reuse;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,7 @@ use std::fmt;
 use crate::distance::Metric;
 
 pub use format::{IvfPqFormatError, IvfPqHeader, IvfPqView, HEADER_LEN};
+pub use reuse::{Reuse, Seed, DRIFT_MAX, DRIFT_SAMPLE, MIN_HELD_OUT};
 pub use search::IvfPqRef;
 
 /// Codewords per sub-quantiser: 8-bit codes.
