@@ -24,6 +24,9 @@ options:
                        mixture (seed 42 by default); nothing but the database is
                        written to disk, and the ground truth is computed exactly
   --queries Q          queries generated with --synthetic, default 100
+  --write-data DIR     with --synthetic: also write the data set to DIR as
+                       base.fvecs, query.fvecs and gt.ivecs (exact top --k), so other
+                       tools (benches/compare) can run on the same vectors
   --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
@@ -194,6 +197,8 @@ pub struct Args {
     pub nprobes: Vec<usize>,
     /// `REFINE` values to sweep (`--refine`, default 1,2,4,8).
     pub refines: Vec<usize>,
+    /// `--write-data DIR`: write the generated data set there.
+    pub write_data: Option<PathBuf>,
     /// `--policy`: `HYBRID_POLICY` sent with every query.
     pub policy: Option<Policy>,
 }
@@ -273,6 +278,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut pq_m = None;
     let mut nprobes = vec![1, 2, 4, 8, 16, 32, 64];
     let mut policy = None;
+    let mut write_data = None;
     let mut refines = vec![1, 2, 4, 8];
 
     let mut arguments = arguments.into_iter();
@@ -337,6 +343,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--nprobe" => nprobes = setting_list(&flag, &value()?)?,
             "--refine" => refines = setting_list(&flag, &value()?)?,
             "--policy" => policy = Some(parse_policy(&value()?)?),
+            "--write-data" => write_data = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -354,6 +361,11 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         }
     }
     let required = |name: &str| BenchError::new(format!("{name} is required\n\n{USAGE}"));
+    if write_data.is_some() && synthetic.is_none() {
+        return Err(BenchError::new(
+            "--write-data needs --synthetic: files read with --base are already on disk",
+        ));
+    }
     if filters.is_some() && meta.is_none() {
         return Err(BenchError::new(
             "--filters needs --meta: filters refer to the row fields it ingests",
@@ -440,6 +452,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         nprobes,
         refines,
         policy,
+        write_data,
     })))
 }
 
@@ -577,6 +590,30 @@ mod tests {
         assert!(
             message("--synthetic 10:4 --metric l2 --index flat --batch-queries 0")
                 .contains("--batch-queries")
+        );
+    }
+
+    #[test]
+    fn ivfpq_settings_policy_and_data_export_parse() {
+        let args = run(
+            "--synthetic 10:4 --metric l2 --index ivfpq --nprobe default,8 --refine default \
+             --policy BATCHES --write-data out",
+        )
+        .unwrap();
+        assert_eq!((args.nprobes, args.refines), (vec![0, 8], vec![0]));
+        assert_eq!(args.policy, Some(Policy::Batches));
+        assert_eq!(args.write_data, Some(PathBuf::from("out")));
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --write-data out")
+                .contains("--synthetic")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --policy fast")
+                .contains("--policy")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --nprobe 0").contains("--nprobe")
         );
     }
 
