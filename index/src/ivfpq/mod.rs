@@ -10,7 +10,9 @@
 //! a few page reads per query.
 //!
 //! * [`IvfPqIndex::build`] trains (k-means for the coarse quantiser and for each
-//!   sub-quantiser, seeded, on a sample, on all cores) and encodes.
+//!   sub-quantiser, seeded, on a sample, on all cores) and encodes;
+//!   [`IvfPqIndex::build_reusing`] encodes with a trained index's quantisers when the
+//!   new rows fit them (a merge), and trains otherwise.
 //! * [`IvfPqIndex::to_bytes`] serialises; [`IvfPqView::open`] searches the bytes in
 //!   place after O(1) checks. The layout is in [`format`](self::format).
 //!
