@@ -362,6 +362,13 @@ fn a_filtered_query_without_nprobe_probes_more_lists_and_keeps_its_recall() {
         }
         total / queries.len() as f64
     };
+    // `explain` shows the lists the segment probes (the memtable, empty, none).
+    let probed = |request: &Search| ivf.explain(request).unwrap().sources[0].nprobe;
+    let plain = Search::knn("v", &queries[0], 10).brute_force(false);
+    let filtered = plain.clone().filter(filter.clone());
+    assert_eq!(probed(&plain), Some(32), "unfiltered default");
+    assert_eq!(probed(&filtered), Some(128), "a 9% filter probes 4x");
+    assert_eq!(probed(&filtered.clone().nprobe(7)), Some(7), "as given");
     let (default, unfiltered_default) = (mean_recall(None), mean_recall(Some(32)));
     assert!(default >= 0.95, "recall@10 {default} at the default NPROBE");
     assert!(

@@ -51,6 +51,9 @@ pub struct SourcePlan {
     pub matching_rows: u64,
     /// The chosen strategy.
     pub strategy: Strategy,
+    /// IVF-PQ scans: the lists probed (the query's `NPROBE`, or the default for the
+    /// source's selectivity).
+    pub nprobe: Option<usize>,
 }
 
 impl SourcePlan {
@@ -77,7 +80,7 @@ impl fmt::Display for Explain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "query: {}", self.query)?;
         for source in &self.sources {
-            writeln!(
+            write!(
                 f,
                 "  {:<24} live {:>9}  matching {:>9} ({:>6.2}%)  {:?}",
                 source.source,
@@ -86,6 +89,10 @@ impl fmt::Display for Explain {
                 100.0 * source.selectivity(),
                 source.strategy
             )?;
+            if let Some(nprobe) = source.nprobe {
+                write!(f, " NPROBE {nprobe}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -574,6 +581,7 @@ pub(crate) fn execute(
         let mut range_distances = Vec::new();
         let matching = plan.filter.evaluate(source, &live, &mut range_distances)?;
         let ranges: HashMap<u32, f32> = range_distances.into_iter().collect();
+        let mut nprobe = None;
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {
                 let ivfpq = knn.ivfpq(matching.len(), live.len());
@@ -599,6 +607,7 @@ pub(crate) fn execute(
                 };
                 let neighbors = match strategy {
                     Strategy::IvfPqScan => {
+                        nprobe = Some(ivfpq.nprobe);
                         // Dead and non-matching rows are skipped before their codes
                         // are scored.
                         let filter = (matching.len() < source.row_count()).then_some(&matching);
@@ -655,6 +664,7 @@ pub(crate) fn execute(
             live_rows: live.len(),
             matching_rows: matching.len(),
             strategy,
+            nprobe,
         });
     }
 
