@@ -457,3 +457,57 @@ fn a_merge_reuses_its_largest_inputs_quantisers_unless_the_rows_drifted() {
         assert!(mean >= 0.9, "drifted: {drifted}: recall@10 {mean}");
     }
 }
+
+#[test]
+fn an_ivfpq_query_reads_only_its_candidates_vectors() {
+    // A column larger than memory must not be read whole by the first query: the
+    // re-ranking reads (and block-checks) the candidates' rows only. Damage a 64 KiB
+    // block of the vectors file that holds no candidate: the index query still answers,
+    // while an exact scan and `verify` name the damaged file.
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = clustered(31, COUNT, DIM);
+    {
+        let db = open(dir.path());
+        let ivf = collection(&db, "ivf", Metric::L2, VectorIndex::ivf_pq(32, 8));
+        fill(&[&ivf], &vectors);
+        db.flush().unwrap();
+    }
+    let query = Search::knn("v", &vectors[0], 1)
+        .nprobe(1)
+        .refine(1)
+        .brute_force(false);
+    let answer = {
+        let db = open(dir.path());
+        keys(&db.collection("ivf").unwrap(), &query)
+    };
+    assert_eq!(answer.len(), 1);
+    let row: usize = answer[0][1..].parse().unwrap();
+    // 512 rows of 32 floats per block; the block farthest from the answer's.
+    let rows_per_block = 64 * 1024 / (DIM * 4);
+    let block = if row / rows_per_block < COUNT / rows_per_block / 2 {
+        COUNT / rows_per_block - 1
+    } else {
+        0
+    };
+    let segment = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.join("ivfpq-1").exists())
+        .unwrap();
+    let path = segment.join("vectors-1");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[block * 64 * 1024 + 100] ^= 0x20;
+    std::fs::write(&path, bytes).unwrap();
+
+    let db = open(dir.path());
+    let ivf = db.collection("ivf").unwrap();
+    assert_eq!(
+        keys(&ivf, &query),
+        answer,
+        "the index query reads row {row} only"
+    );
+    let names_vectors = |error: Error| matches!(error, Error::Corrupt { file, .. } if file == path);
+    let exact = Search::knn("v", &vectors[0], 1).brute_force(true);
+    assert!(names_vectors(ivf.search(&exact).unwrap_err()));
+    assert!(names_vectors(db.verify().unwrap_err()));
+}

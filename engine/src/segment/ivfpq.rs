@@ -23,7 +23,7 @@ use strata_index::hnsw::RowFilter;
 use strata_index::ivfpq::{
     IvfPqHeader, IvfPqIndex, IvfPqParams, IvfPqSearch, IvfPqView, Seed, HEADER_LEN,
 };
-use strata_index::Neighbor;
+use strata_index::{Neighbor, TopK};
 use strata_storage::blocks::BlockedFile;
 use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
@@ -223,22 +223,37 @@ impl IvfPqFile {
     }
 
     /// The `k` nearest rows among `filter`'s (all encoded rows when `None`), re-ranked
-    /// exactly over `vectors`. The first call checks every byte of the file.
-    pub(super) fn search(
+    /// exactly over the vectors `vector` reads row by row (`None`: the row has none).
+    /// The first call checks every byte of this file; the vectors are read (and their
+    /// blocks checked) for the `k * REFINE` candidates only, so a column larger than
+    /// memory is not read whole by the first query.
+    pub(super) fn search<'a>(
         &self,
-        vectors: &[f32],
+        vector: impl Fn(u32) -> Result<Option<&'a [f32]>>,
         query: &[f32],
         k: usize,
         params: IvfPqSearch,
         filter: Option<&RoaringBitmap>,
     ) -> Result<Vec<Neighbor>> {
         let filter = filter.map(|bitmap| (bitmap as &dyn RowFilter, bitmap.len() as usize));
-        self.view()?
-            .as_ref()
-            .search(vectors, query, k, params, filter)
-            .map_err(|e| Error::InvalidArgument {
-                reason: format!("IVF-PQ search failed: {e}"),
-            })
+        let view = self.view()?;
+        let index = view.as_ref();
+        let candidates =
+            index
+                .approximate(query, k, params, filter)
+                .map_err(|e| Error::InvalidArgument {
+                    reason: format!("IVF-PQ search failed: {e}"),
+                })?;
+        let mut top = TopK::new(k);
+        for candidate in candidates {
+            if let Some(row) = vector(candidate.id)? {
+                top.push(Neighbor {
+                    id: candidate.id,
+                    distance: index.metric().distance(query, row),
+                });
+            }
+        }
+        Ok(top.into_sorted_vec())
     }
 
     /// Every rule of the file (checksums, lists, ids, finite floats), and that it

@@ -569,10 +569,11 @@ impl Segment {
         let Some(column) = self.columns.iter().find(|c| c.position == position) else {
             return Ok(None);
         };
-        let (Some(file), Some((vectors, _))) = (&column.ivfpq, self.vectors(position)?) else {
+        let Some(file) = &column.ivfpq else {
             return Ok(None);
         };
-        file.search(vectors, query, k, params, filter).map(Some)
+        let vector = |row: u32| self.vector(position, row);
+        file.search(vector, query, k, params, filter).map(Some)
     }
 
     /// The rows of `rows` within `radius` of `query` by a walk of the HNSW graph of
