@@ -24,6 +24,9 @@ options:
                        mixture (seed 42 by default); nothing but the database is
                        written to disk, and the ground truth is computed exactly
   --queries Q          queries generated with --synthetic, default 100
+  --write-data DIR     with --synthetic: also write the data set to DIR as
+                       base.fvecs, query.fvecs and gt.ivecs (exact top --k), so other
+                       tools (benches/compare) can run on the same vectors
   --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
@@ -33,9 +36,14 @@ options:
   --ef E1,E2,...       HNSW EF_RUNTIME values, one run each, default 10,20,40,80,160,320
   --nlist N            IVF-PQ NLIST (coarse lists), default 1024
   --pq-m M             IVF-PQ M (bytes per code; divides the dimension), default dim/8
-  --nprobe P1,P2,...   IVF-PQ NPROBE values, default 1,2,4,8,16,32,64
-  --refine R1,R2,...   IVF-PQ REFINE values, default 1,2,4,8; one run per NPROBE x
-                       REFINE pair
+  --nprobe P1,P2,...   IVF-PQ NPROBE values, default 1,2,4,8,16,32,64; `default`
+                       leaves NPROBE out of the query (the engine's default, which
+                       adapts to a filter's selectivity), reported as 0
+  --refine R1,R2,...   IVF-PQ REFINE values, default 1,2,4,8; `default` as for
+                       --nprobe; one run per NPROBE x REFINE pair
+  --policy P           batches|adhoc_bf: send HYBRID_POLICY P with every query (the
+                       index, or exact search over the filter's matches); without
+                       it the planner chooses per segment
   --threads T          threads for computing ground truth, default: all cores
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
@@ -189,6 +197,29 @@ pub struct Args {
     pub nprobes: Vec<usize>,
     /// `REFINE` values to sweep (`--refine`, default 1,2,4,8).
     pub refines: Vec<usize>,
+    /// `--write-data DIR`: write the generated data set there.
+    pub write_data: Option<PathBuf>,
+    /// `--policy`: `HYBRID_POLICY` sent with every query.
+    pub policy: Option<Policy>,
+}
+
+/// RediSearch's `HYBRID_POLICY`, as `--policy` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// `BATCHES`: the index (graph or IVF-PQ lists), filtered as it is searched.
+    Batches,
+    /// `ADHOC_BF`: exact search over the filter's matches.
+    AdhocBruteForce,
+}
+
+impl Policy {
+    /// The word in a query string.
+    pub fn word(self) -> &'static str {
+        match self {
+            Policy::Batches => "BATCHES",
+            Policy::AdhocBruteForce => "ADHOC_BF",
+        }
+    }
 }
 
 impl Args {
@@ -246,6 +277,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut nlist = 1024;
     let mut pq_m = None;
     let mut nprobes = vec![1, 2, 4, 8, 16, 32, 64];
+    let mut policy = None;
+    let mut write_data = None;
     let mut refines = vec![1, 2, 4, 8];
 
     let mut arguments = arguments.into_iter();
@@ -307,8 +340,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--ef" => efs = positive_list(&flag, &value()?)?,
             "--nlist" => nlist = positive(&flag, &value()?)?,
             "--pq-m" => pq_m = Some(positive(&flag, &value()?)?),
-            "--nprobe" => nprobes = positive_list(&flag, &value()?)?,
-            "--refine" => refines = positive_list(&flag, &value()?)?,
+            "--nprobe" => nprobes = setting_list(&flag, &value()?)?,
+            "--refine" => refines = setting_list(&flag, &value()?)?,
+            "--policy" => policy = Some(parse_policy(&value()?)?),
+            "--write-data" => write_data = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -326,6 +361,11 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         }
     }
     let required = |name: &str| BenchError::new(format!("{name} is required\n\n{USAGE}"));
+    if write_data.is_some() && synthetic.is_none() {
+        return Err(BenchError::new(
+            "--write-data needs --synthetic: files read with --base are already on disk",
+        ));
+    }
     if filters.is_some() && meta.is_none() {
         return Err(BenchError::new(
             "--filters needs --meta: filters refer to the row fields it ingests",
@@ -411,6 +451,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         pq_m,
         nprobes,
         refines,
+        policy,
+        write_data,
     })))
 }
 
@@ -420,6 +462,28 @@ fn positive_list(flag: &str, value: &str) -> Result<Vec<usize>> {
         .split(',')
         .map(|item| positive(flag, item.trim()))
         .collect()
+}
+
+/// A list of positive counts where `default` stands for "leave the setting out of
+/// the query", kept as 0.
+fn setting_list(flag: &str, value: &str) -> Result<Vec<usize>> {
+    value
+        .split(',')
+        .map(|item| match item.trim() {
+            "default" => Ok(0),
+            item => positive(flag, item),
+        })
+        .collect()
+}
+
+fn parse_policy(value: &str) -> Result<Policy> {
+    match value.to_ascii_lowercase().as_str() {
+        "batches" => Ok(Policy::Batches),
+        "adhoc_bf" => Ok(Policy::AdhocBruteForce),
+        _ => Err(BenchError::new(format!(
+            "--policy {value:?}: expected batches or adhoc_bf"
+        ))),
+    }
 }
 
 fn parse_metric(value: &str) -> Result<Metric> {
@@ -526,6 +590,30 @@ mod tests {
         assert!(
             message("--synthetic 10:4 --metric l2 --index flat --batch-queries 0")
                 .contains("--batch-queries")
+        );
+    }
+
+    #[test]
+    fn ivfpq_settings_policy_and_data_export_parse() {
+        let args = run(
+            "--synthetic 10:4 --metric l2 --index ivfpq --nprobe default,8 --refine default \
+             --policy BATCHES --write-data out",
+        )
+        .unwrap();
+        assert_eq!((args.nprobes, args.refines), (vec![0, 8], vec![0]));
+        assert_eq!(args.policy, Some(Policy::Batches));
+        assert_eq!(args.write_data, Some(PathBuf::from("out")));
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --write-data out")
+                .contains("--synthetic")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --policy fast")
+                .contains("--policy")
+        );
+        assert!(
+            message("--base b --query q --metric l2 --index ivfpq --nprobe 0").contains("--nprobe")
         );
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use strata::{Collection, Doc, Metric, Schema, Search};
 
-use crate::args::{BuildParams, IndexKind};
+use crate::args::{BuildParams, IndexKind, Policy};
 use crate::fvecs::Matrix;
 use crate::meta::{FilterSpec, Meta};
 use crate::metrics::Latency;
@@ -148,12 +148,21 @@ pub fn search_request<'a>(
     vector: &'a [f32],
     k: usize,
 ) -> Result<Request<'a>> {
-    let (mut ef, mut nprobe, mut refine) = (None, None, None);
+    let (mut ef, mut nprobe, mut refine, mut policy) = (None, None, None, None);
     for (name, value) in &run.params {
+        if name == "policy" {
+            policy = match value.as_str() {
+                Some("batches") => Some(Policy::Batches),
+                Some("adhoc_bf") => Some(Policy::AdhocBruteForce),
+                _ => return Err(BenchError::new(format!("unknown policy {value}"))),
+            };
+            continue;
+        }
         match (name.as_str(), value.as_u64()) {
             ("ef", Some(value)) => ef = Some(value as usize),
-            ("nprobe", Some(value)) => nprobe = Some(value as usize),
-            ("refine", Some(value)) => refine = Some(value as usize),
+            // 0: left out of the query, so the engine's default applies.
+            ("nprobe", Some(value)) => nprobe = (value > 0).then_some(value as usize),
+            ("refine", Some(value)) => refine = (value > 0).then_some(value as usize),
             _ => {
                 return Err(BenchError::new(format!(
                     "query parameter `{name}` is not supported by this build of strata"
@@ -170,6 +179,9 @@ pub fn search_request<'a>(
             if let Some(value) = value {
                 settings.push_str(&format!(" {word} {value}"));
             }
+        }
+        if let Some(policy) = policy {
+            settings.push_str(&format!(" HYBRID_POLICY {}", policy.word()));
         }
         return Ok(Request::Text {
             query: format!(
@@ -190,6 +202,9 @@ pub fn search_request<'a>(
     if let Some(refine) = refine {
         search = search.refine(refine);
     }
+    if let Some(policy) = policy {
+        search = search.brute_force(policy == Policy::AdhocBruteForce);
+    }
     Ok(Request::Typed(Box::new(search)))
 }
 
@@ -208,6 +223,8 @@ pub struct Sweep {
     pub efs: Vec<usize>,
     pub nprobes: Vec<usize>,
     pub refines: Vec<usize>,
+    /// `HYBRID_POLICY` for every run, recorded in its parameters.
+    pub policy: Option<Policy>,
 }
 
 /// The runs for an index: each parameter setting unfiltered, then under each filter.
@@ -232,6 +249,19 @@ pub fn plan_runs(index: IndexKind, filters: &[FilterSpec], sweep: &Sweep) -> Vec
             .collect(),
         IndexKind::Flat => vec![Map::new()],
     };
+    let settings: Vec<Map<String, Value>> = settings
+        .into_iter()
+        .map(|mut params| {
+            if let Some(policy) = sweep.policy {
+                let name = match policy {
+                    Policy::Batches => "batches",
+                    Policy::AdhocBruteForce => "adhoc_bf",
+                };
+                params.insert("policy".to_string(), Value::from(name));
+            }
+            params
+        })
+        .collect();
     let mut runs: Vec<RunSpec> = settings
         .iter()
         .map(|params| RunSpec {
@@ -349,6 +379,40 @@ mod tests {
             }
             other => panic!("expected the filter's query string, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn default_settings_are_left_out_and_the_policy_is_sent() {
+        let filter = FilterSpec {
+            name: "sel".into(),
+            filter: "@topic:{ai}".into(),
+            selectivity: None,
+            query_ids: vec![0],
+            gt: vec![vec![]],
+        };
+        let sweep = Sweep {
+            nprobes: vec![0, 16],
+            refines: vec![0],
+            policy: Some(Policy::Batches),
+            ..Sweep::default()
+        };
+        let runs = plan_runs(IndexKind::IvfPq, std::slice::from_ref(&filter), &sweep);
+        let queries: Vec<String> = runs[2..]
+            .iter()
+            .map(
+                |run| match search_request(run, std::slice::from_ref(&filter), &[1.0], 10) {
+                    Ok(Request::Text { query, .. }) => query,
+                    other => panic!("expected a query string, got {other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(
+            queries,
+            [
+                "(@topic:{ai})=>[KNN 10 @embedding $vec HYBRID_POLICY BATCHES]",
+                "(@topic:{ai})=>[KNN 10 @embedding $vec NPROBE 16 HYBRID_POLICY BATCHES]",
+            ]
+        );
     }
 
     #[test]

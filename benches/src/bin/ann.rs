@@ -140,6 +140,7 @@ fn measure(args: &Args) -> Result<()> {
         efs: args.efs.clone(),
         nprobes: args.nprobes.clone(),
         refines: args.refines.clone(),
+        policy: args.policy,
     };
     for run in runner::plan_runs(args.index, &filters, &sweep) {
         let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
@@ -358,6 +359,7 @@ fn sweep(
         efs: args.efs.clone(),
         nprobes: args.nprobes.clone(),
         refines: args.refines.clone(),
+        policy: args.policy,
     };
     runner::plan_runs(args.index, &[], &settings)
         .into_iter()
@@ -530,6 +532,9 @@ fn load(args: &Args) -> Result<Dataset> {
                 clock.elapsed().as_secs_f64()
             );
             let truth = ground_truth(args, &base, &queries)?;
+            if let Some(dir) = &args.write_data {
+                write_data(dir, &base, &queries, &truth)?;
+            }
             Ok(Dataset {
                 name: spec.name(),
                 base,
@@ -541,6 +546,27 @@ fn load(args: &Args) -> Result<Dataset> {
             })
         }
     }
+}
+
+/// Writes a generated data set as TexMex files, for tools that cannot generate it.
+fn write_data(
+    dir: &Path,
+    base: &Matrix<f32>,
+    queries: &Matrix<f32>,
+    truth: &[Vec<u32>],
+) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BenchError::new(format!("cannot create {}: {e}", dir.display())))?;
+    let k = truth.iter().map(Vec::len).min().unwrap_or(0);
+    let ids: Vec<i32> = truth
+        .iter()
+        .flat_map(|row| row[..k].iter().map(|&id| id as i32))
+        .collect();
+    fvecs::write(&dir.join("base.fvecs"), base)?;
+    fvecs::write(&dir.join("query.fvecs"), queries)?;
+    fvecs::write(&dir.join("gt.ivecs"), &Matrix::new(k, ids)?)?;
+    eprintln!("ann: wrote the data set to {}", dir.display());
+    Ok(())
 }
 
 /// Reads the files named by `args` and checks them against each other.

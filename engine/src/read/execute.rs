@@ -80,6 +80,9 @@ pub struct SourcePlan {
     pub matching_rows: u64,
     /// The chosen strategy.
     pub strategy: Strategy,
+    /// IVF-PQ scans: the lists probed (the query's `NPROBE`, or the default for the
+    /// source's selectivity).
+    pub nprobe: Option<usize>,
 }
 
 impl SourcePlan {
@@ -133,7 +136,7 @@ impl fmt::Display for Explain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "query: {}", self.query)?;
         for source in &self.sources {
-            writeln!(
+            write!(
                 f,
                 "  {:<24} live {:>9}  matching {:>9} ({:>6.2}%)  {:?}",
                 source.source,
@@ -142,6 +145,10 @@ impl fmt::Display for Explain {
                 100.0 * source.selectivity(),
                 source.strategy
             )?;
+            if let Some(nprobe) = source.nprobe {
+                write!(f, " NPROBE {nprobe}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -156,8 +163,40 @@ pub(crate) struct Knn {
     /// RediSearch's `HYBRID_POLICY`: `ADHOC_BF` forces exact search over the filter's
     /// matches, `BATCHES` forces the graph; unset, the planner decides.
     pub policy: Option<HybridPolicy>,
-    /// IVF-PQ: lists probed and the re-rank factor.
-    pub ivfpq: IvfPqSearch,
+    /// IVF-PQ: lists probed and the re-rank factor as the query gave them (`NPROBE`
+    /// unset: [`Knn::ivfpq`] picks it per source).
+    pub nprobe: Option<usize>,
+    pub refine: usize,
+}
+
+impl Knn {
+    /// IVF-PQ's settings for a source where `matching` of its `live` rows pass the
+    /// filter: the query's `NPROBE`, or the default for that selectivity.
+    pub fn ivfpq(&self, matching: u64, live: u64) -> IvfPqSearch {
+        IvfPqSearch {
+            nprobe: self
+                .nprobe
+                .unwrap_or_else(|| default_nprobe(matching, live)),
+            refine: self.refine,
+        }
+    }
+}
+
+/// `NPROBE` when a query gives none: [`DEFAULT_NPROBE`] without a filter, up to
+/// [`FILTERED_NPROBE_FACTOR`] times it for a filter matching 30% of the rows or fewer,
+/// in a straight line in between. A filter's nearest matches lie farther from the
+/// query than its nearest rows, in more lists: on real-pypi-50k (NLIST 256, M 48,
+/// REFINE 8, benches/README.md "Filtered IVF-PQ") recall@10 at NPROBE 32 / 64 / 128 was
+/// 0.84 / 0.91 / 0.97 for a 10% filter, 0.86 / 0.92 / 0.96 for 30% and 0.81 / 0.90 /
+/// 0.96 for 14%, where it is 0.92 / 0.95 / 0.97 unfiltered; REFINE 16 or 32 gained at
+/// most 0.01. Between 30% and 100% the line is an interpolation, not a measurement.
+fn default_nprobe(matching: u64, live: u64) -> usize {
+    if live == 0 || matching >= live {
+        return DEFAULT_NPROBE;
+    }
+    let selectivity = matching as f64 / live as f64;
+    let extra = (FILTERED_NPROBE_FACTOR - 1) as f64 * ((1.0 - selectivity) / 0.7).min(1.0);
+    (DEFAULT_NPROBE as f64 * (1.0 + extra)).round() as usize
 }
 
 /// `NPROBE` when a query gives none: with `REFINE` 8, recall@10 0.92 on
@@ -166,13 +205,20 @@ pub(crate) struct Knn {
 pub(crate) const DEFAULT_NPROBE: usize = 32;
 /// `REFINE` when a query gives none.
 pub(crate) const DEFAULT_REFINE: usize = 8;
+/// How many times [`DEFAULT_NPROBE`] a selective filter probes by default (see
+/// `default_nprobe`).
+pub(crate) const FILTERED_NPROBE_FACTOR: usize = 4;
 
 /// IVF-PQ's share of the planner's cost model, in the same unit (one float scored
-/// by exact search): a code byte looked up in the distance table costs about two
-/// and a half floats (a dependent load against a fused multiply-add over contiguous
-/// floats), and a filter check per scanned row about 50 (a roaring lookup).
-const IVF_CODE_BYTE_COST: f64 = 2.5;
-const IVF_FILTER_CHECK_COST: f64 = 50.0;
+/// by exact search, ~0.4 ns): a code byte looked up in the distance table costs
+/// about 1.8 (34 ns per 48-byte code with its heap push), and a filter check per
+/// scanned row about 20 (a roaring lookup; a row the filter rejects is never scored).
+/// Fitted to the p50 latencies of real-pypi-50k at NLIST 256, M 48: unfiltered at
+/// NPROBE 32 and under a 10% filter at NPROBE 128 (benches/README.md, "Filtered
+/// IVF-PQ"), where the index answered in 380 us what exact search over the 5,036
+/// matches took 1,430 us for.
+const IVF_CODE_BYTE_COST: f64 = 1.8;
+const IVF_FILTER_CHECK_COST: f64 = 20.0;
 
 /// `EF_RUNTIME` when a query gives none, as in Redis.
 pub(crate) const DEFAULT_EF_RUNTIME: usize = 10;
@@ -300,10 +346,11 @@ pub(crate) fn prepare(
                     .map_or(Ok(default as u64), literal_u64)
                     .map(|v| v as usize)
             };
-            let ivfpq = IvfPqSearch {
-                nprobe: count(&clause.nprobe, DEFAULT_NPROBE)?,
-                refine: count(&clause.refine, DEFAULT_REFINE)?,
+            let nprobe = match &clause.nprobe {
+                None => None,
+                Some(value) => Some(literal_u64(value)? as usize),
             };
+            let refine = count(&clause.refine, DEFAULT_REFINE)?;
             let vector = vector_of(&clause.vector_param)?;
             crate::model::validate::check_vector(&clause.field, &vector, options.dim)?;
             knn_score = Some(
@@ -318,7 +365,8 @@ pub(crate) fn prepare(
                 k,
                 ef,
                 policy: clause.hybrid_policy,
-                ivfpq,
+                nprobe,
+                refine,
             })
         }
     };
@@ -460,6 +508,7 @@ fn literal_u64(value: &strata_query::Value<u64>) -> Result<u64> {
 /// every matching row exactly; `HYBRID_POLICY` forces either side.
 fn choose_ivfpq(
     knn: &Knn,
+    params: IvfPqSearch,
     lists: Option<usize>,
     m: usize,
     filtered: bool,
@@ -471,12 +520,15 @@ fn choose_ivfpq(
     };
     let dim = knn.vector.len() as f64;
     let (matching, live) = (matching as f64, live as f64);
-    let candidates = (knn.k * knn.ivfpq.refine.max(1)) as f64;
-    let probed = live * knn.ivfpq.nprobe.min(lists) as f64 / lists as f64;
+    let candidates = (knn.k * params.refine.max(1)) as f64;
+    let probed = live * params.nprobe.min(lists) as f64 / lists as f64;
     let scanned = probed.max(candidates * live / matching.max(1.0));
-    let per_row =
-        IVF_CODE_BYTE_COST * m as f64 + if filtered { IVF_FILTER_CHECK_COST } else { 0.0 };
-    let ivf_cost = (256.0 + lists as f64) * dim + scanned * per_row + candidates * dim;
+    let scored = scanned * (matching / live.max(1.0)).min(1.0);
+    let checks = if filtered { scanned } else { 0.0 };
+    let ivf_cost = (256.0 + lists as f64) * dim
+        + checks * IVF_FILTER_CHECK_COST
+        + scored * IVF_CODE_BYTE_COST * m as f64
+        + candidates * dim;
     match knn.policy {
         Some(HybridPolicy::AdhocBruteForce) => Strategy::ExactOverBitmap,
         Some(HybridPolicy::Batches) => Strategy::IvfPqScan,
@@ -624,11 +676,14 @@ pub(crate) fn execute(
             matching &= source.rows_of_keys(keys)?;
         }
         let ranges: HashMap<u32, f32> = range_distances.into_iter().collect();
+        let mut nprobe = None;
         let strategy = match (&plan.knn, vector_index) {
             (Some(knn), Some(index)) => {
+                let ivfpq = knn.ivfpq(matching.len(), live.len());
                 let strategy = match index {
                     VectorIndex::IvfPq { subquantizers, .. } => choose_ivfpq(
                         knn,
+                        ivfpq,
                         source.ivfpq_lists(knn.position),
                         subquantizers,
                         matching.len() < source.row_count(),
@@ -647,10 +702,11 @@ pub(crate) fn execute(
                 };
                 let neighbors = match strategy {
                     Strategy::IvfPqScan => {
+                        nprobe = Some(ivfpq.nprobe);
                         // Dead and non-matching rows are skipped before their codes
                         // are scored.
                         let filter = (matching.len() < source.row_count()).then_some(&matching);
-                        source.ivfpq_search(knn, filter)?.unwrap_or_default()
+                        source.ivfpq_search(knn, ivfpq, filter)?.unwrap_or_default()
                     }
                     Strategy::GraphTraversal => {
                         // Rows that are dead or do not match are walked through but never
@@ -709,6 +765,7 @@ pub(crate) fn execute(
             live_rows: live.len(),
             matching_rows: matching.len(),
             strategy,
+            nprobe,
         });
     }
 

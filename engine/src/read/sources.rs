@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
+use strata_index::ivfpq::IvfPqSearch;
 use strata_index::{flat, Metric, Neighbor, TopK};
 
 use crate::model::error::{Error, Result};
@@ -55,6 +56,7 @@ pub(crate) trait Source: RowSource {
     fn ivfpq_search(
         &self,
         _: &Knn,
+        _: IvfPqSearch,
         _: Option<&RoaringBitmap>,
     ) -> Result<Option<Vec<strata_index::Neighbor>>> {
         Ok(None)
@@ -389,11 +391,12 @@ impl Source for SegmentSource<'_> {
     fn ivfpq_search(
         &self,
         knn: &Knn,
+        params: IvfPqSearch,
         filter: Option<&RoaringBitmap>,
     ) -> Result<Option<Vec<strata_index::Neighbor>>> {
         self.slot
             .segment
-            .search_ivfpq(knn.position, &knn.vector, knn.k, knn.ivfpq, filter)
+            .search_ivfpq(knn.position, &knn.vector, knn.k, params, filter)
     }
     fn ivfpq_lists(&self, position: u16) -> Option<usize> {
         self.slot.segment.ivfpq_lists(position)

@@ -60,7 +60,7 @@ impl FileKind {
 
     /// Format version this build writes and reads. Version 2 of the lazily read kinds
     /// added the block table (`strata_storage::blocks`); version 1 files are refused
-    /// with `UnsupportedVersion`.
+    /// with `UnsupportedVersion`, except the one [`FileKind::legacy_version`] names.
     pub fn version(self) -> u32 {
         if self.is_blocked() {
             2
@@ -69,15 +69,37 @@ impl FileKind {
         }
     }
 
+    /// An older version this build still reads (never writes): `ivfpq-*` version 1,
+    /// which has no block table, so its body checksum is checked whole on first use
+    /// (`ivfpq.rs`). Retraining at open is what the format promises never to do, and
+    /// the whole-body check keeps the guarantee that no unchecked byte is used.
+    pub fn legacy_version(self) -> Option<u32> {
+        matches!(self, FileKind::IvfPq(_)).then_some(1)
+    }
+
     /// Whether the file is read lazily through its map and so carries a block table,
     /// each block checked on first use. `rows` and `state-*` are read whole (and
-    /// checked) at open; `ivfpq-*` is checked by header and sizes at open and
-    /// whole by `verify` (its candidates are re-ranked from block-checked vectors).
+    /// checked) at open.
     pub fn is_blocked(self) -> bool {
-        !matches!(
-            self,
-            FileKind::Rows | FileKind::State(_) | FileKind::IvfPq(_)
-        )
+        !matches!(self, FileKind::Rows | FileKind::State(_))
+    }
+
+    /// Maps the file of this kind at `path` and checks its footer at the current
+    /// version, or at the [`FileKind::legacy_version`]; returns the version found.
+    pub fn open(
+        self,
+        fs: &dyn strata_storage::FileSystem,
+        path: &std::path::Path,
+    ) -> strata_storage::Result<(strata_storage::sealed::SealedFile, u32)> {
+        use strata_storage::sealed::SealedFile;
+        match SealedFile::open(fs, path, self.code(), self.version()) {
+            Err(strata_storage::Error::UnsupportedVersion { found, .. })
+                if Some(found) == self.legacy_version() =>
+            {
+                Ok((SealedFile::open(fs, path, self.code(), found)?, found))
+            }
+            opened => Ok((opened?, self.version())),
+        }
     }
 
     /// File name inside the segment directory.

@@ -22,10 +22,10 @@
 //! its [`crate::segment::overlay::Overlay`], persisted as `state-<version>` files.
 //! Invariant: opening a segment reads footers, block tables, a few header words and the
 //! small `rows` file only (which grows with the rows that have a TTL, not with the
-//! rows); keys, documents, the key filter, vectors, graphs and field indexes are read
-//! through the map when a query touches them, each block checked against its CRC the
-//! first time (`strata_storage::blocks`), and every offset taken from them is
-//! bounds-checked.
+//! rows); keys, documents, the key filter, vectors, graphs, IVF-PQ indexes and field
+//! indexes are read through the map when a query touches them, each block checked
+//! against its CRC the first time (`strata_storage::blocks`), and every offset taken
+//! from them is bounds-checked.
 
 mod filter;
 mod format;

@@ -8,6 +8,7 @@ use std::ops::Bound;
 
 use roaring::RoaringBitmap;
 use strata_index::hnsw::{HnswIndex, HnswView, RowFilter};
+use strata_index::ivfpq::IvfPqView;
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
 use strata_index::Neighbor;
@@ -17,6 +18,7 @@ use strata_storage::sealed::SealedFile;
 use strata_storage::FileSystem;
 
 use super::format::{align_up, FileKind};
+use super::ivfpq::IvfPqFile;
 use super::FileRecord;
 use crate::model::error::{Error, Result};
 use crate::model::schema::{FieldKind, Schema};
@@ -57,7 +59,7 @@ struct VectorColumn {
     /// The HNSW graph over this column, when the field has one.
     graph: Option<BlockedFile>,
     /// The IVF-PQ index over this column, when the field has one.
-    ivfpq: Option<SealedFile>,
+    ivfpq: Option<IvfPqFile>,
     present: RoaringBitmap,
 }
 
@@ -120,21 +122,32 @@ impl Segment {
         };
         let row_count = u32::try_from(row_count)
             .map_err(|_| corrupt(dir, format!("{row_count} rows is over the segment limit")))?;
-        let open = |kind: FileKind| -> Result<SealedFile> {
+        // Returns the version found: the current one, or a legacy one still read.
+        let open_any = |kind: FileKind| -> Result<(SealedFile, u32)> {
             let name = kind.file_name();
             let path = dir.join(&name);
             let record = files
                 .iter()
                 .find(|f| f.name == name)
                 .ok_or_else(|| corrupt(&path, "the manifest does not list this file".into()))?;
-            let file = SealedFile::open(fs.as_ref(), &path, kind.code(), kind.version())?;
+            let (file, version) = kind.open(fs.as_ref(), &path)?;
             if file.body().len() as u64 != record.body_len || file.body_crc() != record.body_crc {
                 return Err(corrupt(
                     &path,
                     "file does not match the manifest's length and checksum".into(),
                 ));
             }
-            Ok(file)
+            Ok((file, version))
+        };
+        let open = |kind: FileKind| -> Result<SealedFile> {
+            match open_any(kind)? {
+                (file, version) if version == kind.version() => Ok(file),
+                (file, version) => Err(Error::UnsupportedVersion {
+                    file: file.path().to_path_buf(),
+                    found: version,
+                    supported: kind.version(),
+                }),
+            }
         };
         let open_blocked =
             |kind: FileKind| -> Result<BlockedFile> { Ok(BlockedFile::from_sealed(open(kind)?)?) };
@@ -250,9 +263,14 @@ impl Segment {
             };
             let ivfpq_name = FileKind::IvfPq(position).file_name();
             let ivfpq = if files.iter().any(|f| f.name == ivfpq_name) {
-                let file = open(FileKind::IvfPq(position))?;
-                super::ivfpq::check(&file, n, vector.dim, vector.metric)?;
-                Some(file)
+                let (file, version) = open_any(FileKind::IvfPq(position))?;
+                Some(IvfPqFile::open(
+                    file,
+                    version,
+                    n,
+                    vector.dim,
+                    vector.metric,
+                )?)
             } else {
                 None
             };
@@ -559,7 +577,21 @@ impl Segment {
     /// segment has one.
     pub fn ivfpq_lists(&self, position: u16) -> Option<usize> {
         let column = self.columns.iter().find(|c| c.position == position)?;
-        super::ivfpq::lists(column.ivfpq.as_ref()?).ok()
+        Some(column.ivfpq.as_ref()?.lists())
+    }
+
+    /// The IVF-PQ index of the field at `position`, if the segment has one (every
+    /// block checked: a merge may reuse its quantisers).
+    pub(crate) fn ivfpq_view(&self, position: u16) -> Result<Option<IvfPqView<'_>>> {
+        let Some(file) = self
+            .columns
+            .iter()
+            .find(|c| c.position == position)
+            .and_then(|c| c.ivfpq.as_ref())
+        else {
+            return Ok(None);
+        };
+        file.view().map(Some)
     }
 
     /// The `k` nearest rows by the IVF-PQ index of the field at `position`, among
@@ -576,10 +608,11 @@ impl Segment {
         let Some(column) = self.columns.iter().find(|c| c.position == position) else {
             return Ok(None);
         };
-        let (Some(file), Some((vectors, _))) = (&column.ivfpq, self.vectors(position)?) else {
+        let Some(file) = &column.ivfpq else {
             return Ok(None);
         };
-        super::ivfpq::search(file, vectors, query, k, params, filter).map(Some)
+        let vector = |row: u32| self.vector(position, row);
+        file.search(vector, query, k, params, filter).map(Some)
     }
 
     /// The rows of `rows` within `radius` of `query` by a walk of the HNSW graph of

@@ -175,7 +175,12 @@ pub(crate) fn write_segment_seeded(
             files.push(write_file(fs, dir, FileKind::Graph(*position), &graph)?);
         }
         files.extend(super::ivfpq::write(
-            fs, dir, schema, *position, index, rows,
+            fs,
+            dir,
+            schema,
+            (*position, index),
+            rows,
+            seed,
         )?);
     }
     fs.sync_dir(dir).map_err(|e| io_error("fsync", dir, e))?;

@@ -41,9 +41,11 @@
 //! 6. **codes**: `e * m` bytes, entry order.
 //!
 //! [`IvfPqView::open`] checks the header (magic, version, CRC, ranges) and that the
-//! sizes add up to the byte length: O(1). A search skips a list whose offsets are out
-//! of range, and the caller's re-ranking skips an id past its vectors, so damage yields
-//! wrong results at worst; [`IvfPqView::verify`] checks the body CRC and every rule.
+//! sizes add up to the byte length: O(1); [`IvfPqHeader::read`] does the same from the
+//! header's bytes alone. A search skips a list whose offsets are out of range, and the
+//! caller's re-ranking skips an id past its vectors, so damage yields wrong results at
+//! worst, never a panic; [`IvfPqView::verify`] checks the body CRC and every rule. (The
+//! engine keeps the file block-checked, so damage at rest never reaches a search.)
 
 use std::borrow::Cow;
 use std::fmt;
@@ -133,7 +135,7 @@ fn metric_code(metric: Metric) -> u32 {
 }
 
 /// Byte ranges of the six sections, from the header fields alone.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Layout {
     centroids: (u64, u64),
     codebooks: (u64, u64),
@@ -311,16 +313,28 @@ fn bad(what: &'static str) -> IvfPqFormatError {
     IvfPqFormatError::BadHeader(what)
 }
 
-impl<'a> IvfPqView<'a> {
-    /// Checks the header and the sizes (not the body) and borrows the sections.
-    pub fn open(bytes: &'a [u8]) -> Result<IvfPqView<'a>, IvfPqFormatError> {
-        if bytes.len() < HEADER_LEN {
+/// What an IVF-PQ file's header says, checked: read by [`IvfPqHeader::read`] from the
+/// first [`HEADER_LEN`] bytes and the file's length alone, so a caller that checks
+/// bytes before trusting them (block by block) needs only the first block at open.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IvfPqHeader {
+    meta: Meta,
+    layout: Layout,
+    body_crc: u32,
+}
+
+impl IvfPqHeader {
+    /// Checks the header (magic, version, CRC, ranges) and that the sizes it implies
+    /// add up to `file_len`. Reads `header` only, which holds at least the first
+    /// [`HEADER_LEN`] bytes of the file (more are ignored).
+    pub fn read(header: &[u8], file_len: usize) -> Result<IvfPqHeader, IvfPqFormatError> {
+        if header.len() < HEADER_LEN || file_len < HEADER_LEN {
             return Err(IvfPqFormatError::TooShort {
-                len: bytes.len(),
+                len: file_len.min(header.len()),
                 need: HEADER_LEN as u64,
             });
         }
-        let h = &bytes[..HEADER_LEN];
+        let h = &header[..HEADER_LEN];
         if h[0..8] != MAGIC {
             return Err(IvfPqFormatError::BadMagic);
         }
@@ -366,21 +380,62 @@ impl<'a> IvfPqView<'a> {
             return Err(bad("counts"));
         }
         let layout = Layout::new(&meta).ok_or(bad("sizes overflow"))?;
-        let file_len = get_u64(h, 56);
-        if layout.file_len() != file_len {
+        let recorded_len = get_u64(h, 56);
+        if layout.file_len() != recorded_len {
             return Err(bad("file length"));
         }
-        if bytes.len() as u64 != file_len {
+        if file_len as u64 != recorded_len {
             return Err(IvfPqFormatError::SizeMismatch {
-                expected: file_len,
-                actual: bytes.len(),
+                expected: recorded_len,
+                actual: file_len,
             });
         }
+        Ok(IvfPqHeader {
+            meta,
+            layout,
+            body_crc: get_u32(h, 64),
+        })
+    }
+
+    /// Rows of the id space (every id is below it).
+    pub fn len(&self) -> usize {
+        self.meta.n as usize
+    }
+
+    /// Whether the id space is empty.
+    pub fn is_empty(&self) -> bool {
+        self.meta.n == 0
+    }
+
+    /// Floats per vector.
+    pub fn dim(&self) -> usize {
+        self.meta.dim as usize
+    }
+
+    /// The metric the index was trained for.
+    pub fn metric(&self) -> Metric {
+        self.meta.metric
+    }
+
+    /// Coarse lists trained.
+    pub fn nlist(&self) -> usize {
+        self.meta.nlist as usize
+    }
+}
+
+impl<'a> IvfPqView<'a> {
+    /// Checks the header and the sizes (not the body) and borrows the sections.
+    pub fn open(bytes: &'a [u8]) -> Result<IvfPqView<'a>, IvfPqFormatError> {
+        let IvfPqHeader {
+            meta,
+            layout,
+            body_crc,
+        } = IvfPqHeader::read(bytes, bytes.len())?;
         let section = |(start, end): (u64, u64)| &bytes[start as usize..end as usize];
         Ok(IvfPqView {
             meta,
             body: &bytes[HEADER_LEN..],
-            body_crc: get_u32(h, 64),
+            body_crc,
             centroids: words(section(layout.centroids)),
             codebooks: words(section(layout.codebooks)),
             offsets: words(section(layout.offsets)),

@@ -10,7 +10,9 @@
 //! a few page reads per query.
 //!
 //! * [`IvfPqIndex::build`] trains (k-means for the coarse quantiser and for each
-//!   sub-quantiser, seeded, on a sample, on all cores) and encodes.
+//!   sub-quantiser, seeded, on a sample, on all cores) and encodes;
+//!   [`IvfPqIndex::build_reusing`] encodes with a trained index's quantisers when the
+//!   new rows fit them (a merge), and trains otherwise.
 //! * [`IvfPqIndex::to_bytes`] serialises; [`IvfPqView::open`] searches the bytes in
 //!   place after O(1) checks. The layout is in [`format`](self::format).
 //!
@@ -34,6 +36,7 @@
 mod format;
 mod kernels;
 mod kmeans;
+mod reuse;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -43,7 +46,8 @@ use std::fmt;
 
 use crate::distance::Metric;
 
-pub use format::{IvfPqFormatError, IvfPqView, HEADER_LEN};
+pub use format::{IvfPqFormatError, IvfPqHeader, IvfPqView, HEADER_LEN};
+pub use reuse::{Reuse, Seed, DRIFT_MAX, DRIFT_SAMPLE, MIN_HELD_OUT};
 pub use search::IvfPqRef;
 
 /// Codewords per sub-quantiser: 8-bit codes.

@@ -123,6 +123,32 @@ impl IvfPqRef<'_> {
         Ok(top.into_sorted_vec())
     }
 
+    /// The first half of [`IvfPqRef::search`]: the `k * refine` rows with the best
+    /// approximate distances among those `filter` accepts (see `search` for how many
+    /// lists are probed), nearest first, for a caller that re-ranks them from vectors
+    /// it reads row by row (a mapped file checked block by block) rather than from one
+    /// slice.
+    pub fn approximate(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: IvfPqSearch,
+        filter: Option<(&dyn RowFilter, usize)>,
+    ) -> Result<Vec<Neighbor>, IvfPqError> {
+        if query.len() != self.dim() {
+            return Err(IvfPqError::DimensionMismatch {
+                what: "query",
+                expected: self.dim(),
+                got: query.len(),
+            });
+        }
+        if k == 0 || self.encoded() == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted = k.saturating_mul(params.refine.max(1));
+        Ok(self.candidates(query, wanted, params.nprobe.max(1), filter))
+    }
+
     /// The `wanted` best rows by approximate distance (not sorted).
     fn candidates(
         &self,

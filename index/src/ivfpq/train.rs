@@ -17,7 +17,7 @@ use crate::distance::Metric;
 
 /// Row `row` of `vectors`, normalised when the metric is COSINE (a zero row stays
 /// zero), into `out`.
-fn read_row(vectors: &[f32], dim: usize, row: u32, metric: Metric, out: &mut [f32]) {
+pub(super) fn read_row(vectors: &[f32], dim: usize, row: u32, metric: Metric, out: &mut [f32]) {
     let start = row as usize * dim;
     out.copy_from_slice(&vectors[start..start + dim]);
     if metric == Metric::Cosine {
@@ -35,6 +35,19 @@ fn gather(vectors: &[f32], dim: usize, rows: &[u32], picks: &[usize], metric: Me
         read_row(vectors, dim, rows[pick], metric, slot);
     }
     out
+}
+
+/// Mixed into the seed for k-means' own random stream (starts, splits).
+const KMEANS_STREAM: u64 = 0x6b6d_6561_6e73_5f31;
+
+/// The training samples of a build over `encoded` rows with `nlist` lists: indices
+/// into its rows, for the coarse quantiser and for the sub-quantisers, drawn from the
+/// seed alone.
+pub(super) fn training_picks(encoded: usize, nlist: usize, seed: u64) -> [Vec<usize>; 2] {
+    let mut rng = Rng::new(seed);
+    let coarse = sample(encoded, nlist * IvfPqParams::SAMPLE_PER_CENTROID, &mut rng);
+    let pq = sample(encoded, KSUB * IvfPqParams::SAMPLE_PER_CENTROID, &mut rng);
+    [coarse, pq]
 }
 
 pub(super) fn build(
@@ -68,14 +81,16 @@ pub(super) fn build(
         .nlist
         .min(encoded / IvfPqParams::MIN_ROWS_PER_LIST)
         .max(1);
-    let mut rng = Rng::new(params.seed);
+    let [coarse_picks, pq_picks] = training_picks(encoded, nlist, params.seed);
+    // The samples have their own stream, so which rows trained can be told from the
+    // seed alone (a merge measures drift on the others; see `reuse.rs`).
+    let mut rng = Rng::new(params.seed ^ KMEANS_STREAM);
 
     let mut centroids = vec![0.0f32; nlist * dim];
     let mut codebooks = vec![0.0f32; m * dsub * KSUB];
     let mut distortion = 0.0f32;
     if encoded > 0 {
-        let picks = sample(encoded, nlist * IvfPqParams::SAMPLE_PER_CENTROID, &mut rng);
-        let data = gather(vectors, dim, rows, &picks, metric);
+        let data = gather(vectors, dim, rows, &coarse_picks, metric);
         centroids = kmeans(
             &data,
             dim,
@@ -87,7 +102,7 @@ pub(super) fn build(
         drop(data);
         let centroids_t = transpose(&centroids, nlist, dim);
 
-        let picks = sample(encoded, KSUB * IvfPqParams::SAMPLE_PER_CENTROID, &mut rng);
+        let picks = pq_picks;
         let mut residuals = gather(vectors, dim, rows, &picks, metric);
         let nearest = assign(&residuals, dim, &centroids_t, nlist, threads);
         for (row, (list, _)) in residuals.chunks_exact_mut(dim).zip(&nearest) {
@@ -128,7 +143,9 @@ struct Encoded {
     term: f32,
 }
 
-fn encode(
+/// Encodes `rows` with trained quantisers: `centroids` row-major (`nlist x dim`),
+/// `codebooks` as the file lays them out.
+pub(super) fn encode(
     meta: Meta,
     vectors: &[f32],
     rows: &[u32],

@@ -193,3 +193,85 @@ fn a_graph_row_no_walk_reaches_fails_verify() {
         other => panic!("verify passed a graph with unreachable rows: {other:?}"),
     }
 }
+
+#[test]
+fn an_ivfpq_file_of_version_1_is_read_and_checked_on_first_use() {
+    // Version 1 had no block table. Such a file still opens (the header checked by its
+    // own CRC), answers as version 2 does, and damage past the header fails the first
+    // search naming the file, because the whole body is checked before any use.
+    let temporary = tempfile::tempdir().unwrap();
+    let dir = temporary.path().join("segment");
+    let schema = Schema::builder()
+        .vector("v", 8, Metric::L2, VectorIndex::ivf_pq(8, 4))
+        .build()
+        .unwrap();
+    let count = crate::model::schema::IVF_PQ_MIN_ROWS + 3;
+    let keys: Vec<String> = (0..count).map(|i| format!("k{i:05}")).collect();
+    let vectors: Vec<[f32; 8]> = (0..count)
+        .map(|i| std::array::from_fn(|d| ((i * 31 + d * 17) % 97) as f32 / 9.0))
+        .collect();
+    let rows: Vec<SegmentRow> = keys
+        .iter()
+        .zip(&vectors)
+        .map(|(key, vector)| SegmentRow {
+            key,
+            values: Vec::new(),
+            vectors: vec![Some(&vector[..])],
+            deadline: None,
+            order: 0,
+        })
+        .collect();
+    let files = write_segment_seeded(&StdFileSystem, &dir, &schema, &rows, None)
+        .unwrap()
+        .files;
+    let params = strata_index::ivfpq::IvfPqSearch {
+        nprobe: 2,
+        refine: 4,
+    };
+    let query = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    let current = open(&dir, &schema, count, files.clone());
+    let expected = current
+        .search_ivfpq(0, &query, 10, params, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(expected.len(), 10);
+    let kind = FileKind::IvfPq(0);
+    let path = dir.join(kind.file_name());
+    let file = BlockedFile::open(&StdFileSystem, &path, kind.code(), kind.version()).unwrap();
+    let data = file.all().unwrap().to_vec();
+    drop((file, current));
+
+    let legacy = |data: &[u8]| -> Vec<FileRecord> {
+        let crc = strata_storage::sealed::write_sealed(&StdFileSystem, &path, kind.code(), 1, data)
+            .unwrap();
+        let mut files = files.clone();
+        let record = files
+            .iter_mut()
+            .find(|f| f.name == kind.file_name())
+            .unwrap();
+        (record.body_len, record.body_crc) = (data.len() as u64, crc);
+        files
+    };
+    let segment = open(&dir, &schema, count, legacy(&data));
+    assert_eq!(segment.ivfpq_lists(0), Some(8));
+    assert_eq!(
+        segment.search_ivfpq(0, &query, 10, params, None).unwrap(),
+        Some(expected)
+    );
+    segment.verify().unwrap();
+    drop(segment);
+
+    // Damage at rest: the footer and the manifest still vouch for the intact body.
+    let files = legacy(&data);
+    let mut damaged = std::fs::read(&path).unwrap();
+    damaged[data.len() - 1] ^= 0x40;
+    std::fs::write(&path, damaged).unwrap();
+    let segment = open(&dir, &schema, count, files);
+    for _ in 0..2 {
+        match segment.search_ivfpq(0, &query, 10, params, None) {
+            Err(Error::Corrupt { file, .. }) => assert_eq!(file, path),
+            other => panic!("a damaged version 1 file answered: {other:?}"),
+        }
+    }
+    assert!(matches!(segment.verify(), Err(Error::Corrupt { .. })));
+}

@@ -15,9 +15,9 @@ impl Segment {
                 reason: "unknown segment file".into(),
             })?;
             let path = self.dir.join(&record.name);
-            let file = SealedFile::open(self.fs.as_ref(), &path, kind.code(), kind.version())?;
+            let (file, version) = kind.open(self.fs.as_ref(), &path)?;
             bytes += file.body().len() as u64;
-            if kind.is_blocked() {
+            if kind.is_blocked() && version == kind.version() {
                 BlockedFile::from_sealed(file)?.verify()?;
             } else {
                 file.verify()?;
@@ -70,7 +70,7 @@ impl Segment {
                 }
             }
             if let Some(file) = &column.ivfpq {
-                crate::segment::ivfpq::verify(file, &column.present)?;
+                file.verify(&column.present)?;
             }
         }
         for (position, file) in &self.field_indexes {
