@@ -167,15 +167,7 @@ pub(crate) fn compact_collection(
     };
     drop(rows);
 
-    // Phase 2: under the WAL mutex nothing else changes the tables. The WAL fsync the
-    // publication needs is made first, outside it, so writers are held up only by
-    // what they append meanwhile.
-    if let Err(error) = shared.sync_wal_unlocked() {
-        if let Some(segment) = &merged {
-            segment.mark_obsolete();
-        }
-        return Err(error);
-    }
+    // Phase 2: under the WAL mutex nothing else changes the tables.
     let mut wal = shared.lock_wal();
     let mut tables = state.tables.lock();
     let abandon = |merged: &Option<Arc<Segment>>| {

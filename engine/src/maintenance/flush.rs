@@ -58,13 +58,8 @@ pub(crate) fn flush_collection(shared: &Shared, state: &Arc<CollectionState>) ->
         if state.dropped.load(Ordering::Acquire) {
             return Ok(());
         }
-        let outcome = write_frozen(shared, state, &frozen)
-            .and_then(|written| install(shared, state, Some(written)));
-        // A writer held back by the queue of frozen memtables waits for this one
-        // flush, not for the whole pass (which may flush several, in several
-        // collections); a failed flush wakes it too, as its write is acknowledged.
-        shared.flush_signal.finished();
-        outcome?;
+        let written = write_frozen(shared, state, &frozen)?;
+        install(shared, state, Some(written))?;
         state.stats.flushes.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -144,12 +139,6 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
 /// Phase 2: persists changed overlays (and the flushed memtable's, carried over into
 /// its segment), publishes the manifest, and installs the new version.
 fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushed>) -> Result<()> {
-    if let Err(error) = shared.sync_wal_unlocked() {
-        if let Some(flushed) = &flushed {
-            flushed.segment.mark_obsolete();
-        }
-        return Err(error);
-    }
     let mut wal = shared.lock_wal();
     let mut tables = state.tables.lock();
     let abandon = |flushed: &Option<Flushed>| {

@@ -478,19 +478,6 @@ impl Shared {
         self.wal.lock()
     }
 
-    /// Fsyncs the WAL up to its present end without holding the WAL mutex, so writers
-    /// go on appending meanwhile. A publication calls this before it takes the mutex:
-    /// the fsync it must make under the mutex ([`Self::publish_manifest`]) then covers
-    /// only what was appended since, not up to a second of `EverySec` writes.
-    pub fn sync_wal_unlocked(&self) -> Result<()> {
-        let (group, end) = {
-            let wal = self.wal.lock();
-            (wal.group_sync(), wal.next_seq() - 1)
-        };
-        group.sync_through(end)?;
-        Ok(())
-    }
-
     pub fn segments_dir(&self) -> PathBuf {
         self.path.join(SEGMENTS_DIR)
     }
