@@ -9,8 +9,10 @@
 //! ```
 //!
 //! It ingests, counts a tenant's chunks, retrieves context for the five sample
-//! queries and prints the prompt an LLM would get, then removes one source of one
-//! tenant (a scan by key prefix and filter, then one `delete_many`).
+//! queries and prints the prompt an LLM would get, retrieves again with keywords (the
+//! query's words as a full-text pre-filter of the KNN, and ranked by BM25 alone), then
+//! removes one source of one tenant (a scan by key prefix and filter, then one
+//! `delete_many`).
 
 mod sample;
 
@@ -94,6 +96,46 @@ fn main() -> Outcome<()> {
             println!(
                 "    [{:.3}] {}",
                 hit.distance,
+                clip(hit.doc.get_text("content").unwrap_or_default(), 70)
+            );
+        }
+    }
+
+    section("keywords and vectors");
+    for query in queries.iter().take(2) {
+        // The seeds' form: a text predicate and a tag filter, then KNN over what they
+        // match (no outer parentheses needed).
+        let mut words: Vec<&str> = Vec::new();
+        for word in query.text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if word.len() > 3 && !words.contains(&word) {
+                words.push(word);
+            }
+        }
+        let keywords = format!("@content:({}) @tenant:{{acme}}", words.join("|"));
+        let hybrid = chunks
+            .query(&format!("{keywords}=>[KNN 3 @embedding $vec AS score]"))
+            .param("vec", query.embedding.as_slice())
+            .args(["RETURN", "2", "content", "score", "SORTBY", "score"])
+            .run()?;
+        println!("question: {}", query.text);
+        println!("  KNN among chunks matching {keywords}:");
+        for hit in &hybrid {
+            println!(
+                "    [{:.3}] {}",
+                hit.distance,
+                clip(hit.doc.get_text("content").unwrap_or_default(), 70)
+            );
+        }
+        // The same words ranked by BM25 alone (FT.SEARCH ... WITHSCORES).
+        let ranked = chunks
+            .query(&keywords)
+            .args(["WITHSCORES", "RETURN", "1", "content", "LIMIT", "0", "3"])
+            .run()?;
+        println!("  BM25 alone:");
+        for hit in &ranked {
+            println!(
+                "    [{:.2}] {}",
+                hit.score.unwrap_or_default(),
                 clip(hit.doc.get_text("content").unwrap_or_default(), 70)
             );
         }
