@@ -381,9 +381,9 @@ impl FieldKind {
 /// One declared field.
 ///
 /// ```
-/// use strata::{FieldKind, Schema};
+/// use strata::{FieldKind, Schema, TextOptions};
 /// let schema = Schema::builder().text("title").build()?;
-/// assert_eq!((schema.fields()[0].name.as_str(), schema.fields()[0].kind), ("title", FieldKind::Text));
+/// assert_eq!((schema.fields()[0].name.as_str(), schema.fields()[0].kind), ("title", FieldKind::Text(TextOptions::default())));
 /// # Ok::<(), strata::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
