@@ -129,6 +129,18 @@ fn parse_count(text: &str) -> Option<usize> {
         .filter(|n| *n > 0)
 }
 
+/// A vector of `dim` components in [-1, 1) drawn from `seed` alone (SplitMix64): the
+/// cheap data of the write benches, where the writer's own work must stay small.
+pub fn splitmix_vector(seed: u64, dim: usize) -> Vec<f32> {
+    let mut rng = Rng {
+        state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        spare: None,
+    };
+    (0..dim)
+        .map(|_| (rng.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+        .collect()
+}
+
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to draw test data;
 /// its output function also derives independent per-row streams from `(seed, stream)`.
 /// Written here so that the data never changes with a dependency's version.

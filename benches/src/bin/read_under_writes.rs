@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use strata::{Database, Doc, Metric, Options, Schema, Search, VectorIndex};
+use strata_bench::synthetic::splitmix_vector;
 
 const USAGE: &str =
     "usage: read_under_writes [--rows N] [--dim D] [--readers N] [--seconds S] [--write-rate R]";
@@ -63,20 +64,6 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-/// A vector from `seed`, components in [-1, 1) (SplitMix64).
-fn vector(seed: u64, dim: usize) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..dim)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -110,7 +97,7 @@ fn measure(
                         let clock = Instant::now();
                         docs.get(&key)?;
                         gets.push(clock.elapsed().as_nanos() as u64);
-                        let query = vector(i, args.dim);
+                        let query = splitmix_vector(i, args.dim);
                         let clock = Instant::now();
                         docs.search(&Search::knn("v", &query, 10).ef_runtime(40))?;
                         knns.push(clock.elapsed().as_nanos() as u64);
@@ -153,7 +140,7 @@ fn run(args: &Args) -> Result<(), strata::Error> {
     let doc = |i: u64| {
         Doc::new()
             .tag("group", if i.is_multiple_of(3) { "a" } else { "b" })
-            .vector("v", vector(i, args.dim))
+            .vector("v", splitmix_vector(i, args.dim))
     };
     for start in (0..args.rows).step_by(1000) {
         docs.upsert_many(

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use strata::{Database, Doc, Metric, Options, Schema, VectorIndex};
+use strata_bench::synthetic::splitmix_vector;
 
 const USAGE: &str = "usage: write_stalls [--dir DIR] [--rows N] [--batch B] [--dim D] \
                      [--memtable-rows R] [--rate ROWS_PER_S]";
@@ -69,29 +70,6 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Components in [-1, 1) from `seed` (SplitMix64): cheap, so the writer's own work
-/// stays small beside what it waits for.
-fn vector(seed: u64, dim: usize) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..dim)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let parent = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let dir = tempfile::tempdir_in(&parent)
@@ -120,7 +98,7 @@ fn run(args: &Args) -> Result<(), String> {
             .map(|i| {
                 (
                     format!("k:{i}"),
-                    Doc::new().vector("v", vector(i as u64, args.dim)),
+                    Doc::new().vector("v", splitmix_vector(i as u64, args.dim)),
                 )
             })
             .collect();
@@ -159,9 +137,9 @@ fn run(args: &Args) -> Result<(), String> {
     );
     println!(
         "call latency ms: p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
-        percentile(&millis, 50.0),
-        percentile(&millis, 99.0),
-        percentile(&millis, 99.9),
+        strata_bench::metrics::percentile(&millis, 50.0),
+        strata_bench::metrics::percentile(&millis, 99.0),
+        strata_bench::metrics::percentile(&millis, 99.9),
         millis.last().copied().unwrap_or(0.0)
     );
     Ok(())
