@@ -220,7 +220,7 @@ fn linear_weights_normalised_vector_scores_and_bm25() {
         .iter()
         .map(|key| (*key, 0.3 * text(key) + 0.7 * vector(key)))
         .collect();
-    oracle.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    oracle.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let page = run(
         &docs,
         "SEARCH '@body:oauth' YIELD_SCORE_AS ts VSIM @v $q KNN 2 K 3 YIELD_SCORE_AS vs \
