@@ -44,9 +44,10 @@ const DEFAULT_PAGE: u64 = 10;
 /// let request = Search::hybrid(Filter::text("body", "oauth"), Search::knn("v", &[0.0, 0.0], 2))
 ///     .rrf(60.0, 20);
 /// let page = notes.search_hybrid(&request)?;
-/// // c is found by both sides, so it comes first.
+/// // c is found by both sides (first by BM25, the shorter text; second by distance),
+/// // so it comes first.
 /// assert_eq!(page.hits[0].key, "c");
-/// assert_eq!(page.hits[0].score, 1.0 / 62.0 + 1.0 / 62.0);
+/// assert_eq!(page.hits[0].score, 1.0 / 61.0 + 1.0 / 62.0);
 /// assert_eq!(page.total, 3);
 /// # Ok::<(), strata::Error>(())
 /// ```
