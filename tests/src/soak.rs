@@ -9,11 +9,15 @@
 //! and accept both answers, but nothing else, for the few in between.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use strata::{Collection, Doc, Filter, Hit, KeyTtl, Metric, Search};
 
 use crate::oracle_distance;
+use crate::torture::{self, Step};
 
 /// Wall-clock milliseconds since the Unix epoch, as the engine counts them.
 pub fn now_ms() -> u64 {
@@ -332,23 +336,29 @@ impl Pred {
     }
 }
 
+/// A k-NN question: the `k` documents whose `field` is nearest to `query`.
+#[derive(Clone, Copy, Debug)]
+pub struct Knn<'a> {
+    pub field: &'a str,
+    pub metric: Metric,
+    pub query: &'a [f32],
+    pub k: usize,
+}
+
 /// Checks a k-NN answer that must be exact: every hit a live matching key at its true
 /// distance, nearest first, each key once, and no live matching key left out that is
 /// nearer than the last hit (ties within rounding may go either way). `vector_of`
 /// gives a document's vector, `None` when it has none.
-#[allow(clippy::too_many_arguments)]
 pub fn check_exact_knn<V: Clone + PartialEq + std::fmt::Debug>(
     table: &Table<V>,
     window: Window,
-    metric: Metric,
-    query: &[f32],
-    k: usize,
+    ask: Knn,
     hits: &[Hit],
     pred: &Pred,
     project: impl Fn(&V) -> Doc,
-    field: &str,
 ) -> Result<(), String> {
-    let candidates = knn_candidates(table, window, metric, query, pred, &project, field);
+    let k = ask.k;
+    let candidates = knn_candidates(table, window, ask, pred, &project);
     check_hits(hits, &candidates)?;
     let certain: Vec<&(String, f64, bool)> = candidates.iter().filter(|c| c.2).collect();
     let possible = candidates.len();
@@ -380,20 +390,17 @@ pub fn check_exact_knn<V: Clone + PartialEq + std::fmt::Debug>(
 pub fn knn_recall<V: Clone + PartialEq + std::fmt::Debug>(
     table: &Table<V>,
     window: Window,
-    metric: Metric,
-    query: &[f32],
-    k: usize,
+    ask: Knn,
     hits: &[Hit],
     project: impl Fn(&V) -> Doc,
-    field: &str,
 ) -> Result<(usize, usize), String> {
-    let candidates = knn_candidates(table, window, metric, query, &Pred::All, &project, field);
+    let candidates = knn_candidates(table, window, ask, &Pred::All, &project);
     check_hits(hits, &candidates)?;
     let mut truth: Vec<&(String, f64, bool)> = candidates
         .iter()
         .filter(|(key, _, certain)| *certain || hits.iter().any(|hit| &hit.key == key))
         .collect();
-    truth.truncate(k);
+    truth.truncate(ask.k);
     let Some(boundary) = truth.last().map(|(_, distance, _)| *distance) else {
         return Ok((0, 0));
     };
@@ -415,11 +422,9 @@ fn tolerance(distance: f64) -> f64 {
 fn knn_candidates<V: Clone + PartialEq + std::fmt::Debug>(
     table: &Table<V>,
     window: Window,
-    metric: Metric,
-    query: &[f32],
+    ask: Knn,
     pred: &Pred,
     project: &impl Fn(&V) -> Doc,
-    field: &str,
 ) -> Vec<(String, f64, bool)> {
     let mut candidates: Vec<(String, f64, bool)> = table
         .entries
@@ -433,7 +438,7 @@ fn knn_candidates<V: Clone + PartialEq + std::fmt::Debug>(
             if !pred.matches(&doc) {
                 return None;
             }
-            let distance = oracle_distance(metric, query, doc.get_vector(field)?);
+            let distance = oracle_distance(ask.metric, ask.query, doc.get_vector(ask.field)?);
             Some((key.clone(), distance, life == Life::Live))
         })
         .collect();
@@ -475,13 +480,11 @@ fn check_hits(hits: &[Hit], candidates: &[(String, f64, bool)]) -> Result<(), St
 /// A k-NN search with `pred` as its pre-filter, keys and distances only.
 pub fn knn(
     collection: &Collection,
-    field: &str,
-    query: &[f32],
-    k: usize,
+    ask: Knn,
     pred: &Pred,
     ef: Option<usize>,
 ) -> (strata::Result<Vec<Hit>>, Window) {
-    let mut request = Search::knn(field, query, k).no_content();
+    let mut request = Search::knn(ask.field, ask.query, ask.k).no_content();
     if !matches!(pred, Pred::All) {
         request = request.filter(pred.filter());
     }
@@ -495,4 +498,97 @@ pub fn knn(
 pub fn deadline_after(window: Window, ttl: Duration) -> (u64, u64) {
     let ttl = ttl.as_millis() as u64;
     (window.start + ttl, window.end + ttl)
+}
+
+/// What the torture step did to the keys the model tracks.
+pub fn apply_torture(table: &mut Table<Doc>, step: &Step, window: Window) {
+    match step {
+        Step::Upsert(key, doc) => table.put(key, doc.clone()),
+        Step::UpsertMany(batch) => {
+            for (key, doc) in batch {
+                table.put(key, doc.clone());
+            }
+        }
+        Step::Delete(key) | Step::ExpireNow(key) => {
+            table.entries.remove(key);
+        }
+        Step::Expire(key) => {
+            if let Some(entry) = table.entries.get_mut(key) {
+                entry.deadline = Some(deadline_after(window, torture::FAR_TTL));
+            }
+        }
+        Step::Persist(key) => {
+            if let Some(entry) = table.entries.get_mut(key) {
+                entry.deadline = None;
+            }
+        }
+        Step::Flush | Step::Compact => {}
+    }
+}
+
+/// A `crash_writer` child running phase `phase` of the torture workload.
+#[derive(Debug)]
+pub struct TortureChild<'a> {
+    /// The `crash_writer` binary.
+    pub exe: &'a Path,
+    /// `always`, `everysec` or `never`.
+    pub durability: &'a str,
+    pub phase: u64,
+    pub memtable_rows: usize,
+}
+
+impl TortureChild<'_> {
+    /// Runs the child on the database at `path`, waits for `wait_acks`
+    /// acknowledgements, sleeps `delay`, SIGKILLs it and returns how many steps it
+    /// acknowledged in all.
+    pub fn run_and_kill(
+        &self,
+        path: &Path,
+        wait_acks: u64,
+        delay: Duration,
+    ) -> Result<u64, String> {
+        let mut child = Command::new(self.exe)
+            .args([
+                path.to_str().expect("a UTF-8 path"),
+                self.durability,
+                "torture",
+            ])
+            .args([self.phase.to_string(), self.memtable_rows.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn crash_writer: {e}"))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut acked = 0;
+        let mut read_ack = |acked: &mut u64| -> Result<bool, String> {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Ok(false);
+            }
+            if line.trim_end() != format!("ack {acked}") {
+                return Err(format!("the child acknowledged {line:?} after {acked}"));
+            }
+            *acked += 1;
+            Ok(true)
+        };
+        while acked < wait_acks && read_ack(&mut acked)? {}
+        std::thread::sleep(delay);
+        // A no-op error if it already exited, which its stderr then explains.
+        let _ = child.kill();
+        let status = child.wait().map_err(|e| e.to_string())?;
+        while read_ack(&mut acked)? {}
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("piped")
+            .read_to_string(&mut stderr)
+            .map_err(|e| e.to_string())?;
+        if !stderr.is_empty() || status.code().is_some() {
+            return Err(format!(
+                "the torture child failed by itself ({status}) after {acked} acks: {stderr}"
+            ));
+        }
+        Ok(acked)
+    }
 }

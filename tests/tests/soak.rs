@@ -27,9 +27,7 @@
 //! in every failure (thread and clock timing still vary between runs).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -38,8 +36,10 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value as Json};
 use strata::{Collection, Database, Doc, Durability, Error, Metric, Options, VectorIndex};
 use strata_tests::json::{flat_doc, json_doc, json_schema, JSON_DIM};
-use strata_tests::soak::{self, deadline_after, now_ms, timed, Life, Pred, Table, Window};
-use strata_tests::torture::{self, Step};
+use strata_tests::soak::{
+    self, deadline_after, now_ms, timed, Knn, Life, Pred, Table, TortureChild, Window,
+};
+use strata_tests::torture;
 use strata_tests::{full_schema, hnsw_schema, scratch_dir, DIM};
 
 /// `docs` keys `t0..`; the first `torture::KEYS` are also the torture child's, so
@@ -465,21 +465,16 @@ impl Soak {
         self.count("knn (exact)");
         let pred = self.docs_pred();
         let query = self.vector(DIM);
-        let (hits, window) = soak::knn(&h.docs, "embedding", &query, K, &pred, None);
+        let ask = Knn {
+            field: "embedding",
+            metric: Metric::L2,
+            query: &query,
+            k: K,
+        };
+        let (hits, window) = soak::knn(&h.docs, ask, &pred, None);
         let hits = hits.map_err(engine("knn"))?;
-        let project = |doc: &Doc| doc.clone();
-        soak::check_exact_knn(
-            &self.model.docs,
-            window,
-            Metric::L2,
-            &query,
-            K,
-            &hits,
-            &pred,
-            project,
-            "embedding",
-        )
-        .map_err(|e| format!("KNN filtered by {pred:?}: {e}"))
+        soak::check_exact_knn(&self.model.docs, window, ask, &hits, &pred, Doc::clone)
+            .map_err(|e| format!("KNN filtered by {pred:?}: {e}"))
     }
 
     /// One HNSW query: its hits are checked exactly, its recall returned and added
@@ -487,21 +482,16 @@ impl Soak {
     fn check_graph(&mut self, h: &Handles) -> Result<(usize, usize), String> {
         self.count("knn (hnsw)");
         let query = self.vector(DIM);
-        let (hits, window) =
-            soak::knn(&h.graph, "embedding", &query, K, &Pred::All, Some(GRAPH_EF));
+        let ask = Knn {
+            field: "embedding",
+            metric: Metric::Cosine,
+            query: &query,
+            k: K,
+        };
+        let (hits, window) = soak::knn(&h.graph, ask, &Pred::All, Some(GRAPH_EF));
         let hits = hits.map_err(engine("graph knn"))?;
-        let project = |doc: &Doc| doc.clone();
-        let (found, asked) = soak::knn_recall(
-            &self.model.graph,
-            window,
-            Metric::Cosine,
-            &query,
-            K,
-            &hits,
-            project,
-            "embedding",
-        )
-        .map_err(|e| format!("HNSW KNN: {e}"))?;
+        let (found, asked) = soak::knn_recall(&self.model.graph, window, ask, &hits, Doc::clone)
+            .map_err(|e| format!("HNSW KNN: {e}"))?;
         self.recall.0 += found;
         self.recall.1 += asked;
         Ok((found, asked))
@@ -549,20 +539,16 @@ impl Soak {
         self.count("json knn + count");
         let pred = self.json_pred();
         let query = self.vector(JSON_DIM);
-        let (hits, window) = soak::knn(&h.json, "embedding", &query, K, &pred, None);
+        let ask = Knn {
+            field: "embedding",
+            metric: Metric::Cosine,
+            query: &query,
+            k: K,
+        };
+        let (hits, window) = soak::knn(&h.json, ask, &pred, None);
         let hits = hits.map_err(engine("json knn"))?;
-        soak::check_exact_knn(
-            &self.model.json,
-            window,
-            Metric::Cosine,
-            &query,
-            K,
-            &hits,
-            &pred,
-            as_json,
-            "embedding",
-        )
-        .map_err(|e| format!("JSON KNN filtered by {pred:?}: {e}"))?;
+        soak::check_exact_knn(&self.model.json, window, ask, &hits, &pred, as_json)
+            .map_err(|e| format!("JSON KNN filtered by {pred:?}: {e}"))?;
         let (got, window) = timed(|| h.json.count(&pred.filter()));
         let got = got.map_err(engine("json count"))?;
         self.model
@@ -667,7 +653,13 @@ impl Soak {
         let wait_acks = self.rng.gen_range(0..=60);
         let delay = Duration::from_micros(self.rng.gen_range(0..3_000));
         let start = now_ms();
-        let acked = run_and_kill(path, durability, phase, rows, wait_acks, delay)?;
+        let child = TortureChild {
+            exe: Path::new(env!("CARGO_BIN_EXE_crash_writer")),
+            durability,
+            phase,
+            memtable_rows: rows,
+        };
+        let acked = child.run_and_kill(path, wait_acks, delay)?;
         let window = Window {
             start,
             end: now_ms(),
@@ -675,10 +667,10 @@ impl Soak {
         *self.counts.entry("torture steps acknowledged").or_default() += acked;
         let mut acknowledged = self.model.docs.clone();
         for index in 0..acked {
-            apply_torture(&mut acknowledged, &torture::step(phase, index), window);
+            soak::apply_torture(&mut acknowledged, &torture::step(phase, index), window);
         }
         let mut with_next = acknowledged.clone();
-        apply_torture(&mut with_next, &torture::step(phase, acked), window);
+        soak::apply_torture(&mut with_next, &torture::step(phase, acked), window);
 
         let h = Handles::open(path, 64).map_err(|e| format!("after SIGKILL: {e}"))?;
         h.db.verify()
@@ -709,32 +701,6 @@ impl Soak {
     }
 }
 
-/// What the torture step did to the keys the model tracks.
-fn apply_torture(table: &mut Table<Doc>, step: &Step, window: Window) {
-    match step {
-        Step::Upsert(key, doc) => table.put(key, doc.clone()),
-        Step::UpsertMany(batch) => {
-            for (key, doc) in batch {
-                table.put(key, doc.clone());
-            }
-        }
-        Step::Delete(key) | Step::ExpireNow(key) => {
-            table.entries.remove(key);
-        }
-        Step::Expire(key) => {
-            if let Some(entry) = table.entries.get_mut(key) {
-                entry.deadline = Some(deadline_after(window, torture::FAR_TTL));
-            }
-        }
-        Step::Persist(key) => {
-            if let Some(entry) = table.entries.get_mut(key) {
-                entry.deadline = None;
-            }
-        }
-        Step::Flush | Step::Compact => {}
-    }
-}
-
 /// Searches and reads beside the writer, checking what holds at any moment: no
 /// error, at most k hits, nearest first, each key once, finite distances, keys of the
 /// collection's key space. Returns how many calls it made.
@@ -744,7 +710,13 @@ fn concurrent_reader(h: &Handles, stop: &AtomicBool, seed: u64) -> Result<u64, S
     while !stop.load(Ordering::Relaxed) {
         let query: Vec<f32> = (0..DIM).map(|_| rng.gen_range(-1.0..1.0)).collect();
         for (collection, prefix) in [(&h.docs, "t"), (&h.graph, "g")] {
-            let (hits, _) = soak::knn(collection, "embedding", &query, K, &Pred::All, None);
+            let ask = Knn {
+                field: "embedding",
+                metric: Metric::L2,
+                query: &query,
+                k: K,
+            };
+            let (hits, _) = soak::knn(collection, ask, &Pred::All, None);
             let hits = hits.map_err(engine("concurrent knn"))?;
             let sorted = hits.windows(2).all(|p| p[0].distance <= p[1].distance);
             let mut keys: Vec<&str> = hits.iter().map(|hit| hit.key.as_str()).collect();
@@ -764,57 +736,6 @@ fn concurrent_reader(h: &Handles, stop: &AtomicBool, seed: u64) -> Result<u64, S
         calls += 3;
     }
     Ok(calls)
-}
-
-/// Runs the torture child on `path`, waits for `wait_acks` acknowledgements, sleeps
-/// `delay`, SIGKILLs it and returns how many steps it acknowledged in all.
-fn run_and_kill(
-    path: &Path,
-    durability: &str,
-    phase: u64,
-    rows: usize,
-    wait_acks: u64,
-    delay: Duration,
-) -> Result<u64, String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
-        .args([path.to_str().expect("a UTF-8 path"), durability, "torture"])
-        .args([phase.to_string(), rows.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn crash_writer: {e}"))?;
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let mut acked = 0;
-    let mut read_ack = |acked: &mut u64| -> Result<bool, String> {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-            return Ok(false);
-        }
-        if line.trim_end() != format!("ack {acked}") {
-            return Err(format!("the child acknowledged {line:?} after {acked}"));
-        }
-        *acked += 1;
-        Ok(true)
-    };
-    while acked < wait_acks && read_ack(&mut acked)? {}
-    std::thread::sleep(delay);
-    // A no-op error if it already exited, which its stderr then explains.
-    let _ = child.kill();
-    let status = child.wait().map_err(|e| e.to_string())?;
-    while read_ack(&mut acked)? {}
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("piped")
-        .read_to_string(&mut stderr)
-        .map_err(|e| e.to_string())?;
-    if !stderr.is_empty() || status.code().is_some() {
-        return Err(format!(
-            "the torture child failed by itself ({status}) after {acked} acks: {stderr}"
-        ));
-    }
-    Ok(acked)
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
