@@ -27,6 +27,12 @@ options:
   --write-data DIR     with --synthetic: also write the data set to DIR as
                        base.fvecs, query.fvecs and gt.ivecs (exact top --k), so other
                        tools (benches/compare) can run on the same vectors
+  --write-gt G.ivecs   write the exact top --k ids per query (the --gt read or the
+                       ground truth computed) to G.ivecs, for a later --query-only run
+  --query-only         run the query sweep on the database a build run kept in --db,
+                       in a process that never generates or reads the base (the
+                       measured run of a memory-limited process, benches/memlimit.sh):
+                       needs --db and --gt; reports the peak resident memory (VmHWM)
   --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
@@ -199,6 +205,10 @@ pub struct Args {
     pub refines: Vec<usize>,
     /// `--write-data DIR`: write the generated data set there.
     pub write_data: Option<PathBuf>,
+    /// `--write-gt FILE`: write the ground truth there.
+    pub write_gt: Option<PathBuf>,
+    /// `--query-only`: sweep a kept database without the base.
+    pub query_only: bool,
     /// `--policy`: `HYBRID_POLICY` sent with every query.
     pub policy: Option<Policy>,
 }
@@ -262,6 +272,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut synthetic = None;
     let mut synthetic_queries = None;
     let mut open_only = false;
+    let mut query_only = false;
+    let mut write_gt = None;
     let mut memtable_rows = None;
     let mut background = true;
     let mut final_flush = true;
@@ -287,6 +299,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "-h" | "--help" => return Ok(Command::Help),
             "--open-only" => {
                 open_only = true;
+                continue;
+            }
+            "--query-only" => {
+                query_only = true;
                 continue;
             }
             "--no-background" => {
@@ -344,6 +360,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--refine" => refines = setting_list(&flag, &value()?)?,
             "--policy" => policy = Some(parse_policy(&value()?)?),
             "--write-data" => write_data = Some(PathBuf::from(value()?)),
+            "--write-gt" => write_gt = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -371,6 +388,18 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--filters needs --meta: filters refer to the row fields it ingests",
         ));
     }
+    if query_only && (db.is_none() || gt.is_none() || open_only || stream || limit.is_some()) {
+        return Err(BenchError::new(
+            "--query-only sweeps the database a build run kept without the base: it needs \
+             --db and --gt (a build run's --write-gt), and takes no --open-only, --stream \
+             or --limit",
+        ));
+    }
+    if query_only && synthetic.is_none() {
+        return Err(BenchError::new(
+            "--query-only takes --synthetic: it generates the queries, never the base",
+        ));
+    }
     if open_only && db.is_none() {
         return Err(BenchError::new(
             "--open-only needs --db: it measures opening a database an earlier run kept",
@@ -394,10 +423,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     }
     let source = match synthetic {
         Some(spec) => {
-            if base.is_some() || query.is_some() || gt.is_some() || meta.is_some() {
+            if base.is_some() || query.is_some() || meta.is_some() {
                 return Err(BenchError::new(
-                    "--synthetic generates the vectors: it takes no --base, --query, --gt \
-                     or --meta",
+                    "--synthetic generates the vectors: it takes no --base, --query or \
+                     --meta (a --gt is the ground truth a run with --write-gt wrote)",
                 ));
             }
             if limit.is_some() {
@@ -453,6 +482,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         refines,
         policy,
         write_data,
+        write_gt,
+        query_only,
     })))
 }
 
@@ -665,5 +696,26 @@ mod tests {
         let args = run("--synthetic 100:4 --queries 7 --metric l2 --index flat").unwrap();
         assert!(matches!(args.source, Source::Synthetic { queries: 7, .. }));
         assert!(!args.open_only && args.background && args.final_flush);
+    }
+
+    #[test]
+    fn query_only_needs_a_kept_database_and_its_ground_truth() {
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        let args =
+            run("--synthetic 1m:128 --metric l2 --index ivfpq --db d --gt g.ivecs --query-only")
+                .unwrap();
+        assert!(args.query_only);
+        assert_eq!(args.gt, Some(PathBuf::from("g.ivecs")));
+        let build = run("--synthetic 1m:128 --metric l2 --index hnsw --db d --write-gt g").unwrap();
+        assert_eq!(build.write_gt, Some(PathBuf::from("g")));
+        assert!(!build.query_only);
+        for line in [
+            "--synthetic 10:4 --metric l2 --index flat --db d --query-only",
+            "--synthetic 10:4 --metric l2 --index flat --gt g --query-only",
+            "--synthetic 10:4 --metric l2 --index flat --db d --gt g --query-only --open-only",
+            "--base b --query q --metric l2 --index flat --db d --gt g --query-only",
+        ] {
+            assert!(message(line).contains("--query-only"), "{line}");
+        }
     }
 }
