@@ -46,10 +46,10 @@
 //!    4*(1+M0) + dim` rounded up to a multiple of 64. Fixed size, so a node's list
 //!    is one multiply away and a hop reads a few consecutive cache lines.
 //! 2. **inverse norms**: `n` f32, `1/|v_i|` (0 for a zero row), COSINE only; empty
-//!    for L2 and IP.
-//! 2b. **quantiser** (version 2 only): `dim` f32 `min`, then `dim` f32 `scale`;
-//!    component `d` of a row is about `min[d] + scale[d] * code[d]` (COSINE: of the
-//!    row scaled to unit norm). Finite, `scale >= 0` (checked by `verify`).
+//!    for L2 and IP. Version 2 follows it with the **quantiser**, a section of
+//!    `dim` f32 `min`, then `dim` f32 `scale`: component `d` of a row is about
+//!    `min[d] + scale[d] * code[d]` (COSINE: of the row scaled to unit norm); finite,
+//!    `scale >= 0` (checked by `verify`).
 //! 3. **upper nodes**: `u` u32, the ids with level > 0, strictly ascending (looked
 //!    up by binary search; upper levels are visited a few times per query).
 //! 4. **upper offsets**: `u + 1` u32 word offsets into section 5; the first is 0, the

@@ -432,8 +432,8 @@ mod sq8 {
             .map(|(w, c)| w * f32::from(*c))
             .sum();
         for (w, c) in wc.zip(cc) {
-            for j in 0..LANES {
-                acc[j] = madd::<FMA>(w[j], f32::from(c[j]), acc[j]);
+            for ((a, w), c) in acc.iter_mut().zip(w).zip(c) {
+                *a = madd::<FMA>(*w, f32::from(*c), *a);
             }
         }
         acc.iter().sum::<f32>() + tail
@@ -458,9 +458,9 @@ mod sq8 {
             })
             .sum();
         for ((r, s), c) in rc.zip(sc).zip(cc) {
-            for j in 0..LANES {
-                let t = madd::<FMA>(-s[j], f32::from(c[j]), r[j]);
-                acc[j] = madd::<FMA>(t, t, acc[j]);
+            for (((a, r), s), c) in acc.iter_mut().zip(r).zip(s).zip(c) {
+                let t = madd::<FMA>(-*s, f32::from(*c), *r);
+                *a = madd::<FMA>(t, t, *a);
             }
         }
         acc.iter().sum::<f32>() + tail

@@ -55,36 +55,35 @@ pub(crate) fn encode(
             None => 0.0,
         }
     };
-    let mut lo = vec![f32::INFINITY; dim];
-    let mut hi = vec![f32::NEG_INFINITY; dim];
+    let mut bounds = vec![(f32::INFINITY, f32::NEG_INFINITY); dim];
     for id in (0..n).filter(|&id| is_present(id)) {
-        for d in 0..dim {
+        for (d, (lo, hi)) in bounds.iter_mut().enumerate() {
             let x = scaled(id, d);
             // Non-finite components (only reachable through the crate API; the engine
             // refuses them) would make every step infinite: they get code 0 and the
             // exact re-ranking puts their rows where they belong.
             if x.is_finite() {
-                lo[d] = lo[d].min(x);
-                hi[d] = hi[d].max(x);
+                *lo = lo.min(x);
+                *hi = hi.max(x);
             }
         }
     }
-    let mut min = Vec::with_capacity(dim);
-    let mut scale = Vec::with_capacity(dim);
-    for d in 0..dim {
-        if lo[d] <= hi[d] {
-            let step = (hi[d] - lo[d]) / 255.0;
-            min.push(lo[d]);
-            scale.push(if step.is_finite() { step } else { 0.0 });
-        } else {
-            min.push(0.0);
-            scale.push(0.0);
-        }
-    }
+    let (min, scale): (Vec<f32>, Vec<f32>) = bounds
+        .iter()
+        .map(|&(lo, hi)| {
+            if lo > hi {
+                // No finite component in this dimension.
+                return (0.0, 0.0);
+            }
+            let step = (hi - lo) / 255.0;
+            (lo, if step.is_finite() { step } else { 0.0 })
+        })
+        .unzip();
     let mut codes = vec![0u8; n * dim];
     for id in (0..n).filter(|&id| is_present(id)) {
-        for d in 0..dim {
-            codes[id * dim + d] = quantise(scaled(id, d), min[d], scale[d]);
+        let row = &mut codes[id * dim..(id + 1) * dim];
+        for (d, code) in row.iter_mut().enumerate() {
+            *code = quantise(scaled(id, d), min[d], scale[d]);
         }
     }
     Sq8Codes { min, scale, codes }
