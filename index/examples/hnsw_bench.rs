@@ -151,7 +151,7 @@ fn main() -> Result<(), String> {
             .map(|hit| hit.id)
             .collect();
     }
-    let (n, nq, k) = (base.len() / dim, queries.len() / dim, args.k);
+    let (n, nq) = (base.len() / dim, queries.len() / dim);
     println!(
         "data {} n={n} nq={nq} dim={dim} metric={} M={} EF_CONSTRUCTION={} threads={}",
         args.data.display(),
