@@ -128,8 +128,9 @@ pub use model::schema::{
     VectorIndex, VectorOptions, IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
 pub use model::validate::{MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
-pub use query_builder::QueryBuilder;
+pub use query_builder::{HybridBuilder, QueryBuilder};
 pub use read::execute::{Explain, SourcePlan, Strategy};
 pub use read::filter::Filter;
+pub use read::hybrid::{HybridHit, HybridRank, HybridResults, HybridSearch};
 pub use read::search::{Hit, Param, Search, SearchResults};
 pub use text::{tantivy_analyzer, RedisTokenStream, RedisTokenizer};
