@@ -65,9 +65,6 @@ pub struct Report {
     /// Resident memory when the query runs ended (the mapped rows and graphs the
     /// searches touched, plus the heap), when the platform reports it.
     pub rss_after_runs: Option<u64>,
-    /// Resident memory when the query runs ended (the mapped rows and graphs the
-    /// searches touched, plus the heap), when the platform reports it.
-    pub rss_after_runs: Option<u64>,
     /// Segment directories after the ingest and its background compaction.
     pub segments: usize,
     /// Where the database was.
@@ -134,7 +131,6 @@ impl Report {
             "open_ms": open.first_answer_ms,
             "rss_mb": open.rss_first_answer.map(|rss| mib(rss.total)),
             "disk_mb": mib(self.disk_bytes),
-            "rss_after_runs_mb": self.rss_after_runs.map(mib),
             "rss_after_runs_mb": self.rss_after_runs.map(mib),
             "runs": runs,
             "strata": {
