@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use strata::{Durability, Metric, VectorIndex};
+use strata::{Durability, HnswCompression, Metric, VectorIndex};
 
 use crate::synthetic::Spec;
 use crate::{BenchError, Result};
@@ -54,6 +54,8 @@ options:
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
   --durability D       always|everysec|never, default everysec
+  --compression C      sq8|float32: what new segments' HNSW graphs are walked over
+                       (Options::hnsw_compression), default float32
   --db DIR             keep the database in DIR; a later run on the same data set
                        skips ingest and measures open and queries only
   --open-only          with --db holding the data set: measure the open (handle,
@@ -169,6 +171,7 @@ pub struct Args {
     pub threads: usize,
     pub batch: usize,
     pub durability: Durability,
+    pub compression: HnswCompression,
     pub db: Option<PathBuf>,
     pub json: Option<PathBuf>,
     pub meta: Option<PathBuf>,
@@ -265,6 +268,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut batch = 1000;
     let mut durability = Durability::EverySec;
+    let mut compression = HnswCompression::Float32;
     let mut db = None;
     let mut json = None;
     let mut meta = None;
@@ -350,6 +354,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--threads" => threads = positive(&flag, &value()?)?,
             "--batch" => batch = positive(&flag, &value()?)?,
             "--durability" => durability = parse_durability(&value()?)?,
+            "--compression" => compression = parse_compression(&value()?)?,
             "--db" => db = Some(PathBuf::from(value()?)),
             "--m" => m = positive(&flag, &value()?)?,
             "--ef-construction" => ef_construction = positive(&flag, &value()?)?,
@@ -459,6 +464,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         threads,
         batch,
         durability,
+        compression,
         db,
         json,
         meta,
@@ -535,6 +541,16 @@ fn parse_index(value: &str) -> Result<IndexKind> {
         "ivfpq" | "ivf_pq" | "ivf-pq" => Ok(IndexKind::IvfPq),
         _ => Err(BenchError::new(format!(
             "--index {value:?}: expected flat, hnsw or ivfpq"
+        ))),
+    }
+}
+
+fn parse_compression(value: &str) -> Result<HnswCompression> {
+    match value.to_ascii_lowercase().as_str() {
+        "sq8" => Ok(HnswCompression::Sq8),
+        "float32" => Ok(HnswCompression::Float32),
+        _ => Err(BenchError::new(format!(
+            "--compression {value:?}: expected sq8 or float32"
         ))),
     }
 }

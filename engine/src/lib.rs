@@ -121,7 +121,7 @@ pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
 pub use model::doc::{Doc, Value};
 pub use model::error::{Error, Result};
 pub use model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
-pub use model::options::{Durability, Limits, Options, Recovery};
+pub use model::options::{Durability, HnswCompression, Limits, Options, Recovery};
 pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
 pub use model::schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, TextLanguage, TextOptions,

@@ -5,7 +5,7 @@
 //! cargo run --release -p strata-bench --bin ann -- \
 //!     --base base.fvecs --query query.fvecs --gt gt.ivecs --metric cosine --index flat \
 //!     [--limit N] [--k 10] [--threads T] [--db DIR] [--json OUT] \
-//!     [--durability always|everysec|never] [--meta meta.jsonl --filters gt_filtered.json]
+//!     [--durability always|everysec|never] [--compression sq8|float32] [--meta meta.jsonl --filters gt_filtered.json]
 //! cargo run --release -p strata-bench --bin ann -- \
 //!     --synthetic 1m:128:42 --metric l2 --index flat --db /tmp/db [--open-only]
 //! ```
@@ -184,6 +184,7 @@ fn measure(args: &Args) -> Result<()> {
         build_s: ingested.map_or(0.0, |(_, flush_s)| flush_s),
         open: opened.figures,
         disk_bytes,
+        rss_after_runs: metrics::rss_bytes(),
         segments,
         db: db_name(args, &dir),
         runs,
@@ -337,6 +338,7 @@ fn bulk_twin(
         .map_err(|e| BenchError::new(format!("cannot create a temporary directory: {e}")))?;
     let options = Options {
         durability: args.durability,
+        hnsw_compression: args.compression,
         memtable_rows_max: usize::MAX,
         memtable_bytes_max: usize::MAX,
         background_work: args.background,
@@ -452,6 +454,7 @@ fn measure_open_only(args: &Args, machine: Machine) -> Result<()> {
         build_s: 0.0,
         open: opened.figures,
         disk_bytes: metrics::dir_size(&dir)?,
+        rss_after_runs: metrics::rss_bytes(),
         segments,
         db: db_name(args, &dir),
         runs: Vec::new(),
@@ -575,6 +578,7 @@ fn options(args: &Args) -> Options {
     let bulk = args.index != IndexKind::Flat && args.memtable_rows.is_none() && !args.stream;
     Options {
         durability: args.durability,
+        hnsw_compression: args.compression,
         memtable_rows_max: args.memtable_rows.unwrap_or(if bulk {
             usize::MAX
         } else {

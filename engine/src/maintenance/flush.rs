@@ -112,6 +112,7 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
         &state.schema,
         &written_rows,
         Some(&seed),
+        shared.options.hnsw_compression,
     )
     .and_then(|written| {
         Segment::open(
