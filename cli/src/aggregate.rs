@@ -6,6 +6,7 @@
 //! `VERBATIM` and `TIMEOUT` go to the query; `ADDSCORES` puts each hit's score in
 //! `@__score`.
 //!
+//! As in RediSearch, a `SORTBY` without `MAX` or a later `LIMIT` keeps 10 rows.
 //! A row sees every field of its hit (`@field` in expressions, `SORTBY` and `GROUPBY`)
 //! but replies only with what `LOAD`, `APPLY`, `GROUPBY`/`REDUCE` and `SORTBY` name.
 
@@ -31,6 +32,8 @@ type Args<'a> = &'a [Vec<u8>];
 const PAGE: usize = 10_000;
 /// Open cursors at most; opening one more closes the one idle longest.
 const MAX_CURSORS: usize = 1024;
+/// Rows a `SORTBY` keeps without `MAX` or a later `LIMIT`, as in RediSearch.
+const SORTBY_DEFAULT_MAX: usize = 10;
 /// RediSearch's default `MAXIDLE`.
 const DEFAULT_MAX_IDLE: Duration = Duration::from_secs(300);
 
@@ -460,7 +463,7 @@ fn reduce(reducer: &Reducer, rows: &[Row]) -> Val {
 /// matched, or the groups made by the last `GROUPBY`.
 fn apply(steps: &[Step], mut rows: Vec<Row>) -> (Vec<Row>, usize) {
     let mut total = rows.len();
-    for step in steps {
+    for (at, step) in steps.iter().enumerate() {
         match step {
             Step::Load(None) => {
                 for row in &mut rows {
@@ -554,8 +557,11 @@ fn apply(steps: &[Step], mut rows: Vec<Row>) -> (Vec<Row>, usize) {
                         }
                     }
                 }
-                if let Some(max) = max {
-                    rows.truncate(*max);
+                // As RediSearch: a SORTBY without MAX keeps the first 10 rows unless a
+                // LIMIT after it says how many.
+                let limited = steps[at + 1..].iter().any(|s| matches!(s, Step::Limit(..)));
+                if let Some(max) = max.or((!limited).then_some(SORTBY_DEFAULT_MAX)) {
+                    rows.truncate(max);
                 }
             }
             Step::Limit(offset, num) => {

@@ -32,8 +32,12 @@ def main():
     vectors = parity.decode_vectors(os.path.join(parity.DATA, "sample.i8"))
     queries = parity.decode_vectors(os.path.join(parity.DATA, "queries.i8"))
     failures, checks = 0, 0
+    # `strata import --from` brings back one index: cases on others are not compared.
+    served = {name.decode() for name in ours_client.execute_command("FT._LIST")}
     for entry in parity.CASES:
         if "KNN" not in entry["query"] or entry["mode"] not in ("exact", "knn"):
+            continue
+        if (parity.JSON_INDEX if entry.get("index") == "json" else parity.INDEX) not in served:
             continue
         sort = entry["args"][entry["args"].index("SORTBY") + 1] if "SORTBY" in entry["args"] else None
         if sort in ("year", "popularity", "name"):
