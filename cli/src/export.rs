@@ -362,17 +362,29 @@ pub fn run(keyspace: &Keyspace, url: &str, cluster: bool) -> Result<u64, String>
         if let Some((name, args)) = &part.create {
             let mut command: Vec<&[u8]> = vec![b"FT.CREATE", name.as_bytes()];
             command.extend(args.iter().map(|a| a.as_bytes()));
+            let mut made = false;
             for (i, reply) in target.call_all(&command)?.into_iter().enumerate() {
                 match reply {
                     // A resumed run made it already; in a cluster whose RediSearch has
                     // its coordinator, the first master's FT.CREATE reached the others.
                     Reply::Error(e)
-                        if e.contains("Index already exists") && (done > 0 || i > 0) => {}
+                        if e.contains("Index already exists") && (done > 0 || i > 0) =>
+                    {
+                        made = true
+                    }
+                    // Without the coordinator RediSearch treats the index name as a
+                    // key: only the master owning its slot takes the FT.CREATE.
+                    Reply::Error(e) if e.starts_with("MOVED") && cluster => {}
                     Reply::Error(e) => {
                         return Err(format!("FT.CREATE {name} on the target failed: {e}"))
                     }
-                    _ => {}
+                    _ => made = true,
                 }
+            }
+            if !made {
+                return Err(format!(
+                    "FT.CREATE {name}: no master of the cluster took it"
+                ));
             }
         }
     }
