@@ -57,10 +57,8 @@ fn main() -> DemoResult<()> {
         None => (temporary_path(), true),
     };
     let outcome = tour(&path, &packages, &queries);
-    if temporary {
-        if let Err(error) = std::fs::remove_dir_all(&path) {
-            eprintln!("note: could not remove {}: {error}", path.display());
-        }
+    if temporary && let Err(error) = std::fs::remove_dir_all(&path) {
+        eprintln!("note: could not remove {}: {error}", path.display());
     }
     outcome
 }

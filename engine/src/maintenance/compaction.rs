@@ -291,10 +291,9 @@ fn carry_over(
         for (row, deadline) in &current.overlay.deadlines {
             if snapshot.deadlines.get(row) != Some(deadline)
                 && !current.overlay.deleted.contains(*row)
+                && let Some(new_row) = merged.find(segment.key(*row)?)?
             {
-                if let Some(new_row) = merged.find(segment.key(*row)?)? {
-                    carried.deadlines.insert(new_row, *deadline);
-                }
+                carried.deadlines.insert(new_row, *deadline);
             }
         }
     }

@@ -172,10 +172,11 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
             carried.deleted.extend(row(slot));
         }
         for (slot, deadline) in &now.deadlines {
-            if then.deadlines.get(slot) != Some(deadline) && !now.deleted.contains(*slot) {
-                if let Some(row) = row(*slot) {
-                    carried.deadlines.insert(row, *deadline);
-                }
+            if then.deadlines.get(slot) != Some(deadline)
+                && !now.deleted.contains(*slot)
+                && let Some(row) = row(*slot)
+            {
+                carried.deadlines.insert(row, *deadline);
             }
         }
     }

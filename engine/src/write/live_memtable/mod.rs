@@ -285,10 +285,10 @@ impl LiveMemtable {
                 }
                 continue;
             }
-            if wanted(position) {
-                if let Some(vector) = self.vector(position as u16, slot) {
-                    doc = doc.vector(&field.name, vector.to_vec());
-                }
+            if wanted(position)
+                && let Some(vector) = self.vector(position as u16, slot)
+            {
+                doc = doc.vector(&field.name, vector.to_vec());
             }
         }
         doc
