@@ -77,11 +77,11 @@ impl JsonPath {
             match doc.pointer_mut(&at[..split]) {
                 Some(Json::Object(members)) => removed += members.remove(&token).is_some() as usize,
                 Some(Json::Array(elements)) => {
-                    if let Ok(i) = token.parse::<usize>() {
-                        if i < elements.len() {
-                            elements.remove(i);
-                            removed += 1;
-                        }
+                    if let Ok(i) = token.parse::<usize>()
+                        && i < elements.len()
+                    {
+                        elements.remove(i);
+                        removed += 1;
                     }
                 }
                 _ => {}
