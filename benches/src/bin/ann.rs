@@ -528,6 +528,7 @@ fn measure_query_only(args: &Args, machine: Machine) -> Result<()> {
         disk_bytes: metrics::dir_size(dir)?,
         segments,
         db: db_name(args, dir),
+        rss_after_runs: now.map(|rss| rss.total),
         runs,
         machine,
         notes,
