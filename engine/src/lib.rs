@@ -118,10 +118,11 @@ pub use apps::{cache, recommend};
 pub use collection::{Collection, KeyTtl};
 pub use database::Database;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
+pub use json::JsonPath;
 pub use model::doc::{Doc, Value};
 pub use model::error::{Error, Result};
 pub use model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
-pub use model::options::{Durability, Limits, Options, Recovery};
+pub use model::options::{Durability, HnswCompression, Limits, Options, Recovery};
 pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
 pub use model::schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, TextLanguage, TextOptions,

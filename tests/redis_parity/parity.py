@@ -656,15 +656,11 @@ def main():
 
     served = None
     if options.serve:
-        # `strata serve` has no `ON JSON` indexes or `JSON.*` commands yet: those cases
-        # are the runner's (the embedded API has JSON documents).
-        skipped = [entry["name"] for entry in CASES if entry.get("index") == "json"]
-        CASES[:] = [entry for entry in CASES if entry.get("index") != "json"]
-        print(f"skipped {len(skipped)} JSON cases: strata serve has no ON JSON indexes yet")
         for entry in CASES:
             entry.update(entry.get("served", {}))
         served = redis.Redis(port=options.serve, protocol=2)
         load_redis(served, rows, vectors)
+        load_redis_json(served, rows, vectors)
         strata_answers = {}
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -686,6 +682,14 @@ def main():
                         side.hset(key, mapping=hash_of(rows[by_key[key]], vectors[by_key[key]]))
             for key, path, value in JSON_UPDATES + [JSON_REFUSED]:
                 client.execute_command("JSON.SET", key, path, value)
+                if served is not None:
+                    try:
+                        served.execute_command("JSON.SET", key, path, value)
+                    except redis.ResponseError:
+                        # Strata refuses the value its field cannot index (the
+                        # "json_refused" case checks the document stayed as it was).
+                        if (key, path, value) != JSON_REFUSED:
+                            raise
         for entry in CASES:
             if entry["phase"] == phase:
                 theirs[entry["name"]] = redis_answer(client, entry, vectors, queries)

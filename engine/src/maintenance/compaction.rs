@@ -146,7 +146,14 @@ pub(crate) fn compact_collection(
             graphs: SeedGraphs::Segment(&inputs[largest].0),
             map: &seed_map,
         };
-        let written = write_segment_seeded(shared.fs.as_ref(), &dir, schema, &rows, Some(&seed));
+        let written = write_segment_seeded(
+            shared.fs.as_ref(),
+            &dir,
+            schema,
+            &rows,
+            Some(&seed),
+            shared.options.hnsw_compression,
+        );
         let opened = written.and_then(|written| {
             Segment::open(
                 Arc::clone(&shared.fs),
