@@ -684,7 +684,8 @@ fn slop(result: &Res) -> i32 {
     if children.len() <= 1 {
         return 1;
     }
-    let delta = |a: u32, b: u32| (if a > b { a - b } else { b - a }) as i32;
+    // C assigns the unsigned difference to an `int`: the end marker wraps negative.
+    let delta = |a: u32, b: u32| a.abs_diff(b) as i32;
     let num = children.len();
     let mut dist: i64 = 0;
     let mut i = 0;
