@@ -101,9 +101,10 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
     // slots to rows (dropping the deleted ones and repairing around them).
     frozen.index_all(indexing_threads(frozen.index_lag()))?;
     let graphs = frozen.index.graphs_for_flush(frozen.horizon);
+    let nodes = frozen.memtable.node_rows(&rows);
     let seed = GraphSeed {
         graphs: SeedGraphs::Memtable(&graphs),
-        map: &rows,
+        map: &nodes,
     };
     let opened = write_segment_seeded(
         shared.fs.as_ref(),
@@ -111,6 +112,7 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
         &state.schema,
         &written_rows,
         Some(&seed),
+        shared.options.hnsw_compression,
     )
     .and_then(|written| {
         Segment::open(
@@ -172,10 +174,11 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
             carried.deleted.extend(row(slot));
         }
         for (slot, deadline) in &now.deadlines {
-            if then.deadlines.get(slot) != Some(deadline) && !now.deleted.contains(*slot) {
-                if let Some(row) = row(*slot) {
-                    carried.deadlines.insert(row, *deadline);
-                }
+            if then.deadlines.get(slot) != Some(deadline)
+                && !now.deleted.contains(*slot)
+                && let Some(row) = row(*slot)
+            {
+                carried.deadlines.insert(row, *deadline);
             }
         }
     }

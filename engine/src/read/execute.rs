@@ -396,10 +396,10 @@ pub(crate) fn prepare(
     };
     let mut projection: Vec<usize> = Vec::new();
     for returned in &returns {
-        if let Returned::Field { position, .. } = returned {
-            if !projection.contains(position) {
-                projection.push(*position);
-            }
+        if let Returned::Field { position, .. } = returned
+            && !projection.contains(position)
+        {
+            projection.push(*position);
         }
     }
     let sort = match &options.sort_by {
