@@ -159,7 +159,25 @@ impl<'c> QueryBuilder<'c> {
     }
 
     /// FT.SEARCH options after the query string, as separate arguments: `RETURN`,
-    /// `SORTBY`, `LIMIT`, `NOCONTENT`, `PARAMS`, `DIALECT`.
+    /// `SORTBY`, `LIMIT`, `NOCONTENT`, `WITHSCORES`, `INKEYS`, `INFIELDS`, `HIGHLIGHT`,
+    /// `SUMMARIZE`, `PARAMS`, `DIALECT`.
+    ///
+    /// `HIGHLIGHT` and `SUMMARIZE` rewrite the returned TEXT fields around the words
+    /// the query matched, as RediSearch does:
+    ///
+    /// ```
+    /// use strata::{Database, Doc, Schema};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = Database::open(dir.path().join("db"))?;
+    /// let notes = db.create_collection("notes", Schema::builder().text("body").build()?)?;
+    /// notes.upsert("a", Doc::new().text("body", "Rotate the OAuth refresh tokens daily"))?;
+    /// let hits = notes.query("@body:token").args(["HIGHLIGHT", "TAGS", "[", "]"]).run()?;
+    /// assert_eq!(hits[0].doc.get_text("body"), Some("Rotate the OAuth refresh [tokens] daily"));
+    /// let hits = notes.query("@body:token").args(["SUMMARIZE", "LEN", "6"]).run()?;
+    /// assert_eq!(hits[0].doc.get_text("body"), Some("OAuth refresh tokens ... "));
+    /// # Ok::<(), strata::Error>(())
+    /// ```
+    ///
     ///
     /// ```
     /// use strata::{Database, Doc, Filter, Metric, Schema, Search, VectorIndex};

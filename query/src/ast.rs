@@ -319,6 +319,30 @@ impl Scorer {
     }
 }
 
+/// `HIGHLIGHT [FIELDS n f ...] [TAGS open close]`: matched terms in returned TEXT
+/// fields are wrapped in tags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Highlight {
+    /// `FIELDS`; `None` means every returned TEXT field.
+    pub fields: Option<Vec<String>>,
+    /// `TAGS open close`; `None` means RediSearch's `<b>` and `</b>`.
+    pub tags: Option<(String, String)>,
+}
+
+/// `SUMMARIZE [FIELDS n f ...] [FRAGS n] [LEN n] [SEPARATOR s]`: returned TEXT fields
+/// are cut to the fragments around matched terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summarize {
+    /// `FIELDS`; `None` means every returned TEXT field.
+    pub fields: Option<Vec<String>>,
+    /// `FRAGS`: most fragments per field (RediSearch's default is 3).
+    pub frags: Option<u64>,
+    /// `LEN`: words of context per fragment (RediSearch's default is 20).
+    pub len: Option<u64>,
+    /// `SEPARATOR`: written after each fragment (RediSearch's default is `... `).
+    pub separator: Option<String>,
+}
+
 /// The FT.SEARCH arguments that follow the query string.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueryOptions {
@@ -340,6 +364,10 @@ pub struct QueryOptions {
     pub in_keys: Option<Vec<String>>,
     /// `INFIELDS n field ...`: text predicates look only in these fields.
     pub in_fields: Option<Vec<String>>,
+    /// `HIGHLIGHT`.
+    pub highlight: Option<Highlight>,
+    /// `SUMMARIZE`.
+    pub summarize: Option<Summarize>,
     /// `DIALECT n` if given: 2, 3 or 4, which mean the same to Strata (3 changes only
     /// JSON multi-value returns, 4 only Redis's optimiser); an absent `DIALECT` means 2.
     pub dialect: Option<u32>,

@@ -25,7 +25,7 @@
 //! - [`parse_query`]: the query string alone (FT.SEARCH's query argument).
 //! - [`parse_options`]: the FT.SEARCH arguments after it (`RETURN`, `SORTBY`,
 //!   `LIMIT`, `PARAMS`, `NOCONTENT`, `WITHSCORES`, `SCORER BM25`, `INKEYS`,
-//!   `INFIELDS`, `DIALECT`).
+//!   `INFIELDS`, `HIGHLIGHT`, `SUMMARIZE`, `DIALECT`).
 //! - [`parse_search`]: both at once into one [`Query`].
 //! - [`parse_hybrid`]: FT.HYBRID's arguments (a text query and a vector query with
 //!   their fusion) into a [`HybridQuery`]; [`split_arguments`] splits a command line
@@ -81,8 +81,8 @@ mod predicates;
 mod print;
 
 pub use ast::{
-    Filter, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, Scorer, SortBy,
-    SortOrder, TagPattern, TextTerm, Value, VectorClause,
+    Filter, Highlight, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, Scorer,
+    SortBy, SortOrder, Summarize, TagPattern, TextTerm, Value, VectorClause,
 };
 pub use error::QueryError;
 pub use hybrid::{

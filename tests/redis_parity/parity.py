@@ -314,6 +314,26 @@ TEXT_CASES += [(q, []) for q in [
 ]]
 for query, args in TEXT_CASES:
     CASES.append(case(f"text {query}", query, mode="set", args=ALL + args))
+# HIGHLIGHT and SUMMARIZE (issue 12): the rewritten fields must match Redis's byte for
+# byte. FIELDS names the field the query searches: RediSearch applies a term's
+# positions in the field it matched to every field's offsets (a listed difference).
+MARKUP_CASES = [
+    ("@summary:python", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@summary:(python library)", ["HIGHLIGHT", "FIELDS", "1", "summary", "TAGS", "<em>", "</em>"]),
+    ("@summary:libraries", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "5", "FRAGS", "2"]),
+    ("@summary:(data|model)", ["SUMMARIZE", "FIELDS", "1", "summary", "HIGHLIGHT", "FIELDS", "1",
+                               "summary"]),
+    ("@summary:\"command line\"", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@summary:running", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "3", "SEPARATOR", " | "]),
+    ("@summary:tools", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "0", "HIGHLIGHT", "FIELDS",
+                       "1", "summary"]),
+    ("@topic:{web}", ["SUMMARIZE", "FIELDS", "1", "summary"]),
+    ("@topic:{web}", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@name:django", ["HIGHLIGHT", "FIELDS", "1", "name", "SUMMARIZE", "FIELDS", "1", "name"]),
+]
+for query, args in MARKUP_CASES:
+    CASES.append(case(f"markup {query} {' '.join(args)}", query, mode="set",
+                      args=ALL + ["RETURN", "3", "name", "summary", "topic"] + args))
 CASES += [
     # Redis 7.4 refuses a KNN filter of several predicates without parentheses; Strata
     # reads it as the parenthesised form (a listed difference).

@@ -208,6 +208,8 @@ pub(crate) struct Plan {
     projection: Vec<usize>,
     /// What each hit returns, in order.
     returns: Vec<Returned>,
+    /// `HIGHLIGHT` and `SUMMARIZE`: how returned TEXT fields are rewritten.
+    markings: Vec<crate::read::highlight::Marking>,
     sort: Option<(SortKey, bool)>,
     offset: usize,
     count: usize,
@@ -428,8 +430,10 @@ pub(crate) fn prepare(
         offset: 0,
         count: DEFAULT_LIMIT,
     });
+    let markings = crate::read::highlight::prepare(options, &filter, schema, collection)?;
     Ok(Plan {
         printed: explain.then(|| bound.to_string()),
+        markings,
         filter,
         knn,
         scoring,
@@ -745,7 +749,16 @@ pub(crate) fn execute(
                 match returned {
                     Returned::Field { position, name } => {
                         if let Some(value) = stored.get(&schema.fields()[*position].name) {
-                            doc = doc.with(name, value.clone());
+                            let marked = match value {
+                                Value::Text(text) => plan
+                                    .markings
+                                    .iter()
+                                    .find(|m| m.position == *position)
+                                    .and_then(|m| m.apply(text))
+                                    .map(Value::Text),
+                                _ => None,
+                            };
+                            doc = doc.with(name, marked.unwrap_or_else(|| value.clone()));
                         }
                     }
                     Returned::KnnScore { name } => {

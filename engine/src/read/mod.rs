@@ -6,6 +6,7 @@
 
 pub(crate) mod execute;
 pub(crate) mod filter;
+pub(crate) mod highlight;
 pub(crate) mod hybrid;
 pub(crate) mod planner;
 pub(crate) mod redis_score;
