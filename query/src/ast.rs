@@ -258,18 +258,64 @@ pub struct Page {
 }
 
 /// `SCORER`: the function that ranks text matches.
+///
+/// The RediSearch names give the numbers Redis Stack 7.4 (RediSearch 2.10) gives, with
+/// its quirks (see README "Scorers"); [`Scorer::Bm25StdTantivy`] is Strata's default,
+/// a per-field Okapi BM25 equal to a plain tantivy index's score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scorer {
-    /// `BM25` (also accepted as `BM25STD`).
+    /// `BM25STD.TANTIVY`: Strata's default (no `SCORER`).
+    Bm25StdTantivy,
+    /// `TFIDF`: Redis 7.4's default.
+    Tfidf,
+    /// `TFIDF.DOCNORM`: TFIDF normalised by document length instead of the largest
+    /// term frequency.
+    TfidfDocnorm,
+    /// `BM25`: RediSearch's legacy BM25.
     Bm25,
+    /// `BM25STD`: RediSearch's standard BM25 (Redis 8's default).
+    Bm25Std,
+    /// `DISMAX`: term frequencies, summed over AND and the largest over OR.
+    Dismax,
+    /// `DOCSCORE`: the document's score (always 1 in Strata).
+    Docscore,
+    /// `HAMMING`: the distance between the query's and the document's binary payloads;
+    /// 0, as Redis gives for documents without a payload (Strata documents have none).
+    Hamming,
 }
 
 impl Scorer {
+    /// Every scorer, in the order errors list them.
+    pub const ALL: [Scorer; 8] = [
+        Scorer::Tfidf,
+        Scorer::TfidfDocnorm,
+        Scorer::Bm25,
+        Scorer::Bm25Std,
+        Scorer::Dismax,
+        Scorer::Docscore,
+        Scorer::Hamming,
+        Scorer::Bm25StdTantivy,
+    ];
+
     /// The keyword as written in a query.
     pub fn keyword(self) -> &'static str {
         match self {
+            Scorer::Bm25StdTantivy => "BM25STD.TANTIVY",
+            Scorer::Tfidf => "TFIDF",
+            Scorer::TfidfDocnorm => "TFIDF.DOCNORM",
             Scorer::Bm25 => "BM25",
+            Scorer::Bm25Std => "BM25STD",
+            Scorer::Dismax => "DISMAX",
+            Scorer::Docscore => "DOCSCORE",
+            Scorer::Hamming => "HAMMING",
         }
+    }
+
+    /// The scorer a keyword names, in any case.
+    pub fn from_keyword(keyword: &str) -> Option<Scorer> {
+        Scorer::ALL
+            .into_iter()
+            .find(|scorer| scorer.keyword().eq_ignore_ascii_case(keyword))
     }
 }
 

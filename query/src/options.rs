@@ -119,18 +119,14 @@ pub fn parse_options<S: AsRef<str>>(
             "SUMMARIZE" => options.summarize = Some(parse_summarize(&mut reader)?),
             "SCORER" => {
                 let (index, name) = reader.expect("a scorer name after SCORER")?;
-                options.scorer = Some(match name.to_ascii_uppercase().as_str() {
-                    "BM25" | "BM25STD" => Scorer::Bm25,
-                    _ => {
-                        return Err(QueryError::InvalidArgument {
-                            index,
-                            expected: "BM25 (the scorer Strata has; TFIDF, DISMAX, DOCSCORE \
-                                       and HAMMING are not implemented)"
-                                .to_string(),
-                            found: excerpt(name),
-                        })
+                options.scorer = Some(Scorer::from_keyword(name).ok_or_else(|| {
+                    let names: Vec<&str> = Scorer::ALL.iter().map(|s| s.keyword()).collect();
+                    QueryError::InvalidArgument {
+                        index,
+                        expected: format!("a scorer: {}", names.join(", ")),
+                        found: excerpt(name),
                     }
-                });
+                })?);
             }
             _ => options.dialect = Some(parse_dialect(&mut reader)?),
         }

@@ -365,6 +365,30 @@ fn search_combines_query_and_options() {
 }
 
 #[test]
+fn every_redisearch_scorer_parses_and_an_unknown_one_is_refused() {
+    for (keyword, scorer) in [
+        ("tfidf", strata_query::Scorer::Tfidf),
+        ("TFIDF.DOCNORM", strata_query::Scorer::TfidfDocnorm),
+        ("BM25", strata_query::Scorer::Bm25),
+        ("bm25std", strata_query::Scorer::Bm25Std),
+        ("DISMAX", strata_query::Scorer::Dismax),
+        ("DOCSCORE", strata_query::Scorer::Docscore),
+        ("HAMMING", strata_query::Scorer::Hamming),
+        ("BM25STD.TANTIVY", strata_query::Scorer::Bm25StdTantivy),
+    ] {
+        let options = parse_options(&["SCORER", keyword], &Limits::default()).unwrap();
+        assert_eq!(options.scorer, Some(scorer));
+        assert!(scorer.keyword().eq_ignore_ascii_case(keyword));
+    }
+    let error = parse_options(&["SCORER", "NOSUCH"], &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&error, QueryError::InvalidArgument { index: 1, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("TFIDF.DOCNORM"), "{error}");
+}
+
+#[test]
 fn highlight_and_summarize_parse_with_their_sub_options_in_any_order() {
     let limits = Limits::default();
     let options = parse_options(
