@@ -267,14 +267,15 @@ pub(crate) fn compact_collection(
             // The inputs stay installed (they are not removed: the next manifest names
             // them again), and the merged segment goes once no manifest names it.
             shared.catalog.write().retired.extend(merged);
-            shared.finish_manifest(&mut wal, publication);
+            let _ = shared.finish_manifest(&mut wal, publication);
             return Err(error);
         }
     };
     if state.dropped.load(std::sync::atomic::Ordering::Acquire) {
         shared.catalog.write().retired.extend(merged);
-        shared.finish_manifest(&mut wal, publication);
-        return Ok(false);
+        return shared
+            .finish_manifest(&mut wal, publication)
+            .map(|()| false);
     }
     tables.segments.retain(|slot| {
         !inputs
@@ -294,13 +295,13 @@ pub(crate) fn compact_collection(
     for (segment, _) in &inputs {
         segment.mark_obsolete();
     }
-    shared.finish_manifest(&mut wal, publication);
+    let trimmed = shared.finish_manifest(&mut wal, publication);
     state.publish(&tables);
     state
         .stats
         .merges
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(true)
+    trimmed.map(|()| true)
 }
 
 /// Deletions and TTL changes made to the inputs since the snapshot, re-addressed to

@@ -392,7 +392,7 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
             });
         }
     }
-    shared.finish_manifest(&mut wal, publication);
+    let trimmed = shared.finish_manifest(&mut wal, publication);
     state.publish(&tables);
-    Ok(())
+    trimmed
 }

@@ -579,7 +579,10 @@ impl Shared {
     /// the manifest becomes the published one, the segments of collections dropped
     /// before the capture become obsolete, and the WAL files every collection covers
     /// are removed.
-    pub fn finish_manifest(&self, wal: &mut Wal, publication: Publication) {
+    ///
+    /// Fails when a covered WAL file cannot be removed: the publication stands, and
+    /// the file stays listed for the next one to remove.
+    pub fn finish_manifest(&self, wal: &mut Wal, publication: Publication) -> Result<()> {
         let Publication {
             manifest, retired, ..
         } = publication;
@@ -600,7 +603,7 @@ impl Shared {
         }
         // A file that could not be removed stays listed and is tried again at the
         // next publication; it holds only covered records.
-        let _ = wal.trim(covered);
+        Ok(wal.trim(covered)?)
     }
 
     /// All three steps, for a publication that installs nothing: collections created
@@ -609,8 +612,7 @@ impl Shared {
         let _one_at_a_time = self.publishing.lock();
         let publication = self.capture_manifest(&mut self.wal.lock(), None)?;
         self.write_manifest(&publication)?;
-        self.finish_manifest(&mut self.wal.lock(), publication);
-        Ok(())
+        self.finish_manifest(&mut self.wal.lock(), publication)
     }
 }
 

@@ -254,6 +254,12 @@ impl Wal {
                 (dir.join(name), format::HEADER_LEN as u64)
             }
         };
+        if !report.dropped_files.is_empty() {
+            // Appends are about to reuse the dropped files' sequence numbers: a file a
+            // power cut brought back would overlap them.
+            fs.sync_dir(dir)
+                .map_err(|e| Error::io("fsync directory", dir, e))?;
+        }
         let file = fs
             .open_append(&file_path)
             .map_err(|e| Error::io("open for append", &file_path, e))?;
