@@ -195,11 +195,11 @@ fn power_cuts_around_a_publication_off_the_wal_mutex_keep_a_prefix() {
                 .create_collection(torture::COLLECTION, full_schema(Metric::L2))
                 .unwrap();
             for i in 0..20 {
-                docs.upsert(&key(i), doc(i)).unwrap();
+                docs.upsert(key(i), doc(i)).unwrap();
             }
             db.flush().unwrap();
             for i in 20..40 {
-                docs.upsert(&key(i), doc(i)).unwrap();
+                docs.upsert(key(i), doc(i)).unwrap();
             }
             sim.set_power_cut_mode(match mode {
                 0 => PowerCutMode::DropUnsynced,
@@ -218,7 +218,7 @@ fn power_cuts_around_a_publication_off_the_wal_mutex_keep_a_prefix() {
             }
             let mut written = 40;
             for i in 40..ROWS {
-                if docs.upsert(&key(i), doc(i)).is_err() {
+                if docs.upsert(key(i), doc(i)).is_err() {
                     break;
                 }
                 written = i + 1;
