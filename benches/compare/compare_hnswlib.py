@@ -3,6 +3,10 @@ strata-index's `hnsw_bench` example so the two can be read side by side.
 
 Build on --threads threads; queries on one thread, as one batch per ef (the loop
 runs in C++, so Python adds no per-query cost).
+
+With --cache DIR the built indexes are saved there and a later run loads them
+instead of building (printing the first build's time and the index's size), so that
+run.sh can alternate query passes of every system without rebuilding.
 """
 import argparse
 import os
@@ -42,6 +46,8 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--faiss", action="store_true", help="also run faiss IndexHNSWFlat")
+    p.add_argument("--space", default="cosine", choices=["cosine", "l2", "ip"])
+    p.add_argument("--cache", help="save built indexes here; load them when present")
     a = p.parse_args()
     efs = [int(e) for e in a.efs.split(",")]
     base = read_vecs(os.path.join(a.data, "base.fvecs"), np.float32)
@@ -52,12 +58,36 @@ def main():
 
     import hnswlib
 
-    index = hnswlib.Index(space="cosine", dim=dim)
-    index.init_index(max_elements=n, ef_construction=a.efc, M=a.m, random_seed=100)
-    index.set_num_threads(a.threads)
-    t = time.perf_counter()
-    index.add_items(base, np.arange(n), num_threads=a.threads)
-    print(f"hnswlib build_s={time.perf_counter() - t:.2f} (threads={a.threads})", flush=True)
+    def cached(name):
+        return os.path.join(a.cache, name) if a.cache else None
+
+    def build_time(name, seconds=None):
+        """Records the build time with the cached index, or reads it back."""
+        path = cached(name + ".build_s")
+        if seconds is not None and path:
+            with open(path, "w") as f:
+                f.write(f"{seconds}\n")
+        if seconds is None:
+            with open(path) as f:
+                seconds = float(f.read())
+        return seconds
+
+    index = hnswlib.Index(space=a.space, dim=dim)
+    path = cached("hnswlib.bin")
+    if path and os.path.exists(path):
+        index.load_index(path, max_elements=n)
+        secs = build_time("hnswlib")
+    else:
+        index.init_index(max_elements=n, ef_construction=a.efc, M=a.m, random_seed=100)
+        index.set_num_threads(a.threads)
+        t = time.perf_counter()
+        index.add_items(base, np.arange(n), num_threads=a.threads)
+        secs = build_time("hnswlib", time.perf_counter() - t)
+        if path:
+            index.save_index(path)
+    print(f"hnswlib build_s={secs:.2f} (threads={a.threads})", flush=True)
+    if path:
+        print(f"hnswlib index_bytes_per_vector={os.path.getsize(path) / n:.0f}", flush=True)
     index.set_num_threads(1)
     for ef in efs:
         index.set_ef(ef)
@@ -67,13 +97,23 @@ def main():
     if a.faiss:
         import faiss
 
-        # Vectors are unit-norm (see the data set's README), so IP ranks as cosine.
+        # The dev vectors are unit-norm (see the data set's README), so IP ranks as
+        # cosine there.
         faiss.omp_set_num_threads(a.threads)
-        fi = faiss.IndexHNSWFlat(dim, a.m, faiss.METRIC_INNER_PRODUCT)
-        fi.hnsw.efConstruction = a.efc
-        t = time.perf_counter()
-        fi.add(base)
-        print(f"faiss build_s={time.perf_counter() - t:.2f} (threads={a.threads})", flush=True)
+        faiss_metric = faiss.METRIC_L2 if a.space == "l2" else faiss.METRIC_INNER_PRODUCT
+        path = cached("faiss.index")
+        if path and os.path.exists(path):
+            fi = faiss.read_index(path)
+            secs = build_time("faiss")
+        else:
+            fi = faiss.IndexHNSWFlat(dim, a.m, faiss_metric)
+            fi.hnsw.efConstruction = a.efc
+            t = time.perf_counter()
+            fi.add(base)
+            secs = build_time("faiss", time.perf_counter() - t)
+            if path:
+                faiss.write_index(fi, path)
+        print(f"faiss build_s={secs:.2f} (threads={a.threads})", flush=True)
         faiss.omp_set_num_threads(1)
         for ef in efs:
             fi.hnsw.efSearch = ef

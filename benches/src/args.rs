@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use strata::{Durability, Metric, VectorIndex};
+use strata::{Durability, HnswCompression, Metric, VectorIndex};
 
 use crate::synthetic::Spec;
 use crate::{BenchError, Result};
@@ -27,6 +27,12 @@ options:
   --write-data DIR     with --synthetic: also write the data set to DIR as
                        base.fvecs, query.fvecs and gt.ivecs (exact top --k), so other
                        tools (benches/compare) can run on the same vectors
+  --write-gt G.ivecs   write the exact top --k ids per query (the --gt read or the
+                       ground truth computed) to G.ivecs, for a later --query-only run
+  --query-only         run the query sweep on the database a build run kept in --db,
+                       in a process that never generates or reads the base (the
+                       measured run of a memory-limited process, benches/memlimit.sh):
+                       needs --db and --gt; reports the peak resident memory (VmHWM)
   --gt G.ivecs         exact top-k ids per query; without it (or with --limit) the
                        ground truth is computed by brute force
   --limit N            use only the first N base rows (ground truth is recomputed)
@@ -48,6 +54,8 @@ options:
                        (queries always run on one thread)
   --batch B            documents per upsert_many call, default 1000
   --durability D       always|everysec|never, default everysec
+  --compression C      sq8|float32: what new segments' HNSW graphs are walked over
+                       (Options::hnsw_compression), default float32
   --db DIR             keep the database in DIR; a later run on the same data set
                        skips ingest and measures open and queries only
   --open-only          with --db holding the data set: measure the open (handle,
@@ -163,6 +171,7 @@ pub struct Args {
     pub threads: usize,
     pub batch: usize,
     pub durability: Durability,
+    pub compression: HnswCompression,
     pub db: Option<PathBuf>,
     pub json: Option<PathBuf>,
     pub meta: Option<PathBuf>,
@@ -199,6 +208,10 @@ pub struct Args {
     pub refines: Vec<usize>,
     /// `--write-data DIR`: write the generated data set there.
     pub write_data: Option<PathBuf>,
+    /// `--write-gt FILE`: write the ground truth there.
+    pub write_gt: Option<PathBuf>,
+    /// `--query-only`: sweep a kept database without the base.
+    pub query_only: bool,
     /// `--policy`: `HYBRID_POLICY` sent with every query.
     pub policy: Option<Policy>,
 }
@@ -255,6 +268,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut batch = 1000;
     let mut durability = Durability::EverySec;
+    let mut compression = HnswCompression::Float32;
     let mut db = None;
     let mut json = None;
     let mut meta = None;
@@ -262,6 +276,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut synthetic = None;
     let mut synthetic_queries = None;
     let mut open_only = false;
+    let mut query_only = false;
+    let mut write_gt = None;
     let mut memtable_rows = None;
     let mut background = true;
     let mut final_flush = true;
@@ -287,6 +303,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "-h" | "--help" => return Ok(Command::Help),
             "--open-only" => {
                 open_only = true;
+                continue;
+            }
+            "--query-only" => {
+                query_only = true;
                 continue;
             }
             "--no-background" => {
@@ -334,6 +354,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--threads" => threads = positive(&flag, &value()?)?,
             "--batch" => batch = positive(&flag, &value()?)?,
             "--durability" => durability = parse_durability(&value()?)?,
+            "--compression" => compression = parse_compression(&value()?)?,
             "--db" => db = Some(PathBuf::from(value()?)),
             "--m" => m = positive(&flag, &value()?)?,
             "--ef-construction" => ef_construction = positive(&flag, &value()?)?,
@@ -344,6 +365,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--refine" => refines = setting_list(&flag, &value()?)?,
             "--policy" => policy = Some(parse_policy(&value()?)?),
             "--write-data" => write_data = Some(PathBuf::from(value()?)),
+            "--write-gt" => write_gt = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--meta" => meta = Some(PathBuf::from(value()?)),
             "--filters" => filters = Some(PathBuf::from(value()?)),
@@ -371,6 +393,18 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
             "--filters needs --meta: filters refer to the row fields it ingests",
         ));
     }
+    if query_only && (db.is_none() || gt.is_none() || open_only || stream || limit.is_some()) {
+        return Err(BenchError::new(
+            "--query-only sweeps the database a build run kept without the base: it needs \
+             --db and --gt (a build run's --write-gt), and takes no --open-only, --stream \
+             or --limit",
+        ));
+    }
+    if query_only && synthetic.is_none() {
+        return Err(BenchError::new(
+            "--query-only takes --synthetic: it generates the queries, never the base",
+        ));
+    }
     if open_only && db.is_none() {
         return Err(BenchError::new(
             "--open-only needs --db: it measures opening a database an earlier run kept",
@@ -394,10 +428,10 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
     }
     let source = match synthetic {
         Some(spec) => {
-            if base.is_some() || query.is_some() || gt.is_some() || meta.is_some() {
+            if base.is_some() || query.is_some() || meta.is_some() {
                 return Err(BenchError::new(
-                    "--synthetic generates the vectors: it takes no --base, --query, --gt \
-                     or --meta",
+                    "--synthetic generates the vectors: it takes no --base, --query or \
+                     --meta (a --gt is the ground truth a run with --write-gt wrote)",
                 ));
             }
             if limit.is_some() {
@@ -430,6 +464,7 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         threads,
         batch,
         durability,
+        compression,
         db,
         json,
         meta,
@@ -453,6 +488,8 @@ pub fn parse(arguments: impl IntoIterator<Item = String>) -> Result<Command> {
         refines,
         policy,
         write_data,
+        write_gt,
+        query_only,
     })))
 }
 
@@ -504,6 +541,16 @@ fn parse_index(value: &str) -> Result<IndexKind> {
         "ivfpq" | "ivf_pq" | "ivf-pq" => Ok(IndexKind::IvfPq),
         _ => Err(BenchError::new(format!(
             "--index {value:?}: expected flat, hnsw or ivfpq"
+        ))),
+    }
+}
+
+fn parse_compression(value: &str) -> Result<HnswCompression> {
+    match value.to_ascii_lowercase().as_str() {
+        "sq8" => Ok(HnswCompression::Sq8),
+        "float32" => Ok(HnswCompression::Float32),
+        _ => Err(BenchError::new(format!(
+            "--compression {value:?}: expected sq8 or float32"
         ))),
     }
 }
@@ -665,5 +712,26 @@ mod tests {
         let args = run("--synthetic 100:4 --queries 7 --metric l2 --index flat").unwrap();
         assert!(matches!(args.source, Source::Synthetic { queries: 7, .. }));
         assert!(!args.open_only && args.background && args.final_flush);
+    }
+
+    #[test]
+    fn query_only_needs_a_kept_database_and_its_ground_truth() {
+        let message = |line: &str| run(line).unwrap_err().to_string();
+        let args =
+            run("--synthetic 1m:128 --metric l2 --index ivfpq --db d --gt g.ivecs --query-only")
+                .unwrap();
+        assert!(args.query_only);
+        assert_eq!(args.gt, Some(PathBuf::from("g.ivecs")));
+        let build = run("--synthetic 1m:128 --metric l2 --index hnsw --db d --write-gt g").unwrap();
+        assert_eq!(build.write_gt, Some(PathBuf::from("g")));
+        assert!(!build.query_only);
+        for line in [
+            "--synthetic 10:4 --metric l2 --index flat --db d --query-only",
+            "--synthetic 10:4 --metric l2 --index flat --gt g --query-only",
+            "--synthetic 10:4 --metric l2 --index flat --db d --gt g --query-only --open-only",
+            "--base b --query q --metric l2 --index flat --db d --gt g --query-only",
+        ] {
+            assert!(message(line).contains("--query-only"), "{line}");
+        }
     }
 }

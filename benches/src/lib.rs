@@ -8,6 +8,7 @@
 //!
 //! - [`fvecs`]: reading and writing `.fvecs` / `.ivecs` files, with checks;
 //! - [`groundtruth`]: exact top-k by brute force in f64, for subsets of a base;
+//! - [`merge_input`]: the old segment, deletions and merged rows of the merge benches;
 //! - [`meta`]: `meta.jsonl` rows and `gt_filtered.json` filters;
 //! - [`metrics`]: recall, latency percentiles, memory, disk usage, machine;
 //! - [`open`]: the measured open, step by step (handle, first get, first answer);
@@ -20,6 +21,7 @@
 pub mod args;
 pub mod fvecs;
 pub mod groundtruth;
+pub mod merge_input;
 pub mod meta;
 pub mod metrics;
 pub mod open;

@@ -90,6 +90,13 @@ pub fn rss_bytes() -> Option<u64> {
     rss().map(|rss| rss.total)
 }
 
+/// The peak resident memory of this process (`VmHWM` of `/proc/self/status`) in
+/// bytes; `None` where there is no such file (not Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_kib(&status, "VmHWM:")
+}
+
 /// Resident memory split by kind, in bytes.
 ///
 /// The split matters for a database that maps its files: `file` pages are page cache

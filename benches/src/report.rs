@@ -62,6 +62,9 @@ pub struct Report {
     pub open: OpenFigures,
     /// Size of the database directory, bytes.
     pub disk_bytes: u64,
+    /// Resident memory when the query runs ended (the mapped rows and graphs the
+    /// searches touched, plus the heap), when the platform reports it.
+    pub rss_after_runs: Option<u64>,
     /// Segment directories after the ingest and its background compaction.
     pub segments: usize,
     /// Where the database was.
@@ -128,6 +131,7 @@ impl Report {
             "open_ms": open.first_answer_ms,
             "rss_mb": open.rss_first_answer.map(|rss| mib(rss.total)),
             "disk_mb": mib(self.disk_bytes),
+            "rss_after_runs_mb": self.rss_after_runs.map(mib),
             "runs": runs,
             "strata": {
                 "data": self.data,
@@ -343,6 +347,7 @@ mod tests {
                 },
             },
             disk_bytes: 51_200,
+            rss_after_runs: Some(16 << 20),
             segments: 1,
             db: "/tmp/x".into(),
             runs: vec![RunResult {

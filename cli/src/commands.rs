@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::aggregate;
+use crate::datatypes;
 use crate::ft::{self, wrong_args};
 use crate::glob;
 use crate::keyspace::{Failure, Hash, Keyspace};
@@ -24,6 +26,8 @@ pub struct Shared {
     /// `requirepass`: when set, a connection must `AUTH` (or `HELLO .. AUTH`) first.
     pub password: Option<String>,
     pub clients: AtomicUsize,
+    /// Open `FT.AGGREGATE .. WITHCURSOR` cursors.
+    pub cursors: aggregate::Cursors,
     next_id: AtomicU64,
     started: Instant,
     commands: AtomicU64,
@@ -36,6 +40,7 @@ impl Shared {
             keyspace,
             password,
             clients: AtomicUsize::new(0),
+            cursors: aggregate::Cursors::default(),
             next_id: AtomicU64::new(1),
             started: Instant::now(),
             commands: AtomicU64::new(0),
@@ -372,7 +377,7 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
             _ => wrong_args("persist"),
         },
         "TYPE" => match args {
-            [k] => from(key(k).and_then(|k| ks.exists(k)).map(|e| Reply::Simple(if e { "hash" } else { "none" }.into()))),
+            [k] => from(key(k).and_then(|k| ks.kind(k)).map(|kind| Reply::Simple(kind.map_or("none", |k| k.name()).into()))),
             _ => wrong_args("type"),
         },
         "KEYS" => match args {
@@ -393,18 +398,23 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
             Ok(Reply::ok())
         })()),
         "SCAN" => from(scan(ks, args)),
+        "JSON.SET" | "JSON.GET" | "JSON.MGET" | "JSON.DEL" | "JSON.FORGET" | "LPUSH" | "RPUSH"
+        | "LPUSHX" | "RPUSHX" | "LRANGE" | "LTRIM" | "LLEN" | "LPOP" | "RPOP" => {
+            datatypes::execute(ks, &name, args)
+        }
         "FT.CREATE" => ft::create(ks, args),
         "FT.DROPINDEX" => ft::drop_index(ks, args),
         "FT.INFO" => ft::info(ks, args),
         "FT._LIST" => ft::list(ks),
         "FT.SEARCH" => ft::search(ks, args, session.resp3),
-        "FT.AGGREGATE" => ft::aggregate(ks, args, session.resp3),
+        "FT.AGGREGATE" => aggregate::aggregate(ks, &shared.cursors, args, session.resp3),
+        "FT.CURSOR" => aggregate::cursor(&shared.cursors, args, session.resp3),
         "FT.EXPLAIN" | "FT.EXPLAINCLI" => ft::explain(ks, args),
         _ => unknown(&name, args),
     }
 }
 
-const KNOWN: [&str; 48] = [
+const KNOWN: [&str; 63] = [
     "PING",
     "ECHO",
     "QUIT",
@@ -445,12 +455,27 @@ const KNOWN: [&str; 48] = [
     "FLUSHDB",
     "FLUSHALL",
     "SCAN",
+    "JSON.SET",
+    "JSON.GET",
+    "JSON.MGET",
+    "JSON.DEL",
+    "JSON.FORGET",
+    "LPUSH",
+    "RPUSH",
+    "LPUSHX",
+    "RPUSHX",
+    "LRANGE",
+    "LTRIM",
+    "LLEN",
+    "LPOP",
+    "RPOP",
     "FT.CREATE",
     "FT.DROPINDEX",
     "FT.INFO",
     "FT._LIST",
     "FT.SEARCH",
     "FT.AGGREGATE",
+    "FT.CURSOR",
     "FT.EXPLAIN",
     "FT.EXPLAINCLI",
 ];
@@ -648,7 +673,7 @@ fn scan(ks: &Keyspace, args: &[Vec<u8>]) -> Result<Reply, Failure> {
         .ok()
         .and_then(|c| c.parse::<u64>().ok())
         .ok_or("invalid cursor")?;
-    let (mut pattern, mut count, mut only_hash) = (None, 10usize, true);
+    let (mut pattern, mut count, mut only_type) = (None, 10usize, None);
     while let Some((option, tail)) = rest.split_first() {
         let Some((value, more)) = tail.split_first() else {
             return Err("syntax error".into());
@@ -661,7 +686,7 @@ fn scan(ks: &Keyspace, args: &[Vec<u8>]) -> Result<Reply, Failure> {
                     .filter(|c| *c > 0)
                     .ok_or("syntax error")?;
             }
-            "TYPE" => only_hash = value.eq_ignore_ascii_case(b"hash"),
+            "TYPE" => only_type = Some(String::from_utf8_lossy(value).to_ascii_lowercase()),
             _ => return Err("syntax error".into()),
         }
         rest = more;
@@ -682,16 +707,22 @@ fn scan(ks: &Keyspace, args: &[Vec<u8>]) -> Result<Reply, Failure> {
     } else {
         0
     };
-    let page: Vec<Reply> = keys[..take]
-        .iter()
-        .filter(|(_, k)| {
-            only_hash
-                && pattern
-                    .as_ref()
-                    .is_none_or(|p| glob::matches(p, k.as_bytes()))
-        })
-        .map(|(_, k)| Reply::text(k))
-        .collect();
+    let mut page = Vec::new();
+    for (_, k) in &keys[..take] {
+        if pattern
+            .as_ref()
+            .is_some_and(|p| !glob::matches(p, k.as_bytes()))
+        {
+            continue;
+        }
+        if let Some(wanted) = &only_type {
+            let kind = ks.kind(k)?;
+            if kind.is_none_or(|kind| !kind.name().eq_ignore_ascii_case(wanted)) {
+                continue;
+            }
+        }
+        page.push(Reply::text(k));
+    }
     Ok(Reply::Array(vec![
         Reply::text(next.to_string()),
         Reply::Array(page),

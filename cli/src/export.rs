@@ -1,6 +1,7 @@
-//! `strata export DB --to redis://host:port`: recreates each index on a Redis Stack
-//! server (`FT.CREATE` with the same arguments) and streams every hash into it with
-//! pipelined `HSET`s (and `PEXPIRE` for keys with a TTL). Collections made outside
+//! `strata export DB --to redis://host:port [--cluster]`: recreates each index on a
+//! Redis Stack server (with `--cluster`, on every master of a Redis Cluster, each
+//! indexing the keys it holds, as RediSearch without its coordinator does) (`FT.CREATE` with the same arguments) and streams every key into it with
+//! pipelined `HSET`s, `JSON.SET`s and `RPUSH`es (and `PEXPIRE` for keys with a TTL). Collections made outside
 //! the server (the Rust API, `strata import`) go too, as an index over `<name>:` keys,
 //! when all their keys have that prefix. Keys go in sorted order and the count done
 //! is recorded after each acknowledged pipeline, so a second run with the same
@@ -14,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use strata::{Doc, Schema};
 
 use crate::import::{describe, progress_collection};
-use crate::keyspace::{collection_keys, value_bytes, Hash, Keyspace};
+use crate::keyspace::{collection_keys, value_bytes, Hash, KeyValue, Keyspace};
 use crate::resp::{read_reply, Reply};
 
 /// Keys per pipeline.
@@ -124,6 +125,145 @@ impl Target {
     }
 }
 
+/// Where the export writes: one server, or every master of a Redis Cluster, each key
+/// to the master owning its hash slot.
+enum Sink {
+    One(Target),
+    Cluster {
+        /// Each master's address and connection.
+        nodes: Vec<(String, Target)>,
+        /// For each of the 16384 slots, its master's position in `nodes`.
+        owner: Vec<usize>,
+    },
+}
+
+/// CRC16 (XMODEM), the hash Redis Cluster places keys with.
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= (byte as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The cluster hash slot of `key`: of its hash tag (`{...}`, non-empty) when it has
+/// one, as Redis computes it.
+pub(crate) fn slot(key: &[u8]) -> usize {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) as usize % 16384
+}
+
+impl Sink {
+    fn connect(url: &str, cluster: bool) -> Result<Sink, String> {
+        let mut first = Target::connect(url)?;
+        if !cluster {
+            return Ok(Sink::One(first));
+        }
+        let rest = url.strip_prefix("redis://").unwrap_or(url);
+        let (auth, seed_host) = match rest.rsplit_once('@') {
+            Some((auth, address)) => (format!("{auth}@"), address),
+            None => (String::new(), rest),
+        };
+        let seed_host = seed_host
+            .split(':')
+            .next()
+            .unwrap_or("127.0.0.1")
+            .to_string();
+        let slots = match first.call(&[b"CLUSTER", b"SLOTS"])? {
+            Reply::Array(ranges) if !ranges.is_empty() => ranges,
+            Reply::Error(e) => {
+                return Err(format!(
+                    "{url} is not a Redis Cluster node ({e}); leave out --cluster"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "{url} gave no slot map ({other:?}); is the cluster set up?"
+                ))
+            }
+        };
+        let mut nodes: Vec<(String, Target)> = Vec::new();
+        let mut owner = vec![usize::MAX; 16384];
+        for range in slots {
+            let Reply::Array(parts) = range else {
+                return Err("CLUSTER SLOTS: an entry is not an array".to_string());
+            };
+            let (Some(Reply::Int(start)), Some(Reply::Int(end)), Some(Reply::Array(master))) =
+                (parts.first(), parts.get(1), parts.get(2))
+            else {
+                return Err("CLUSTER SLOTS: an entry lacks its range or master".to_string());
+            };
+            let host = match master.first() {
+                Some(Reply::Bulk(h)) if !h.is_empty() && h != b"?" => {
+                    String::from_utf8_lossy(h).into_owned()
+                }
+                _ => seed_host.clone(),
+            };
+            let Some(Reply::Int(port)) = master.get(1) else {
+                return Err("CLUSTER SLOTS: a master has no port".to_string());
+            };
+            let address = format!("{host}:{port}");
+            let at = match nodes.iter().position(|(a, _)| *a == address) {
+                Some(at) => at,
+                None => {
+                    nodes.push((
+                        address.clone(),
+                        Target::connect(&format!("redis://{auth}{address}"))?,
+                    ));
+                    nodes.len() - 1
+                }
+            };
+            let slots = (*start).max(0) as usize..=(*end).min(16383) as usize;
+            owner[slots].iter_mut().for_each(|o| *o = at);
+        }
+        if let Some(slot) = owner.iter().position(|o| *o == usize::MAX) {
+            return Err(format!(
+                "slot {slot} has no master; the cluster is not fully set up"
+            ));
+        }
+        Ok(Sink::Cluster { nodes, owner })
+    }
+
+    fn targets(&mut self) -> Vec<&mut Target> {
+        match self {
+            Sink::One(target) => vec![target],
+            Sink::Cluster { nodes, .. } => nodes.iter_mut().map(|(_, t)| t).collect(),
+        }
+    }
+
+    /// Runs a command on every server (`PING`, `FT.CREATE`: without RediSearch's
+    /// coordinator each master indexes the keys it holds).
+    fn call_all(&mut self, args: &[&[u8]]) -> Result<Vec<Reply>, String> {
+        self.targets().into_iter().map(|t| t.call(args)).collect()
+    }
+
+    /// Queues a command on the server holding `key`.
+    fn send(&mut self, key: &[u8], args: &[&[u8]]) -> Result<(), String> {
+        match self {
+            Sink::One(target) => target.send(args),
+            Sink::Cluster { nodes, owner } => nodes[owner[slot(key)]].1.send(args),
+        }
+    }
+
+    fn collect(&mut self) -> Result<(), String> {
+        for target in self.targets() {
+            target.collect()?;
+        }
+        Ok(())
+    }
+}
+
 /// One thing to copy: an index's definition and the keys that go with it.
 struct Part {
     /// The `FT.CREATE` arguments after the index name.
@@ -158,9 +298,13 @@ fn schema_args(name: &str, schema: &Schema) -> Vec<String> {
 }
 
 /// Runs the export; returns keys written by this run.
-pub fn run(keyspace: &Keyspace, url: &str) -> Result<u64, String> {
-    let mut target = Target::connect(url)?;
-    if target.call(&[b"PING"])? != Reply::Simple("PONG".into()) {
+pub fn run(keyspace: &Keyspace, url: &str, cluster: bool) -> Result<u64, String> {
+    let mut target = Sink::connect(url, cluster)?;
+    if target
+        .call_all(&[b"PING"])?
+        .iter()
+        .any(|r| *r != Reply::Simple("PONG".into()))
+    {
         return Err(format!("{url} did not answer PING"));
     }
     let mut parts = Vec::new();
@@ -176,7 +320,7 @@ pub fn run(keyspace: &Keyspace, url: &str) -> Result<u64, String> {
             collection: None,
         });
     }
-    // Hashes of the keyspace (under indexes or in `_rest`) go once each.
+    // Keys of the keyspace (under indexes or in `_rest`) go once each.
     parts.push(Part {
         create: None,
         keys: keyspace.keys()?,
@@ -218,12 +362,29 @@ pub fn run(keyspace: &Keyspace, url: &str) -> Result<u64, String> {
         if let Some((name, args)) = &part.create {
             let mut command: Vec<&[u8]> = vec![b"FT.CREATE", name.as_bytes()];
             command.extend(args.iter().map(|a| a.as_bytes()));
-            match target.call(&command)? {
-                Reply::Error(e) if e.contains("Index already exists") && done > 0 => {}
-                Reply::Error(e) => {
-                    return Err(format!("FT.CREATE {name} on the target failed: {e}"))
+            let mut made = false;
+            for (i, reply) in target.call_all(&command)?.into_iter().enumerate() {
+                match reply {
+                    // A resumed run made it already; in a cluster whose RediSearch has
+                    // its coordinator, the first master's FT.CREATE reached the others.
+                    Reply::Error(e)
+                        if e.contains("Index already exists") && (done > 0 || i > 0) =>
+                    {
+                        made = true
+                    }
+                    // Without the coordinator RediSearch treats the index name as a
+                    // key: only the master owning its slot takes the FT.CREATE.
+                    Reply::Error(e) if e.starts_with("MOVED") && cluster => {}
+                    Reply::Error(e) => {
+                        return Err(format!("FT.CREATE {name} on the target failed: {e}"))
+                    }
+                    _ => made = true,
                 }
-                _ => {}
+            }
+            if !made {
+                return Err(format!(
+                    "FT.CREATE {name}: no master of the cluster took it"
+                ));
             }
         }
     }
@@ -244,34 +405,50 @@ pub fn run(keyspace: &Keyspace, url: &str) -> Result<u64, String> {
                 continue;
             }
             for key in chunk {
-                let (hash, ttl) = match &part.collection {
+                let (value, ttl) = match &part.collection {
                     Some(c) => (
-                        c.get(key).map_err(|e| e.to_string())?.map(|d| doc_hash(&d)),
+                        c.get(key)
+                            .map_err(|e| e.to_string())?
+                            .map(|d| KeyValue::Hash(doc_hash(&d))),
                         c.ttl(key).map_err(|e| e.to_string())?,
                     ),
                     None => (
-                        keyspace.get(key)?,
+                        keyspace.value(key)?,
                         match keyspace.ttl(key)? {
                             Some(Some(left)) => strata::KeyTtl::ExpiresIn(left),
                             _ => strata::KeyTtl::Persistent,
                         },
                     ),
                 };
-                let Some(hash) = hash.filter(|h| !h.is_empty()) else {
+                let Some(value) = value.filter(|v| !v.is_empty()) else {
                     // Deleted or expired since the listing.
                     continue;
                 };
-                // The hash replaces whatever the target had under the key.
-                target.send(&[b"DEL", key.as_bytes()])?;
-                let mut command: Vec<&[u8]> = vec![b"HSET", key.as_bytes()];
-                for (name, value) in &hash {
-                    command.push(name);
-                    command.push(value);
+                // The value replaces whatever the target had under the key.
+                let k = key.as_bytes();
+                target.send(k, &[b"DEL", k])?;
+                match &value {
+                    KeyValue::Hash(hash) => {
+                        let mut command: Vec<&[u8]> = vec![b"HSET", key.as_bytes()];
+                        for (name, value) in hash {
+                            command.push(name);
+                            command.push(value);
+                        }
+                        target.send(k, &command)?;
+                    }
+                    KeyValue::Json(doc) => {
+                        let text = doc.to_string();
+                        target.send(k, &[b"JSON.SET", k, b"$", text.as_bytes()])?;
+                    }
+                    KeyValue::List(items) => {
+                        let mut command: Vec<&[u8]> = vec![b"RPUSH", k];
+                        command.extend(items.iter().map(|i| i.as_slice()));
+                        target.send(k, &command)?;
+                    }
                 }
-                target.send(&command)?;
                 if let strata::KeyTtl::ExpiresIn(left) = ttl {
                     let ms = left.as_millis().max(1).to_string();
-                    target.send(&[b"PEXPIRE", key.as_bytes(), ms.as_bytes()])?;
+                    target.send(k, &[b"PEXPIRE", k, ms.as_bytes()])?;
                 }
                 written += 1;
             }
@@ -294,4 +471,19 @@ pub fn run(keyspace: &Keyspace, url: &str) -> Result<u64, String> {
         written as f64 / seconds.max(1e-9)
     );
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{crc16, slot};
+
+    #[test]
+    fn slots_match_redis_cluster() {
+        assert_eq!(crc16(b"123456789"), 0x31c3);
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"{user1000}.following"), slot(b"{user1000}.followers"));
+        assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
+        // An empty tag is no tag.
+        assert_eq!(slot(b"{}x"), crc16(b"{}x") as usize % 16384);
+    }
 }

@@ -1,5 +1,5 @@
 //! The search commands: `FT.CREATE`, `FT.DROPINDEX`, `FT.INFO`, `FT._LIST`,
-//! `FT.SEARCH`, `FT.EXPLAIN`, `FT.AGGREGATE`, answered from the indexes'
+//! `FT.SEARCH`, `FT.EXPLAIN` (`FT.AGGREGATE` is `aggregate.rs`), answered from the indexes'
 //! collections in the shapes RediSearch 2.10 replies with (RESP2 arrays, RESP3 maps).
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use crate::resp::Reply;
 
 type Args<'a> = &'a [Vec<u8>];
 
-fn err(message: impl AsRef<str>) -> Reply {
+pub(crate) fn err(message: impl AsRef<str>) -> Reply {
     let message = message.as_ref();
     Reply::error(format!("ERR {message}"))
 }
@@ -21,7 +21,7 @@ fn utf8(arg: &[u8], what: &str) -> Result<String, Reply> {
     String::from_utf8(arg.to_vec()).map_err(|_| err(format!("{what} must be UTF-8 text")))
 }
 
-fn lookup(keyspace: &Keyspace, name: &[u8]) -> Result<Arc<Index>, Reply> {
+pub(crate) fn lookup(keyspace: &Keyspace, name: &[u8]) -> Result<Arc<Index>, Reply> {
     let name = String::from_utf8_lossy(name);
     keyspace
         .index(&name)
@@ -80,6 +80,10 @@ pub fn info(keyspace: &Keyspace, args: Args<'_>) -> Reply {
     let t = |s: &str| Reply::text(s);
     let mut attributes = Vec::new();
     for field in index.collection.schema().fields() {
+        // The document itself (`$` of a JSON index) is no attribute.
+        if field.kind == FieldKind::Json {
+            continue;
+        }
         let identifier = index
             .def
             .as_ref()
@@ -150,7 +154,10 @@ pub fn info(keyspace: &Keyspace, args: Args<'_>) -> Reply {
         (
             t("index_definition"),
             Reply::Map(vec![
-                (t("key_type"), t("HASH")),
+                (
+                    t("key_type"),
+                    t(if index.is_json() { "JSON" } else { "HASH" }),
+                ),
                 (t("prefixes"), Reply::Array(prefixes)),
                 (t("default_score"), Reply::Double(1.0)),
             ]),
@@ -176,17 +183,16 @@ pub fn info(keyspace: &Keyspace, args: Args<'_>) -> Reply {
 
 /// A parsed `FT.SEARCH` / `FT.EXPLAIN`: what the engine is given, and what the server
 /// does itself (binary `PARAMS`, `RETURN` of hash fields the schema lacks).
-struct Request {
-    query: String,
-    engine_args: Vec<String>,
-    params: Vec<(String, Vec<u8>)>,
-    returns: Option<Vec<(String, String)>>,
-    no_content: bool,
-    /// FT.AGGREGATE's SORTBY field, which its rows carry even when not loaded.
-    sort_field: Option<String>,
+#[derive(Clone)]
+pub(crate) struct Request {
+    pub(crate) query: String,
+    pub(crate) engine_args: Vec<String>,
+    pub(crate) params: Vec<(String, Vec<u8>)>,
+    pub(crate) returns: Option<Vec<(String, String)>>,
+    pub(crate) no_content: bool,
 }
 
-fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
+pub(crate) fn parse_request(args: Args<'_>) -> Result<Request, Reply> {
     let Some(query) = args.first() else {
         return Err(wrong_args("ft.search"));
     };
@@ -196,7 +202,6 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
         params: Vec::new(),
         returns: None,
         no_content: false,
-        sort_field: None,
     };
     let mut i = 1;
     let count_at = |i: usize, what: &str| -> Result<usize, Reply> {
@@ -230,7 +235,7 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
                 }
                 i += 2 + n;
             }
-            "RETURN" if !aggregate => {
+            "RETURN" => {
                 let n = count_at(i + 1, "RETURN")?;
                 if i + 2 + n > args.len() {
                     return Err(err("Bad arguments for RETURN: fewer fields than its count"));
@@ -262,90 +267,8 @@ fn parse_request(args: Args<'_>, aggregate: bool) -> Result<Request, Reply> {
                 request.returns = Some(returns);
                 i += 2 + n;
             }
-            "LOAD" if aggregate => {
-                if args.get(i + 1).is_some_and(|a| a == b"*") {
-                    request.returns = None;
-                    i += 2;
-                    continue;
-                }
-                let n = count_at(i + 1, "LOAD")?;
-                if i + 2 + n > args.len() {
-                    return Err(err("Bad arguments for LOAD: fewer fields than its count"));
-                }
-                let mut returns = Vec::new();
-                let names: Vec<String> = args[i + 2..i + 2 + n]
-                    .iter()
-                    .map(|a| utf8(a, "a LOAD field"))
-                    .collect::<Result<_, _>>()?;
-                let mut j = 0;
-                while j < names.len() {
-                    let name = names[j].trim_start_matches('@').to_string();
-                    if names
-                        .get(j + 1)
-                        .is_some_and(|a| a.eq_ignore_ascii_case("AS"))
-                    {
-                        let alias = names
-                            .get(j + 2)
-                            .ok_or_else(|| err("Bad arguments for LOAD: AS needs a name"))?;
-                        returns.push((name, alias.clone()));
-                        j += 3;
-                    } else {
-                        returns.push((name.clone(), name));
-                        j += 1;
-                    }
-                }
-                request.returns.get_or_insert_with(Vec::new).extend(returns);
-                i += 2 + n;
-            }
-            "SORTBY" if aggregate => {
-                // FT.AGGREGATE's SORTBY counts its arguments and prefixes fields with @.
-                let n = count_at(i + 1, "SORTBY")?;
-                let keys: Vec<String> = args
-                    .get(i + 2..i + 2 + n)
-                    .ok_or_else(|| err("Bad arguments for SORTBY: fewer arguments than its count"))?
-                    .iter()
-                    .map(|a| utf8(a, "a SORTBY argument"))
-                    .collect::<Result<_, _>>()?;
-                let mut fields = keys.iter().filter(|k| k.starts_with('@'));
-                let Some(field) = fields.next() else {
-                    return Err(err("Bad arguments for SORTBY: no @field"));
-                };
-                if fields.next().is_some() {
-                    return Err(err(
-                        "FT.AGGREGATE SORTBY of more than one field is not available; sort by one",
-                    ));
-                }
-                request.engine_args.push("SORTBY".into());
-                request
-                    .engine_args
-                    .push(field.trim_start_matches('@').to_string());
-                request.sort_field = Some(field.trim_start_matches('@').to_string());
-                if let Some(order) = keys
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case("ASC") || k.eq_ignore_ascii_case("DESC"))
-                {
-                    request.engine_args.push(order.to_ascii_uppercase());
-                }
-                i += 2 + n;
-                if args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(b"MAX")) {
-                    let max = count_at(i + 1, "SORTBY MAX")?;
-                    request.engine_args.extend([
-                        "LIMIT".to_string(),
-                        "0".to_string(),
-                        max.to_string(),
-                    ]);
-                    i += 2;
-                }
-            }
-            "APPLY" | "GROUPBY" | "REDUCE" | "FILTER" | "WITHCURSOR" | "ADDSCORES" | "SCORER"
-                if aggregate =>
-            {
-                return Err(err(format!(
-                    "FT.AGGREGATE {word} is not available on this server; LOAD, SORTBY, LIMIT, PARAMS and DIALECT are"
-                )));
-            }
             "TIMEOUT" => i += 2,
-            "NOCONTENT" if !aggregate => {
+            "NOCONTENT" => {
                 request.no_content = true;
                 request.engine_args.push(word);
                 i += 1;
@@ -399,7 +322,7 @@ fn default_ef(index: &Index, query: &str) -> Option<usize> {
     def.fields.iter().find(|f| f.attribute == field)?.ef_runtime
 }
 
-fn run(index: &Index, request: &Request) -> Result<strata::SearchResults, Reply> {
+pub(crate) fn run(index: &Index, request: &Request) -> Result<strata::SearchResults, Reply> {
     let vectors = vector_params(&request.query);
     let mut builder = index
         .collection
@@ -420,7 +343,7 @@ fn run(index: &Index, request: &Request) -> Result<strata::SearchResults, Reply>
 /// One hit's fields as a hash client sees them: index attributes mapped back to hash
 /// field names, the stored bytes of fields the schema lacks, distances as Redis
 /// prints them.
-fn hit_fields(
+pub(crate) fn hit_fields(
     keyspace: &Keyspace,
     index: &Index,
     hit: &Hit,
@@ -493,14 +416,64 @@ fn hit_fields(
     out
 }
 
-fn rest_of(keyspace: &Keyspace, index: &Index, key: &str, any_rest: bool) -> Option<Hash> {
+/// For an index ON JSON, the request with its RETURN (or FT.AGGREGATE's LOAD,
+/// `loads`) handed to the engine, which evaluates `$.path` expressions on each hit's
+/// document; a hash index's request unchanged.
+pub(crate) fn with_json_returns(
+    index: &Index,
+    request: &Request,
+    loads: Option<&[(String, String)]>,
+) -> Request {
+    let mut request = request.clone();
+    let returns = loads.or(request.returns.as_deref()).map(<[_]>::to_vec);
+    if let (true, Some(returns)) = (index.is_json(), returns) {
+        if !returns.is_empty() {
+            let mut words = Vec::new();
+            for (name, alias) in returns {
+                words.push(name.clone());
+                if alias != name {
+                    words.extend(["AS".to_string(), alias]);
+                }
+            }
+            request.engine_args.push("RETURN".to_string());
+            request.engine_args.push(words.len().to_string());
+            request.engine_args.extend(words);
+        }
+    }
+    request
+}
+
+/// A hit of an index ON JSON as RediSearch replies it: a `$.path` value that is a
+/// string comes bare, anything else as JSON text.
+pub(crate) fn json_fields(hit: &Hit) -> Hash {
+    hit.doc
+        .fields()
+        .map(|(name, value)| {
+            let bytes = match value {
+                Value::Json(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(serde_json::Value::String(s)) => s.into_bytes(),
+                    _ => text.clone().into_bytes(),
+                },
+                other => value_bytes(other),
+            };
+            (name.as_bytes().to_vec(), bytes)
+        })
+        .collect()
+}
+
+pub(crate) fn rest_of(
+    keyspace: &Keyspace,
+    index: &Index,
+    key: &str,
+    any_rest: bool,
+) -> Option<Hash> {
     if !any_rest || index.def.is_none() {
         return None;
     }
     keyspace.rest_fields(key)
 }
 
-fn pairs(hash: Hash) -> Vec<(Reply, Reply)> {
+pub(crate) fn pairs(hash: Hash) -> Vec<(Reply, Reply)> {
     hash.into_iter()
         .map(|(n, v)| (Reply::Bulk(n), Reply::Bulk(v)))
         .collect()
@@ -518,11 +491,11 @@ pub fn search(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
         Ok(i) => i,
         Err(e) => return e,
     };
-    let request = match parse_request(rest, false) {
+    let request = match parse_request(rest) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let page = match run(&index, &request) {
+    let page = match run(&index, &with_json_returns(&index, &request, None)) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -531,6 +504,8 @@ pub fn search(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
     for hit in &page.hits {
         let fields = if request.no_content {
             None
+        } else if index.is_json() {
+            Some(json_fields(hit))
         } else {
             let rest = rest_of(keyspace, &index, &hit.key, any_rest);
             Some(hit_fields(
@@ -572,7 +547,7 @@ pub fn search(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
     Reply::Array(out)
 }
 
-fn resp3_page(total: usize, results: Vec<Reply>) -> Reply {
+pub(crate) fn resp3_page(total: usize, results: Vec<Reply>) -> Reply {
     Reply::Map(vec![
         (Reply::text("attributes"), Reply::Array(vec![])),
         (Reply::text("total_results"), Reply::Int(total as i64)),
@@ -580,66 +555,6 @@ fn resp3_page(total: usize, results: Vec<Reply>) -> Reply {
         (Reply::text("results"), Reply::Array(results)),
         (Reply::text("warning"), Reply::Array(vec![])),
     ])
-}
-
-/// `FT.AGGREGATE index query [LOAD ..] [SORTBY ..] [LIMIT ..] [PARAMS ..] [DIALECT n]`:
-/// rows of the loaded fields, without keys, as RediSearch replies.
-pub fn aggregate(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
-    let Some((name, rest)) = args.split_first() else {
-        return wrong_args("ft.aggregate");
-    };
-    if rest.is_empty() {
-        return wrong_args("ft.aggregate");
-    }
-    let index = match lookup(keyspace, name) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
-    let request = match parse_request(rest, true) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let page = match run(&index, &request) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    let any_rest = keyspace.has_rest();
-    let mut loads = request.returns.clone().unwrap_or_default();
-    if let Some(field) = &request.sort_field {
-        if !loads.iter().any(|(_, alias)| alias == field) {
-            loads.push((field.clone(), field.clone()));
-        }
-    }
-    let rows: Vec<Hash> = page
-        .hits
-        .iter()
-        .map(|hit| {
-            let rest = rest_of(keyspace, &index, &hit.key, any_rest);
-            hit_fields(keyspace, &index, hit, rest.as_ref(), Some(&loads))
-        })
-        .collect();
-    if resp3 {
-        let results = rows
-            .into_iter()
-            .map(|fields| {
-                Reply::Map(vec![
-                    (Reply::text("extra_attributes"), Reply::Map(pairs(fields))),
-                    (Reply::text("values"), Reply::Array(vec![])),
-                ])
-            })
-            .collect();
-        return resp3_page(page.total, results);
-    }
-    let mut out = vec![Reply::Int(page.total as i64)];
-    for fields in rows {
-        out.push(Reply::Array(
-            pairs(fields)
-                .into_iter()
-                .flat_map(|(n, v)| [n, v])
-                .collect(),
-        ));
-    }
-    Reply::Array(out)
 }
 
 /// `FT.EXPLAIN index query [DIALECT n] [PARAMS ..]`: the query as Strata parsed it,
@@ -655,7 +570,7 @@ pub fn explain(keyspace: &Keyspace, args: Args<'_>) -> Reply {
         Ok(i) => i,
         Err(e) => return e,
     };
-    let request = match parse_request(rest, false) {
+    let request = match parse_request(rest) {
         Ok(r) => r,
         Err(e) => return e,
     };

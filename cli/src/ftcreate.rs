@@ -23,6 +23,8 @@ pub struct IndexDef {
     pub prefixes: Vec<String>,
     pub fields: Vec<IndexField>,
     pub skip_initial_scan: bool,
+    /// `ON JSON`: the index watches JSON documents, its fields are JSONPaths.
+    pub on_json: bool,
     /// The arguments it was parsed from (after the index name).
     pub args: Vec<String>,
 }
@@ -32,7 +34,11 @@ impl IndexDef {
     pub fn schema(&self) -> Result<Schema, String> {
         let mut builder = Schema::builder();
         for field in &self.fields {
-            builder = builder.field(&field.attribute, field.kind);
+            builder = if self.on_json {
+                builder.json_field(&field.hash_name, &field.attribute, field.kind)
+            } else {
+                builder.field(&field.attribute, field.kind)
+            };
         }
         builder.build().map_err(|e| e.to_string())
     }
@@ -80,6 +86,7 @@ pub fn parse(args: &[String]) -> Result<IndexDef, String> {
         prefixes: Vec::new(),
         fields: Vec::new(),
         skip_initial_scan: false,
+        on_json: false,
         args: args.to_vec(),
     };
     let mut args = Args { args, at: 0 };
@@ -91,14 +98,11 @@ pub fn parse(args: &[String]) -> Result<IndexDef, String> {
             "ON" => {
                 let kind = args.expect("HASH or JSON after ON")?;
                 if kind.eq_ignore_ascii_case("JSON") {
-                    return Err(
-                        "ON JSON needs JSON documents, which this server does not have yet; \
-                         create the index ON HASH"
-                            .to_string(),
-                    );
-                }
-                if !kind.eq_ignore_ascii_case("HASH") {
-                    return Err(format!("Unknown index type `{kind}`: use ON HASH"));
+                    def.on_json = true;
+                } else if !kind.eq_ignore_ascii_case("HASH") {
+                    return Err(format!(
+                        "Unknown index type `{kind}`: use ON HASH or ON JSON"
+                    ));
                 }
             }
             "PREFIX" => {
@@ -155,6 +159,10 @@ pub fn parse(args: &[String]) -> Result<IndexDef, String> {
         if args.peek_is("AS") {
             args.next();
             attribute = args.expect("an attribute name after AS")?.to_string();
+        } else if def.on_json {
+            return Err(format!(
+                "JSON field `{name}` needs a name: write `{name} AS name`, and query it as @name"
+            ));
         }
         let kind_word = args
             .next()
@@ -190,6 +198,10 @@ pub fn parse(args: &[String]) -> Result<IndexDef, String> {
             }
             "TAG" => {
                 let mut options = TagOptions::default();
+                if def.on_json {
+                    // RediSearch does not split a JSON TAG's strings unless told to.
+                    options.separator = strata::JSON_TAG_SEPARATOR;
+                }
                 loop {
                     if args.peek_is("SEPARATOR") {
                         args.next();
@@ -353,6 +365,27 @@ mod tests {
     }
 
     #[test]
+    fn json_definitions_map_paths_to_attributes() {
+        let def = parse(&args(
+            "ON JSON PREFIX 1 j: SCHEMA $.meta.tags[*] AS tags TAG $.price AS price NUMERIC \
+             $.v AS v VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2",
+        ))
+        .unwrap();
+        assert!(def.on_json);
+        let schema = def.schema().unwrap();
+        assert!(schema.is_json());
+        let (_, tags) = schema.field("tags").unwrap();
+        assert_eq!(tags.path.as_deref(), Some("$.meta.tags[*]"));
+        assert!(matches!(
+            tags.kind,
+            FieldKind::Tag(TagOptions {
+                separator: strata::JSON_TAG_SEPARATOR,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn bad_definitions_say_what_is_wrong() {
         assert_eq!(
             parse(&args("SCHEMA a BOGUS")).unwrap_err(),
@@ -369,8 +402,11 @@ mod tests {
         ))
         .unwrap_err()
         .contains("FLOAT32"));
-        assert!(parse(&args("ON JSON SCHEMA a TEXT"))
+        assert!(parse(&args("ON JSON SCHEMA $.a TEXT"))
             .unwrap_err()
-            .contains("JSON"));
+            .contains("AS"));
+        assert!(parse(&args("ON XML SCHEMA a TEXT"))
+            .unwrap_err()
+            .contains("ON JSON"));
     }
 }

@@ -12,8 +12,11 @@ macro_rules! out {
     }};
 }
 
+mod aggregate;
 mod commands;
+mod datatypes;
 mod export;
+mod expr;
 mod from_redis;
 mod ft;
 mod ftcreate;
@@ -135,6 +138,10 @@ enum Command {
         /// The server: redis://[[user]:password@]host[:port]
         #[arg(long)]
         to: String,
+        /// The server is a node of a Redis Cluster: each key goes to the master
+        /// owning its hash slot, and each index is created on every master.
+        #[arg(long)]
+        cluster: bool,
     },
     /// Load vectors (.fvecs, .bvecs, .npy) or documents (.jsonl) into a collection,
     /// in batches, with progress; run again with the same arguments to resume.
@@ -351,9 +358,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             import::run(&db, &plan)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { db, to } => {
+        Command::Export { db, to, cluster } => {
             let keyspace = Keyspace::open(open(&db, durability)?)?;
-            export::run(&keyspace, &to)?;
+            export::run(&keyspace, &to, cluster)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Compact { db } => {

@@ -32,7 +32,7 @@ pub fn convert(key: &str, field: &str, kind: FieldKind, bytes: &[u8]) -> Result<
         FieldKind::Json => {
             return Err(format!(
                 "`{key}` would go to a collection of JSON documents, which takes JSON.SET, \
-                 not hash fields (and strata serve has no JSON.SET yet)"
+                 not hash fields"
             ))
         }
         FieldKind::Text(_) => Value::Text(text()?),
@@ -98,11 +98,59 @@ pub fn encode_rest(hash: &Hash) -> String {
     .to_string()
 }
 
-pub fn decode_rest(text: &str) -> Result<Hash, Failure> {
-    let damaged = || "a `_rest` document is damaged; restore a backup".to_string();
+/// What a `_rest` document holds: the fields of a hash no index holds exactly, a JSON
+/// document no JSON index watches (`{"json": doc}`), or a list (`{"list": [item..]}`,
+/// items encoded as hash values are).
+pub enum RestValue {
+    Hash(Hash),
+    Json(Json),
+    List(Vec<Vec<u8>>),
+}
+
+fn damaged() -> Failure {
+    "a `_rest` document is damaged; restore a backup".to_string()
+}
+
+/// The `_rest` document of a JSON document.
+pub fn encode_json_rest(doc: &Json) -> String {
+    json!({ "json": doc }).to_string()
+}
+
+/// The `_rest` document of a list.
+pub fn encode_list_rest(items: &[Vec<u8>]) -> String {
+    json!({ "list": items.iter().map(|i| encode_bytes(i)).collect::<Vec<_>>() }).to_string()
+}
+
+pub fn decode_rest_value(text: &str) -> Result<RestValue, Failure> {
     let json: Json = serde_json::from_str(text).map_err(|_| damaged())?;
-    json.as_array()
-        .ok_or_else(damaged)?
+    match json {
+        Json::Array(pairs) => decode_pairs(&pairs).map(RestValue::Hash),
+        Json::Object(mut o) => {
+            if let Some(doc) = o.remove("json") {
+                return Ok(RestValue::Json(doc));
+            }
+            o.get("list")
+                .and_then(Json::as_array)
+                .ok_or_else(damaged)?
+                .iter()
+                .map(|item| decode_bytes(item).ok_or_else(damaged))
+                .collect::<Result<_, _>>()
+                .map(RestValue::List)
+        }
+        _ => Err(damaged()),
+    }
+}
+
+/// The hash of a `_rest` document; an error for one holding another kind of value.
+pub fn decode_rest(text: &str) -> Result<Hash, Failure> {
+    match decode_rest_value(text)? {
+        RestValue::Hash(hash) => Ok(hash),
+        _ => Err(crate::keyspace::WRONGTYPE.to_string()),
+    }
+}
+
+fn decode_pairs(pairs: &[Json]) -> Result<Hash, Failure> {
+    pairs
         .iter()
         .map(|pair| {
             let name = decode_bytes(pair.get(0).ok_or_else(damaged)?).ok_or_else(damaged)?;
@@ -124,5 +172,16 @@ mod tests {
         ];
         assert_eq!(decode_rest(&encode_rest(&hash)).unwrap(), hash);
         assert!(decode_rest("{").is_err());
+        let items = vec![vec![0xff, 0], b"b".to_vec()];
+        assert!(
+            matches!(decode_rest_value(&encode_list_rest(&items)), Ok(RestValue::List(l)) if l == items)
+        );
+        let doc = json!({"a": [1, {"b": null}]});
+        assert!(
+            matches!(decode_rest_value(&encode_json_rest(&doc)), Ok(RestValue::Json(d)) if d == doc)
+        );
+        assert!(decode_rest(&encode_json_rest(&doc))
+            .unwrap_err()
+            .starts_with("WRONGTYPE"));
     }
 }

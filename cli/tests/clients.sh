@@ -56,14 +56,17 @@ done
 # The parity suite's query strings, with Strata's answers from `strata serve`.
 "$venv/bin/python" "$root/tests/redis_parity/parity.py" --port "$redis_port" --serve "$strata_port"
 
-# Export: what parity.py left in `strata serve` (plus a TTL and a hash no index
-# watches) goes to an emptied Redis Stack with `strata export`; then both answer the
-# same KNN queries and hold the same hashes and TTLs.
+# Export: what parity.py left in `strata serve` (plus a TTL, a hash no index
+# watches, a list and a JSON document no index watches) goes to an emptied Redis Stack with `strata export`; then both answer the
+# same KNN queries and hold the same keys, values and TTLs.
 "$venv/bin/python" - "$strata_port" "$redis_port" <<'PY'
 import sys, redis
 strata, stack = (redis.Redis(port=int(p)) for p in sys.argv[1:3])
 strata.expire("pypi:burrito", 5000)
 strata.hset("session:1", mapping={"user": "ada", "blob": b"\x00\xff"})
+strata.lpush("session:1:viewed", "pypi:burrito", "pypi:ferrit")
+strata.expire("session:1:viewed", 5000)
+strata.json().set("settings:1", "$", {"theme": "dark", "sizes": [1, 2.5], "on": True})
 stack.flushall()
 PY
 kill "$strata_pid"

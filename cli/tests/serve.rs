@@ -1,168 +1,13 @@
 //! `strata serve` end to end: a real server process, spoken to over a TCP socket in
 //! RESP, as Redis clients do.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Write;
+use std::process::Command;
 use std::time::Duration;
 
-#[derive(Clone, Debug, PartialEq)]
-enum R {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Vec<u8>),
-    Nil,
-    Array(Vec<R>),
-    Map(Vec<(R, R)>),
-    Double(String),
-}
-
-impl R {
-    fn text(&self) -> String {
-        match self {
-            R::Simple(s) | R::Error(s) | R::Double(s) => s.clone(),
-            R::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
-            R::Int(n) => n.to_string(),
-            other => panic!("not a string: {other:?}"),
-        }
-    }
-
-    fn items(&self) -> &[R] {
-        match self {
-            R::Array(items) => items,
-            other => panic!("not an array: {other:?}"),
-        }
-    }
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .arg("serve")
-            .arg(dir)
-            .args(["--port", "0", "--durability", "always"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start strata serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Server { child, port }
-    }
-
-    fn client(&self) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-
-    /// Ends the process abruptly, as a crash would.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend(format!("${}\r\n", arg.len()).bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-impl Client {
-    fn send(&mut self, args: &[&[u8]]) {
-        self.writer.write_all(&encode(args)).unwrap();
-    }
-
-    fn cmd(&mut self, line: &str) -> R {
-        let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-        self.raw(&words)
-    }
-
-    fn raw(&mut self, args: &[&[u8]]) -> R {
-        self.send(args);
-        self.read()
-    }
-
-    fn read(&mut self) -> R {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let line = line.trim_end_matches("\r\n");
-        let (kind, rest) = line.split_at(1);
-        match kind {
-            "+" => R::Simple(rest.into()),
-            "-" => R::Error(rest.into()),
-            ":" => R::Int(rest.parse().unwrap()),
-            "," => R::Double(rest.into()),
-            "_" => R::Nil,
-            "$" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return R::Nil;
-                }
-                let mut buf = vec![0; n as usize + 2];
-                self.reader.read_exact(&mut buf).unwrap();
-                buf.truncate(n as usize);
-                R::Bulk(buf)
-            }
-            "*" | "~" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return R::Nil;
-                }
-                R::Array((0..n).map(|_| self.read()).collect())
-            }
-            "%" => {
-                let n: usize = rest.parse().unwrap();
-                R::Map((0..n).map(|_| (self.read(), self.read())).collect())
-            }
-            other => panic!("unexpected reply type {other:?} in {line:?}"),
-        }
-    }
-
-    /// Whether the server closed the connection.
-    fn closed(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
-    }
-}
+use common::{encode, Client, Server, R};
 
 fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -573,9 +418,57 @@ fn aggregate_explain_info_and_resp3_search_have_redis_shapes() {
             row(&["title", "t4", "price", "4"])
         ])
     );
-    let reply = c.cmd("FT.AGGREGATE idx * APPLY @price*2 AS p2");
+    // APPLY, FILTER, GROUPBY with reducers, multi-key SORTBY.
+    assert_eq!(
+        c.cmd("FT.AGGREGATE idx * APPLY @price*2 AS p2 FILTER @p2>=14 SORTBY 2 @p2 DESC LOAD 1 @title"),
+        R::Array(vec![
+            R::Int(10),
+            row(&["p2", "18", "title", "t9"]),
+            row(&["p2", "16", "title", "t8"]),
+            row(&["p2", "14", "title", "t7"])
+        ])
+    );
+    assert_eq!(
+        c.cmd("FT.AGGREGATE idx * GROUPBY 1 @genre REDUCE COUNT 0 AS n REDUCE SUM 1 @price AS total REDUCE MAX 1 @price AS top SORTBY 2 @genre ASC"),
+        R::Array(vec![
+            R::Int(2),
+            row(&["genre", "even", "n", "5", "total", "20", "top", "8"]),
+            row(&["genre", "odd", "n", "5", "total", "25", "top", "9"])
+        ])
+    );
+    // A cursor hands the rows out a page at a time, then 0; a read past it fails.
+    let first = c.cmd("FT.AGGREGATE idx * LOAD 1 @price SORTBY 2 @price ASC WITHCURSOR COUNT 4");
+    let (page, cursor) = (first.items()[0].clone(), first.items()[1].clone());
+    assert_eq!(page.items().len(), 5);
+    assert_eq!(page.items()[1], row(&["price", "0"]));
+    let R::Int(id) = cursor else {
+        panic!("{first:?}")
+    };
+    assert!(id > 0);
+    let second = c.cmd(&format!("FT.CURSOR READ idx {id}"));
+    assert_eq!(second.items()[0].items()[1], row(&["price", "4"]));
+    let last = c.cmd(&format!("FT.CURSOR READ idx {id} COUNT 10"));
+    assert_eq!(last.items()[0].items().len(), 3);
+    assert_eq!(last.items()[1], R::Int(0));
+    assert!(matches!(
+        c.cmd(&format!("FT.CURSOR READ idx {id}")),
+        R::Error(_)
+    ));
+    let other = c.cmd("FT.AGGREGATE idx * WITHCURSOR COUNT 1");
+    let R::Int(id) = other.items()[1] else {
+        panic!("{other:?}")
+    };
+    assert_eq!(
+        c.cmd(&format!("FT.CURSOR DEL idx {id}")),
+        R::Simple("OK".into())
+    );
+    assert!(matches!(
+        c.cmd(&format!("FT.CURSOR DEL idx {id}")),
+        R::Error(_)
+    ));
+    let reply = c.cmd("FT.AGGREGATE idx * GROUPBY 1 @genre REDUCE MEDIAN 1 @price");
     assert!(
-        matches!(&reply, R::Error(m) if m.contains("APPLY is not available")),
+        matches!(&reply, R::Error(m) if m.contains("Unknown reducer")),
         "{reply:?}"
     );
     let explain = c.cmd("FT.EXPLAIN idx @genre:{odd}").text();

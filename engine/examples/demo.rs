@@ -8,7 +8,8 @@
 //!
 //! The sample is compiled into the binary (`examples/data/`, see its README), so the
 //! demo runs anywhere. It creates a collection, ingests with `upsert_many`, runs k-NN
-//! searches, gets and deletes a document, then closes the database and opens it again.
+//! searches and a hybrid (keywords plus vector) query, gets and deletes a document,
+//! then closes the database and opens it again.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -57,10 +58,8 @@ fn main() -> DemoResult<()> {
         None => (temporary_path(), true),
     };
     let outcome = tour(&path, &packages, &queries);
-    if temporary {
-        if let Err(error) = std::fs::remove_dir_all(&path) {
-            eprintln!("note: could not remove {}: {error}", path.display());
-        }
+    if temporary && let Err(error) = std::fs::remove_dir_all(&path) {
+        eprintln!("note: could not remove {}: {error}", path.display());
     }
     outcome
 }
@@ -112,6 +111,9 @@ fn tour(path: &Path, packages: &[Package], queries: &[Query]) -> DemoResult<()> 
             first_hit = hits.first().map(|hit| hit.key.clone());
         }
     }
+
+    section("hybrid search (keywords and vectors fused by RRF, as FT.HYBRID)");
+    hybrid(&docs, &queries[1], "http server")?;
 
     section("get and delete");
     let Some(key) = first_hit else {
@@ -191,6 +193,39 @@ fn search(docs: &Collection, query: &Query) -> DemoResult<Vec<strata::Hit>> {
         );
     }
     Ok(hits)
+}
+
+/// Runs one hybrid query: `words` over the summaries beside the query's embedding,
+/// fused by reciprocal rank; prints each hit's rank on either side.
+fn hybrid(docs: &Collection, query: &Query, words: &str) -> DemoResult<()> {
+    let clock = Instant::now();
+    let page = docs
+        .hybrid(&format!(
+            "SEARCH '@summary:({words})' VSIM @embedding $q KNN 2 K 10 \
+             COMBINE RRF 4 CONSTANT 60 WINDOW 20 LOAD 2 name summary LIMIT 0 {HITS}"
+        ))
+        .param("q", query.embedding.clone())
+        .run()?;
+    println!(
+        "\n  \"{words}\" + \"{}\"  ({}, {} fused)",
+        query.text,
+        millis(clock.elapsed()),
+        page.total
+    );
+    let rank =
+        |side: Option<strata::HybridRank>| side.map_or("-".to_string(), |s| s.rank.to_string());
+    for (at, hit) in page.hits.iter().enumerate() {
+        println!(
+            "  {}. {:.4}  text {:>2}  vector {:>2}  {:<28} {}",
+            at + 1,
+            hit.score,
+            rank(hit.text),
+            rank(hit.vector),
+            clip(hit.doc.get_text("name").unwrap_or("?"), 28),
+            clip(hit.doc.get_text("summary").unwrap_or(""), 48),
+        );
+    }
+    Ok(())
 }
 
 fn document(package: &Package) -> Doc {

@@ -559,6 +559,25 @@ impl Collection {
         self.run_on(&tables, now_ms(), request, explain)
     }
 
+    /// Runs a hybrid query's two sides on one version of the collection, so a write
+    /// landing between them cannot make the sides disagree. (A JSON collection runs
+    /// each side on the version current when it starts.)
+    pub(crate) fn run_pair(
+        &self,
+        first: &Search,
+        second: &Search,
+    ) -> Result<(SearchResults, SearchResults)> {
+        if self.state.schema.is_json() {
+            return Ok((self.run(first, false)?.0, self.run(second, false)?.0));
+        }
+        let tables = self.state.snapshot();
+        let now = now_ms();
+        Ok((
+            self.run_on(&tables, now, first, false)?.0,
+            self.run_on(&tables, now, second, false)?.0,
+        ))
+    }
+
     /// Runs `request` on one version of the collection, at `now`.
     pub(crate) fn run_on(
         &self,

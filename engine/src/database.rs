@@ -632,12 +632,12 @@ fn remove_orphans(fs: &dyn FileSystem, path: &Path, manifest: &Manifest) -> Resu
             .find(|s| segment_dir_name(s.id) == name);
         let current_state = entry.map(|s| s.state_version).unwrap_or(0);
         for file in fs.list_dir(&dir).map_err(|e| io("list", &dir, e))? {
-            if let Some(FileKind::State(version)) = FileKind::from_file_name(&file) {
-                if version != current_state {
-                    let stale = dir.join(&file);
-                    fs.remove_file(&stale)
-                        .map_err(|e| io("remove the stale state file", &stale, e))?;
-                }
+            if let Some(FileKind::State(version)) = FileKind::from_file_name(&file)
+                && version != current_state
+            {
+                let stale = dir.join(&file);
+                fs.remove_file(&stale)
+                    .map_err(|e| io("remove the stale state file", &stale, e))?;
             }
         }
     }

@@ -60,6 +60,11 @@ pub struct SourceInfo {
     /// Rows of a memtable not yet in its HNSW graphs (scanned exactly until they
     /// are); 0 for segments and for collections without an HNSW field.
     pub unindexed_rows: u64,
+    /// Nodes in a memtable's HNSW graphs, over its HNSW fields: one per row indexed
+    /// with a vector, except that an update which kept every vector of its key's row
+    /// in this memtable (a `set_json` of another path, an upsert of new metadata)
+    /// shares that row's node instead of adding one. 0 for segments.
+    pub graph_nodes: u64,
 }
 
 /// One vector field's index.
@@ -135,6 +140,7 @@ pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
             live_rows: rows - slot.overlay.dead_rows(&slot.segment, now).len(),
             bytes: slot.segment.files().iter().map(|f| f.body_len).sum(),
             unindexed_rows: 0,
+            graph_nodes: 0,
         });
     }
     for (index, source) in tables
@@ -153,6 +159,7 @@ pub(crate) fn collection_info(state: &CollectionState) -> CollectionInfo {
             live_rows: source.live(now).len(),
             bytes: source.memtable.bytes_written() as u64,
             unindexed_rows: u64::from(source.index_lag()),
+            graph_nodes: source.index.nodes(),
         });
     }
     let indexes = state

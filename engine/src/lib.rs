@@ -118,18 +118,20 @@ pub use apps::{cache, recommend};
 pub use collection::{Collection, KeyTtl};
 pub use database::Database;
 pub use info::{CollectionInfo, IndexInfo, SourceInfo, SourceKind};
+pub use json::JsonPath;
 pub use model::doc::{Doc, Value};
 pub use model::error::{Error, Result};
 pub use model::json_schema::{JSON_DOCUMENT_FIELD, JSON_TAG_SEPARATOR};
-pub use model::options::{Durability, Limits, Options, Recovery};
+pub use model::options::{Durability, HnswCompression, Limits, Options, Recovery};
 pub use model::reports::{RecoveryReport, VerifyReport, WalCut};
 pub use model::schema::{
     Field, FieldKind, Metric, Schema, SchemaBuilder, TagOptions, TextLanguage, TextOptions,
     VectorIndex, VectorOptions, IVF_PQ_MIN_ROWS, MAX_DIMENSION,
 };
 pub use model::validate::{MAX_KEY_BYTES, MAX_VECTOR_NORM_SQUARED};
-pub use query_builder::QueryBuilder;
+pub use query_builder::{HybridBuilder, QueryBuilder};
 pub use read::execute::{Explain, SourcePlan, Strategy};
 pub use read::filter::Filter;
+pub use read::hybrid::{HybridHit, HybridRank, HybridResults, HybridSearch};
 pub use read::search::{Hit, Param, Search, SearchResults};
 pub use text::{tantivy_analyzer, RedisTokenStream, RedisTokenizer};

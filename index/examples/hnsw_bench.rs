@@ -3,18 +3,25 @@
 //! ```text
 //! cargo run --release -p strata-index --example hnsw_bench -- \
 //!     --data ../shared/data/real-pypi-50k --threads 2 --m 16 --efc 200 \
-//!     --efs 10,20,40,80,160,320 --metric cosine --repeat 3
+//!     --efs 10,20,40,80,160,320 --metric cosine --repeat 3 \
+//!     [--traversal both|sq8|float32] [--limit N --nq Q]
 //! ```
 //!
 //! Reads `base.fvecs`, `query.fvecs` and `gt.ivecs` from `--data`, builds with the
-//! given threads, serialises the graph and searches the serialised bytes through
-//! `HnswView` (the engine's path), one thread, all queries per `ef`. QPS is the best
-//! of `--repeat` passes (the least disturbed by other work on the machine).
+//! given threads, adds the rows' 8-bit codes, serialises the graph and searches the
+//! serialised bytes through `HnswView` (the engine's path), one thread, all queries
+//! per `ef`: over the codes (`strata-sq8`, re-ranked exactly) and over the FLOAT32
+//! rows (`strata-float32`) of the same graph, so the two differ only in the walk.
+//! QPS is the best of `--repeat` passes (the least disturbed by other work on the
+//! machine). `--limit N` keeps the first N base rows and `--nq Q` the first Q
+//! queries, with the ground truth computed exactly (a small run for
+//! `valgrind --tool=callgrind`, whose counts do not depend on the machine's load).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use strata_index::hnsw::{HnswGraph, HnswIndex, HnswParams, HnswView};
+use strata_index::flat;
+use strata_index::hnsw::{GraphRef, HnswGraph, HnswIndex, HnswParams, HnswView};
 use strata_index::Metric;
 
 struct Args {
@@ -27,6 +34,9 @@ struct Args {
     repeat: usize,
     k: usize,
     graph: Option<PathBuf>,
+    traversal: String,
+    limit: Option<usize>,
+    nq: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +50,9 @@ fn parse_args() -> Result<Args, String> {
         repeat: 3,
         k: 10,
         graph: None,
+        traversal: "both".into(),
+        limit: None,
+        nq: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,6 +66,12 @@ fn parse_args() -> Result<Args, String> {
             "--repeat" => args.repeat = num()?.max(1),
             "--k" => args.k = num()?,
             "--graph" => args.graph = Some(PathBuf::from(&value)),
+            "--limit" => args.limit = Some(num()?),
+            "--nq" => args.nq = Some(num()?),
+            "--traversal" => match value.as_str() {
+                "both" | "sq8" | "float32" => args.traversal = value.clone(),
+                _ => return Err("--traversal: expected both, sq8 or float32".into()),
+            },
             "--efs" => {
                 args.efs = value
                     .split(',')
@@ -112,13 +131,27 @@ fn read_ivecs(path: &Path) -> Result<(Vec<u32>, usize), String> {
 
 fn main() -> Result<(), String> {
     let args = parse_args()?;
-    let (base, dim) = read_fvecs(&args.data.join("base.fvecs"))?;
-    let (queries, qdim) = read_fvecs(&args.data.join("query.fvecs"))?;
-    let (gt, gt_k) = read_ivecs(&args.data.join("gt.ivecs"))?;
+    let (mut base, dim) = read_fvecs(&args.data.join("base.fvecs"))?;
+    let (mut queries, qdim) = read_fvecs(&args.data.join("query.fvecs"))?;
+    let (mut gt, mut gt_k) = read_ivecs(&args.data.join("gt.ivecs"))?;
     if qdim != dim || gt_k < args.k || gt.len() / gt_k != queries.len() / dim {
         return Err("base / query / gt do not fit together".into());
     }
-    let (n, nq, k) = (base.len() / dim, queries.len() / dim, args.k);
+    if let Some(nq) = args.nq {
+        queries.truncate(nq * dim);
+        gt.truncate(nq * gt_k);
+    }
+    if let Some(limit) = args.limit {
+        base.truncate(limit * dim);
+        let n = (base.len() / dim) as u32;
+        gt_k = args.k;
+        gt = queries
+            .chunks_exact(dim)
+            .flat_map(|q| flat::search(args.metric, q, &base, dim, 0..n, gt_k))
+            .map(|hit| hit.id)
+            .collect();
+    }
+    let (n, nq) = (base.len() / dim, queries.len() / dim);
     println!(
         "data {} n={n} nq={nq} dim={dim} metric={} M={} EF_CONSTRUCTION={} threads={}",
         args.data.display(),
@@ -145,8 +178,9 @@ fn main() -> Result<(), String> {
         }
         _ => {
             let started = Instant::now();
-            let graph = HnswGraph::build(&base, dim, args.metric, &params, args.threads)
+            let mut graph = HnswGraph::build(&base, dim, args.metric, &params, args.threads)
                 .map_err(|e| e.to_string())?;
+            graph.encode_sq8(&base, None).map_err(|e| e.to_string())?;
             println!(
                 "strata build_s={:.2} (threads={})",
                 started.elapsed().as_secs_f64(),
@@ -170,15 +204,39 @@ fn main() -> Result<(), String> {
         started.elapsed().as_secs_f64() * 1e3,
     );
 
+    let coded = view.graph_ref();
+    let walks = [("sq8", coded), ("float32", coded.without_codes())];
     for &ef in &args.efs {
+        for (name, graph) in walks {
+            if args.traversal != "both" && args.traversal != name {
+                continue;
+            }
+            run(&args, graph, name, ef, (&base, &queries, dim), (&gt, gt_k))?;
+        }
+    }
+    Ok(())
+}
+
+/// One `ef` over every query on `graph`, printed as `strata-NAME ef=.. recall@k=..
+/// qps=..` (the line `benches/compare/ratios.py` reads).
+fn run(
+    args: &Args,
+    graph: GraphRef<'_>,
+    name: &str,
+    ef: usize,
+    (base, queries, dim): (&[f32], &[f32], usize),
+    (gt, gt_k): (&[u32], usize),
+) -> Result<(), String> {
+    let (nq, k) = (queries.len() / dim, args.k);
+    {
         let mut best = f64::INFINITY;
         let mut hits = 0usize;
         for pass in 0..args.repeat {
             let started = Instant::now();
             let mut found = 0usize;
             for (qi, q) in queries.chunks_exact(dim).enumerate() {
-                let result = view
-                    .search(&base, q, k, ef, None)
+                let result = graph
+                    .search(base, q, k, ef, None)
                     .map_err(|e| e.to_string())?;
                 let truth = &gt[qi * gt_k..qi * gt_k + k];
                 found += result.iter().filter(|h| truth.contains(&h.id)).count();
@@ -189,7 +247,7 @@ fn main() -> Result<(), String> {
             }
         }
         println!(
-            "strata ef={ef} recall@{k}={:.4} qps={:.0}",
+            "strata-{name} ef={ef} recall@{k}={:.4} qps={:.0}",
             hits as f64 / (nq * k) as f64,
             nq as f64 / best
         );

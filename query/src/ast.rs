@@ -258,19 +258,89 @@ pub struct Page {
 }
 
 /// `SCORER`: the function that ranks text matches.
+///
+/// The RediSearch names give the numbers Redis Stack 7.4 (RediSearch 2.10) gives, with
+/// its quirks (see README "Scorers"); [`Scorer::Bm25StdTantivy`] is Strata's default,
+/// a per-field Okapi BM25 equal to a plain tantivy index's score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scorer {
-    /// `BM25` (also accepted as `BM25STD`).
+    /// `BM25STD.TANTIVY`: Strata's default (no `SCORER`).
+    Bm25StdTantivy,
+    /// `TFIDF`: Redis 7.4's default.
+    Tfidf,
+    /// `TFIDF.DOCNORM`: TFIDF normalised by document length instead of the largest
+    /// term frequency.
+    TfidfDocnorm,
+    /// `BM25`: RediSearch's legacy BM25.
     Bm25,
+    /// `BM25STD`: RediSearch's standard BM25 (Redis 8's default).
+    Bm25Std,
+    /// `DISMAX`: term frequencies, summed over AND and the largest over OR.
+    Dismax,
+    /// `DOCSCORE`: the document's score (always 1 in Strata).
+    Docscore,
+    /// `HAMMING`: the distance between the query's and the document's binary payloads;
+    /// 0, as Redis gives for documents without a payload (Strata documents have none).
+    Hamming,
 }
 
 impl Scorer {
+    /// Every scorer, in the order errors list them.
+    pub const ALL: [Scorer; 8] = [
+        Scorer::Tfidf,
+        Scorer::TfidfDocnorm,
+        Scorer::Bm25,
+        Scorer::Bm25Std,
+        Scorer::Dismax,
+        Scorer::Docscore,
+        Scorer::Hamming,
+        Scorer::Bm25StdTantivy,
+    ];
+
     /// The keyword as written in a query.
     pub fn keyword(self) -> &'static str {
         match self {
+            Scorer::Bm25StdTantivy => "BM25STD.TANTIVY",
+            Scorer::Tfidf => "TFIDF",
+            Scorer::TfidfDocnorm => "TFIDF.DOCNORM",
             Scorer::Bm25 => "BM25",
+            Scorer::Bm25Std => "BM25STD",
+            Scorer::Dismax => "DISMAX",
+            Scorer::Docscore => "DOCSCORE",
+            Scorer::Hamming => "HAMMING",
         }
     }
+
+    /// The scorer a keyword names, in any case.
+    pub fn from_keyword(keyword: &str) -> Option<Scorer> {
+        Scorer::ALL
+            .into_iter()
+            .find(|scorer| scorer.keyword().eq_ignore_ascii_case(keyword))
+    }
+}
+
+/// `HIGHLIGHT [FIELDS n f ...] [TAGS open close]`: matched terms in returned TEXT
+/// fields are wrapped in tags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Highlight {
+    /// `FIELDS`; `None` means every returned TEXT field.
+    pub fields: Option<Vec<String>>,
+    /// `TAGS open close`; `None` means RediSearch's `<b>` and `</b>`.
+    pub tags: Option<(String, String)>,
+}
+
+/// `SUMMARIZE [FIELDS n f ...] [FRAGS n] [LEN n] [SEPARATOR s]`: returned TEXT fields
+/// are cut to the fragments around matched terms.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summarize {
+    /// `FIELDS`; `None` means every returned TEXT field.
+    pub fields: Option<Vec<String>>,
+    /// `FRAGS`: most fragments per field (RediSearch's default is 3).
+    pub frags: Option<u64>,
+    /// `LEN`: words of context per fragment (RediSearch's default is 20).
+    pub len: Option<u64>,
+    /// `SEPARATOR`: written after each fragment (RediSearch's default is `... `).
+    pub separator: Option<String>,
 }
 
 /// The FT.SEARCH arguments that follow the query string.
@@ -294,6 +364,10 @@ pub struct QueryOptions {
     pub in_keys: Option<Vec<String>>,
     /// `INFIELDS n field ...`: text predicates look only in these fields.
     pub in_fields: Option<Vec<String>>,
+    /// `HIGHLIGHT`.
+    pub highlight: Option<Highlight>,
+    /// `SUMMARIZE`.
+    pub summarize: Option<Summarize>,
     /// `DIALECT n` if given: 2, 3 or 4, which mean the same to Strata (3 changes only
     /// JSON multi-value returns, 4 only Redis's optimiser); an absent `DIALECT` means 2.
     pub dialect: Option<u32>,

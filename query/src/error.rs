@@ -75,7 +75,7 @@ pub enum QueryError {
         /// The argument.
         name: String,
     },
-    /// An FT.SEARCH option Strata does not implement (`WITHSCORES`, `HIGHLIGHT`, ...).
+    /// An FT.SEARCH option Strata does not implement (`SLOP`, `INORDER`, ...).
     UnsupportedOption {
         /// Index into the argument slice.
         index: usize,

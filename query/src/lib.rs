@@ -25,8 +25,11 @@
 //! - [`parse_query`]: the query string alone (FT.SEARCH's query argument).
 //! - [`parse_options`]: the FT.SEARCH arguments after it (`RETURN`, `SORTBY`,
 //!   `LIMIT`, `PARAMS`, `NOCONTENT`, `WITHSCORES`, `SCORER BM25`, `INKEYS`,
-//!   `INFIELDS`, `DIALECT`).
+//!   `INFIELDS`, `HIGHLIGHT`, `SUMMARIZE`, `DIALECT`).
 //! - [`parse_search`]: both at once into one [`Query`].
+//! - [`parse_hybrid`]: FT.HYBRID's arguments (a text query and a vector query with
+//!   their fusion) into a [`HybridQuery`]; [`split_arguments`] splits a command line
+//!   into arguments as `redis-cli` does.
 //! - [`Query::bind`]: substitutes `$name` parameters from [`Params`] (and the
 //!   query's own `PARAMS`).
 //! - `Display` for [`Query`] and [`Filter`] prints query text; [`Query::to_args`]
@@ -67,6 +70,7 @@ mod ast;
 mod cursor;
 mod deep;
 mod error;
+mod hybrid;
 mod knn;
 mod limits;
 mod number;
@@ -77,10 +81,15 @@ mod predicates;
 mod print;
 
 pub use ast::{
-    Filter, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, Scorer, SortBy,
-    SortOrder, TagPattern, TextTerm, Value, VectorClause,
+    Filter, Highlight, HybridPolicy, Page, Query, QueryOptions, RangeBound, ReturnField, Scorer,
+    SortBy, SortOrder, Summarize, TagPattern, TextTerm, Value, VectorClause,
 };
 pub use error::QueryError;
+pub use hybrid::{
+    parse_hybrid, split_arguments, Combine, HybridQuery, HybridScorer, HybridSort, HybridVector,
+    Load, VectorMethod, DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_HYBRID_K, DEFAULT_RRF_CONSTANT,
+    DEFAULT_WINDOW,
+};
 pub use limits::Limits;
 pub use options::{parse_options, parse_search};
 pub use params::{ParamValue, Params};

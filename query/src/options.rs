@@ -1,6 +1,8 @@
 //! The FT.SEARCH arguments after the query string, in both directions.
 
-use crate::ast::{Page, Query, QueryOptions, ReturnField, Scorer, SortBy, SortOrder};
+use crate::ast::{
+    Highlight, Page, Query, QueryOptions, ReturnField, Scorer, SortBy, SortOrder, Summarize,
+};
 use crate::error::{excerpt, QueryError};
 use crate::limits::{widen, Limits};
 use crate::number::parse_count;
@@ -8,15 +10,13 @@ use crate::parser::parse_query;
 
 /// FT.SEARCH options RediSearch has and Strata does not (yet); named so the error
 /// says "not supported" rather than "unknown".
-const UNSUPPORTED: [&str; 16] = [
+const UNSUPPORTED: [&str; 14] = [
     "VERBATIM",
     "NOSTOPWORDS",
     "WITHPAYLOADS",
     "WITHSORTKEYS",
     "FILTER",
     "GEOFILTER",
-    "SUMMARIZE",
-    "HIGHLIGHT",
     "SLOP",
     "TIMEOUT",
     "INORDER",
@@ -73,6 +73,8 @@ pub fn parse_options<S: AsRef<str>>(
             "SCORER" => "SCORER",
             "INKEYS" => "INKEYS",
             "INFIELDS" => "INFIELDS",
+            "HIGHLIGHT" => "HIGHLIGHT",
+            "SUMMARIZE" => "SUMMARIZE",
             name if UNSUPPORTED.contains(&name) => {
                 return Err(QueryError::UnsupportedOption {
                     index,
@@ -113,20 +115,18 @@ pub fn parse_options<S: AsRef<str>>(
             "INFIELDS" => {
                 options.in_fields = Some(parse_names(&mut reader, "INFIELDS", "a field name")?)
             }
+            "HIGHLIGHT" => options.highlight = Some(parse_highlight(&mut reader)?),
+            "SUMMARIZE" => options.summarize = Some(parse_summarize(&mut reader)?),
             "SCORER" => {
                 let (index, name) = reader.expect("a scorer name after SCORER")?;
-                options.scorer = Some(match name.to_ascii_uppercase().as_str() {
-                    "BM25" | "BM25STD" => Scorer::Bm25,
-                    _ => {
-                        return Err(QueryError::InvalidArgument {
-                            index,
-                            expected: "BM25 (the scorer Strata has; TFIDF, DISMAX, DOCSCORE \
-                                       and HAMMING are not implemented)"
-                                .to_string(),
-                            found: excerpt(name),
-                        })
+                options.scorer = Some(Scorer::from_keyword(name).ok_or_else(|| {
+                    let names: Vec<&str> = Scorer::ALL.iter().map(|s| s.keyword()).collect();
+                    QueryError::InvalidArgument {
+                        index,
+                        expected: format!("a scorer: {}", names.join(", ")),
+                        found: excerpt(name),
                     }
-                });
+                })?);
             }
             _ => options.dialect = Some(parse_dialect(&mut reader)?),
         }
@@ -231,6 +231,88 @@ fn parse_names<S: AsRef<str>>(
     (0..span)
         .map(|_| reader.expect_name(what).map(str::to_string))
         .collect()
+}
+
+/// Most fragments `SUMMARIZE FRAGS` and words of context `LEN` may ask for: far
+/// beyond any useful summary, low enough that a typo cannot ask for gigabytes.
+pub const MAX_SUMMARIZE: u64 = 10_000;
+
+/// Takes the next argument if it is `keyword` (any case), refusing a second one.
+fn sub_option<S: AsRef<str>>(
+    reader: &mut Args<'_, S>,
+    keywords: &[&'static str],
+    seen: &mut Vec<&'static str>,
+    option: &str,
+) -> Result<Option<&'static str>, QueryError> {
+    let Some(arg) = reader.peek() else {
+        return Ok(None);
+    };
+    let Some(&keyword) = keywords.iter().find(|k| arg.eq_ignore_ascii_case(k)) else {
+        return Ok(None);
+    };
+    if seen.contains(&keyword) {
+        return Err(QueryError::DuplicateOption {
+            index: reader.next,
+            name: format!("{option} {keyword}"),
+        });
+    }
+    seen.push(keyword);
+    reader.next();
+    Ok(Some(keyword))
+}
+
+/// `HIGHLIGHT [FIELDS n f ...] [TAGS open close]`.
+fn parse_highlight<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<Highlight, QueryError> {
+    let mut highlight = Highlight::default();
+    let mut seen = Vec::new();
+    while let Some(keyword) = sub_option(reader, &["FIELDS", "TAGS"], &mut seen, "HIGHLIGHT")? {
+        if keyword == "FIELDS" {
+            highlight.fields = Some(parse_names(reader, "HIGHLIGHT FIELDS", "a field name")?);
+        } else {
+            let (_, open) = reader.expect("the opening tag after HIGHLIGHT TAGS")?;
+            let (_, close) = reader.expect("the closing tag after HIGHLIGHT TAGS' opening tag")?;
+            highlight.tags = Some((open.to_string(), close.to_string()));
+        }
+    }
+    Ok(highlight)
+}
+
+/// `SUMMARIZE [FIELDS n f ...] [FRAGS n] [LEN n] [SEPARATOR s]`.
+fn parse_summarize<S: AsRef<str>>(reader: &mut Args<'_, S>) -> Result<Summarize, QueryError> {
+    let mut summarize = Summarize::default();
+    let mut seen = Vec::new();
+    let keywords = ["FIELDS", "FRAGS", "LEN", "SEPARATOR"];
+    while let Some(keyword) = sub_option(reader, &keywords, &mut seen, "SUMMARIZE")? {
+        match keyword {
+            "FIELDS" => {
+                summarize.fields = Some(parse_names(reader, "SUMMARIZE FIELDS", "a field name")?)
+            }
+            "SEPARATOR" => {
+                let (_, separator) = reader.expect("the separator after SUMMARIZE SEPARATOR")?;
+                summarize.separator = Some(separator.to_string());
+            }
+            _ => {
+                let minimum = u64::from(keyword == "FRAGS");
+                let expected = format!(
+                    "a whole number from {minimum} to {MAX_SUMMARIZE} after SUMMARIZE {keyword}"
+                );
+                let (index, arg) = reader.expect(&expected)?;
+                let value = parse_count(arg)
+                    .filter(|value| (minimum..=MAX_SUMMARIZE).contains(value))
+                    .ok_or_else(|| QueryError::InvalidArgument {
+                        index,
+                        expected,
+                        found: excerpt(arg),
+                    })?;
+                if keyword == "FRAGS" {
+                    summarize.frags = Some(value);
+                } else {
+                    summarize.len = Some(value);
+                }
+            }
+        }
+    }
+    Ok(summarize)
 }
 
 /// `RETURN n field [AS alias] ...`: `n` counts every argument, `AS` included.
@@ -402,6 +484,25 @@ impl QueryOptions {
                 args.extend(names.iter().cloned());
             }
         }
+        if let Some(highlight) = &self.highlight {
+            args.push("HIGHLIGHT".to_string());
+            push_fields(&mut args, &highlight.fields);
+            if let Some((open, close)) = &highlight.tags {
+                args.extend(["TAGS".to_string(), open.clone(), close.clone()]);
+            }
+        }
+        if let Some(summarize) = &self.summarize {
+            args.push("SUMMARIZE".to_string());
+            push_fields(&mut args, &summarize.fields);
+            for (keyword, value) in [("FRAGS", summarize.frags), ("LEN", summarize.len)] {
+                if let Some(value) = value {
+                    args.extend([keyword.to_string(), value.to_string()]);
+                }
+            }
+            if let Some(separator) = &summarize.separator {
+                args.extend(["SEPARATOR".to_string(), separator.clone()]);
+            }
+        }
         if let Some(scorer) = self.scorer {
             args.push("SCORER".to_string());
             args.push(scorer.keyword().to_string());
@@ -419,6 +520,14 @@ impl QueryOptions {
             args.push(dialect.to_string());
         }
         args
+    }
+}
+
+fn push_fields(args: &mut Vec<String>, fields: &Option<Vec<String>>) {
+    if let Some(fields) = fields {
+        args.push("FIELDS".to_string());
+        args.push(fields.len().to_string());
+        args.extend(fields.iter().cloned());
     }
 }
 

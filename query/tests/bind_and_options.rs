@@ -223,6 +223,8 @@ fn parses_every_option() {
             scorer: Some(strata_query::Scorer::Bm25),
             in_keys: None,
             in_fields: None,
+            highlight: None,
+            summarize: None,
             return_fields: Some(vec![
                 ReturnField {
                     name: "title".to_string(),
@@ -360,4 +362,134 @@ fn search_combines_query_and_options() {
         })
     );
     assert_eq!(query.to_args(), ["@t:{x}", "LIMIT", "0", "5"]);
+}
+
+#[test]
+fn every_redisearch_scorer_parses_and_an_unknown_one_is_refused() {
+    for (keyword, scorer) in [
+        ("tfidf", strata_query::Scorer::Tfidf),
+        ("TFIDF.DOCNORM", strata_query::Scorer::TfidfDocnorm),
+        ("BM25", strata_query::Scorer::Bm25),
+        ("bm25std", strata_query::Scorer::Bm25Std),
+        ("DISMAX", strata_query::Scorer::Dismax),
+        ("DOCSCORE", strata_query::Scorer::Docscore),
+        ("HAMMING", strata_query::Scorer::Hamming),
+        ("BM25STD.TANTIVY", strata_query::Scorer::Bm25StdTantivy),
+    ] {
+        let options = parse_options(&["SCORER", keyword], &Limits::default()).unwrap();
+        assert_eq!(options.scorer, Some(scorer));
+        assert!(scorer.keyword().eq_ignore_ascii_case(keyword));
+    }
+    let error = parse_options(&["SCORER", "NOSUCH"], &Limits::default()).unwrap_err();
+    assert!(
+        matches!(&error, QueryError::InvalidArgument { index: 1, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("TFIDF.DOCNORM"), "{error}");
+}
+
+#[test]
+fn highlight_and_summarize_parse_with_their_sub_options_in_any_order() {
+    let limits = Limits::default();
+    let options = parse_options(
+        &[
+            "SUMMARIZE",
+            "LEN",
+            "5",
+            "fields",
+            "1",
+            "body",
+            "SEPARATOR",
+            " | ",
+            "FRAGS",
+            "2",
+            "HIGHLIGHT",
+            "TAGS",
+            "[",
+            "]",
+            "FIELDS",
+            "2",
+            "title",
+            "body",
+        ],
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(
+        options.summarize,
+        Some(strata_query::Summarize {
+            fields: Some(vec!["body".to_string()]),
+            frags: Some(2),
+            len: Some(5),
+            separator: Some(" | ".to_string()),
+        })
+    );
+    assert_eq!(
+        options.highlight,
+        Some(strata_query::Highlight {
+            fields: Some(vec!["title".to_string(), "body".to_string()]),
+            tags: Some(("[".to_string(), "]".to_string())),
+        })
+    );
+    assert_eq!(parse_options(&options.to_args(), &limits), Ok(options));
+    // Bare keywords take every default.
+    let bare = parse_options(&["HIGHLIGHT", "SUMMARIZE", "LIMIT", "0", "1"], &limits).unwrap();
+    assert_eq!(bare.highlight, Some(strata_query::Highlight::default()));
+    assert_eq!(bare.summarize, Some(strata_query::Summarize::default()));
+    assert_eq!(parse_options(&bare.to_args(), &limits), Ok(bare));
+}
+
+#[test]
+fn malformed_highlight_and_summarize_arguments_are_refused_with_their_index() {
+    let limits = Limits::default();
+    let fails = |args: &[&str]| parse_options(args, &limits).unwrap_err();
+    let invalid_at = |args: &[&str], at: usize| match fails(args) {
+        QueryError::InvalidArgument {
+            index, expected, ..
+        } => {
+            assert_eq!(index, at, "{args:?}: {expected}");
+            expected
+        }
+        other => panic!("{args:?}: {other:?}"),
+    };
+    assert!(invalid_at(&["HIGHLIGHT", "FIELDS"], 2).contains("HIGHLIGHT FIELDS"));
+    assert!(invalid_at(&["HIGHLIGHT", "FIELDS", "0"], 2).contains("at least one"));
+    invalid_at(&["HIGHLIGHT", "FIELDS", "2", "a"], 2);
+    invalid_at(&["HIGHLIGHT", "FIELDS", "x", "a"], 2);
+    invalid_at(&["HIGHLIGHT", "FIELDS", "1", ""], 3);
+    assert!(invalid_at(&["HIGHLIGHT", "TAGS", "<i>"], 3).contains("closing tag"));
+    assert!(invalid_at(&["HIGHLIGHT", "TAGS"], 2).contains("opening tag"));
+    assert!(invalid_at(&["SUMMARIZE", "FRAGS", "0"], 2).contains("from 1 to"));
+    invalid_at(&["SUMMARIZE", "FRAGS", "-1"], 2);
+    invalid_at(&["SUMMARIZE", "FRAGS"], 2);
+    assert!(invalid_at(&["SUMMARIZE", "LEN", "ten"], 2).contains("from 0 to"));
+    invalid_at(&["SUMMARIZE", "LEN", "10001"], 2);
+    assert!(invalid_at(&["SUMMARIZE", "SEPARATOR"], 2).contains("separator"));
+    invalid_at(&["SUMMARIZE", "FIELDS", "3", "a"], 2);
+    assert_eq!(
+        fails(&["SUMMARIZE", "LEN", "3", "len", "4"]),
+        QueryError::DuplicateOption {
+            index: 3,
+            name: "SUMMARIZE LEN".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["HIGHLIGHT", "TAGS", "a", "b", "TAGS", "c", "d"]),
+        QueryError::DuplicateOption {
+            index: 4,
+            name: "HIGHLIGHT TAGS".to_string()
+        }
+    );
+    assert_eq!(
+        fails(&["HIGHLIGHT", "highlight"]),
+        QueryError::DuplicateOption {
+            index: 1,
+            name: "HIGHLIGHT".to_string()
+        }
+    );
+    // A sub-option keyword outside its option is not an FT.SEARCH option.
+    assert!(matches!(
+        fails(&["FRAGS", "2"]),
+        QueryError::UnknownOption { index: 0, .. }
+    ));
 }

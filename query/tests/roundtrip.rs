@@ -185,6 +185,16 @@ fn options() -> impl Strategy<Value = QueryOptions> {
                     scorer: bm25.then_some(strata_query::Scorer::Bm25),
                     in_keys: bm25.then(|| vec!["doc:1".to_string(), "doc 2".to_string()]),
                     in_fields: with_scores.then(|| vec!["title".to_string()]),
+                    highlight: no_content.then(|| strata_query::Highlight {
+                        fields: Some(vec!["body".to_string()]),
+                        tags: Some(("<em>".to_string(), "</em>".to_string())),
+                    }),
+                    summarize: bm25.then(|| strata_query::Summarize {
+                        fields: None,
+                        frags: Some(2),
+                        len: Some(0),
+                        separator: Some(" | ".to_string()),
+                    }),
                     return_fields,
                     sort_by,
                     limit,

@@ -31,6 +31,7 @@ INDEX = "packages"
 PREFIX = "pypi:"
 JSON_INDEX = "packages_json"
 JSON_PREFIX = "json:"
+WEIGHTED_INDEX = "packages_weighted"
 # Partial updates between phase 1 and phase 2, in order; as in redis_parity.rs.
 JSON_UPDATES = [("json:pypi:burrito", "$.meta.year", "2030"),
                 ("json:pypi:crawailer", "$.meta.year", "2030"),
@@ -235,8 +236,41 @@ CASES = [
          served={"mode": "set", "args": ["RETURN", "1", "nosuch", "LIMIT", "0", "2000"]}),
     # Not provided by Strata: a clear error where Redis answers.
     case("DIALECT 1", "*", mode="unsupported", variant="InvalidQuery", args=["DIALECT", "1"]),
-    case("SCORER TFIDF", "@summary:python", mode="unsupported", variant="InvalidQuery",
-         args=["SCORER", "TFIDF"]),
+    case("unknown SCORER", "@summary:python", mode="error", args=["SCORER", "NOSUCH"]),
+]
+
+# Scorers (issue 10): WITHSCORES under each RediSearch scorer Strata computes, over
+# text, TAG-only, numeric, `*` and mixed queries. Mode "scored" compares the totals,
+# each hit's score to the tolerance, and the order wherever scores differ (hits of equal
+# score may come in either order).
+SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "HAMMING"]
+# Left out, as README "Scorers" says: a word's stem expansions inside an AND, and
+# prefix or fuzzy unions, where Redis counts only some of the terms that match.
+SCORED_QUERIES = [
+    "@summary:python", "@summary:running", "@summary:libraries", "@summary:data",
+    "@summary:(django|flask)", "@summary:\"command line\"", "@summary:\"machine learning\"",
+    "python", "@name|summary:(django)", "@name|summary:(redis)", "kubernetes",
+    "@topic:{web}", "@topic:{web|ai}", "@topic:{data}", "@year:[2020 2022]", "*",
+    "@summary:python @topic:{ai}", "@summary:django @year:[2020 2025]",
+    "@summary:django -@topic:{web}", "@topic:{web} | @name:flask",
+]
+for scorer in SCORERS:
+    for query in SCORED_QUERIES:
+        CASES.append(case(f"SCORER {scorer} WITHSCORES {query}", query, mode="scored",
+                          args=["SCORER", scorer, "WITHSCORES", "NOCONTENT"] + ALL))
+# The same index with field weights and no vectors: WEIGHT multiplies a word's
+# frequency in RediSearch's forward index, which spans the fields.
+for scorer in SCORERS:
+    for query in ["@name|summary:(django)", "@name|summary:(redis)", "python",
+                  "@summary:running", "@topic:{web}"]:
+        CASES.append(case(f"weighted SCORER {scorer} WITHSCORES {query}", query,
+                          mode="scored", index="weighted",
+                          args=["SCORER", scorer, "WITHSCORES", "NOCONTENT"] + ALL))
+CASES += [
+    case("KNN WITHSCORES SCORER TFIDF", "*=>[KNN 10 @v $q]", args=["SORTBY", "__v_score",
+         "WITHSCORES", "SCORER", "TFIDF"], params=Q),
+    case("SORTBY WITHSCORES SCORER BM25STD", "@summary:data", args=["SORTBY", "year",
+         "WITHSCORES", "SCORER", "BM25STD", "RETURN", "1", "year"] + ALL),
 ]
 
 # Full-text search (issue 12) on the sample's TEXT fields `name` and `summary`: the
@@ -280,6 +314,26 @@ TEXT_CASES += [(q, []) for q in [
 ]]
 for query, args in TEXT_CASES:
     CASES.append(case(f"text {query}", query, mode="set", args=ALL + args))
+# HIGHLIGHT and SUMMARIZE (issue 12): the rewritten fields must match Redis's byte for
+# byte. FIELDS names the field the query searches: RediSearch applies a term's
+# positions in the field it matched to every field's offsets (a listed difference).
+MARKUP_CASES = [
+    ("@summary:python", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@summary:(python library)", ["HIGHLIGHT", "FIELDS", "1", "summary", "TAGS", "<em>", "</em>"]),
+    ("@summary:libraries", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "5", "FRAGS", "2"]),
+    ("@summary:(data|model)", ["SUMMARIZE", "FIELDS", "1", "summary", "HIGHLIGHT", "FIELDS", "1",
+                               "summary"]),
+    ("@summary:\"command line\"", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@summary:running", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "3", "SEPARATOR", " | "]),
+    ("@summary:tools", ["SUMMARIZE", "FIELDS", "1", "summary", "LEN", "0", "HIGHLIGHT", "FIELDS",
+                       "1", "summary"]),
+    ("@topic:{web}", ["SUMMARIZE", "FIELDS", "1", "summary"]),
+    ("@topic:{web}", ["HIGHLIGHT", "FIELDS", "1", "summary"]),
+    ("@name:django", ["HIGHLIGHT", "FIELDS", "1", "name", "SUMMARIZE", "FIELDS", "1", "name"]),
+]
+for query, args in MARKUP_CASES:
+    CASES.append(case(f"markup {query} {' '.join(args)}", query, mode="set",
+                      args=ALL + ["RETURN", "3", "name", "summary", "topic"] + args))
 CASES += [
     # Redis 7.4 refuses a KNN filter of several predicates without parentheses; Strata
     # reads it as the parenthesised form (a listed difference).
@@ -352,6 +406,20 @@ def load_redis(client, rows, vectors):
     pipe.execute()
 
 
+def load_redis_weighted(client):
+    """A second index over the same hashes, with field weights and no vectors."""
+    client.execute_command("FT.CREATE", WEIGHTED_INDEX, "ON", "HASH", "PREFIX", "1", PREFIX,
+                           "SCHEMA", "name", "TEXT", "WEIGHT", "3", "topic", "TAG",
+                           "SEPARATOR", ",", "summary", "TEXT", "WEIGHT", "2")
+    for _ in range(100):
+        info = client.execute_command("FT.INFO", WEIGHTED_INDEX)
+        fields = dict(zip(info[::2], info[1::2]))
+        if str(fields.get(b"indexing", b"0")) in ("0", "b'0'"):
+            return
+        import time
+        time.sleep(0.1)
+
+
 def json_document(row, vector):
     meta = {"popularity": float(row["popularity"])}
     if row["year"]:
@@ -394,7 +462,7 @@ def redis_answer(client, entry, vectors, queries, query=None):
     if "DIALECT" not in [str(a).upper() for a in args]:
         args += ["DIALECT", "2"]
     try:
-        index = JSON_INDEX if entry.get("index") == "json" else INDEX
+        index = {"json": JSON_INDEX, "weighted": WEIGHTED_INDEX}.get(entry.get("index"), INDEX)
         reply = client.execute_command("FT.SEARCH", index, query or entry["query"], *args)
     except redis.ResponseError as error:
         return {"error": {"message": str(error)}}
@@ -589,6 +657,32 @@ def compare(entry, ours, theirs, reference):
             problems.append(f"total: Redis's lower bound {theirs['total']} > Strata {ours['total']}")
     elif ours["total"] != theirs["total"]:
         problems.append(f"total: Redis {theirs['total']}, Strata {ours['total']}")
+    if mode == "scored":
+        def runs(answer):
+            """(score, keys of that score) in answer order; None where unordered."""
+            out = []
+            for hit in answer["hits"]:
+                score = float(hit["fields"].get("(score)", "nan"))
+                if out and abs(out[-1][0] - score) <= TOLERANCE * max(1.0, abs(score)):
+                    out[-1][1].add(hit["key"])
+                else:
+                    out.append((score, {hit["key"]}))
+            return out
+        theirs_runs, ours_runs = runs(theirs), runs(ours)
+        if len(theirs_runs) != len(ours_runs):
+            problems.append(f"{len(theirs_runs)} distinct scores in Redis, {len(ours_runs)} in "
+                            f"Strata; Redis's first {[round(s, 6) for s, _ in theirs_runs[:5]]}, "
+                            f"Strata's {[round(s, 6) for s, _ in ours_runs[:5]]}")
+        for (their_score, their_keys), (our_score, our_keys) in zip(theirs_runs, ours_runs):
+            if abs(their_score - our_score) > TOLERANCE * max(1.0, abs(their_score)) \
+                    or their_keys != our_keys:
+                key = sorted(their_keys)[0]
+                mine = next((float(h["fields"].get("(score)", "nan")) for h in ours["hits"]
+                             if h["key"] == key), None)
+                problems.append(f"score run {their_score!r} of {len(their_keys)} hits in Redis, "
+                                f"{our_score!r} of {len(our_keys)} in Strata ({key}: Strata {mine})")
+                break
+        return problems
     our_hits = {hit["key"]: hit for hit in ours["hits"]}
     their_keys = [hit["key"] for hit in theirs["hits"]]
     our_keys = [hit["key"] for hit in ours["hits"]]
@@ -633,18 +727,20 @@ def main():
     client = redis.Redis(port=options.port, protocol=2)
     load_redis(client, rows, vectors)
     load_redis_json(client, rows, vectors)
+    load_redis_weighted(client)
 
     served = None
     if options.serve:
-        # `strata serve` has no `ON JSON` indexes or `JSON.*` commands yet: those cases
-        # are the runner's (the embedded API has JSON documents).
-        skipped = [entry["name"] for entry in CASES if entry.get("index") == "json"]
-        CASES[:] = [entry for entry in CASES if entry.get("index") != "json"]
-        print(f"skipped {len(skipped)} JSON cases: strata serve has no ON JSON indexes yet")
+        # The WEIGHT index is created by the runner only; its cases check the scorers'
+        # field weights, which the runner's pass covers.
+        weighted = [entry["name"] for entry in CASES if entry.get("index") == "weighted"]
+        CASES[:] = [entry for entry in CASES if entry.get("index") != "weighted"]
+        print(f"skipped {len(weighted)} weighted-index cases: the runner covers them")
         for entry in CASES:
             entry.update(entry.get("served", {}))
         served = redis.Redis(port=options.serve, protocol=2)
         load_redis(served, rows, vectors)
+        load_redis_json(served, rows, vectors)
         strata_answers = {}
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -666,6 +762,14 @@ def main():
                         side.hset(key, mapping=hash_of(rows[by_key[key]], vectors[by_key[key]]))
             for key, path, value in JSON_UPDATES + [JSON_REFUSED]:
                 client.execute_command("JSON.SET", key, path, value)
+                if served is not None:
+                    try:
+                        served.execute_command("JSON.SET", key, path, value)
+                    except redis.ResponseError:
+                        # Strata refuses the value its field cannot index (the
+                        # "json_refused" case checks the document stayed as it was).
+                        if (key, path, value) != JSON_REFUSED:
+                            raise
         for entry in CASES:
             if entry["phase"] == phase:
                 theirs[entry["name"]] = redis_answer(client, entry, vectors, queries)

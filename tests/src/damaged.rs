@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata::{
-    Database, Doc, Durability, Error, Filter, Metric, Options, Schema, Search, VectorIndex,
+    Database, Doc, Durability, Error, Filter, HnswCompression, Metric, Options, Schema, Search,
+    VectorIndex,
 };
 
 use crate::{oracle_distance, random_vectors, scratch_dir};
@@ -55,6 +56,8 @@ pub fn options() -> Options {
         durability: Durability::Always,
         memtable_rows_max: 8,
         background_work: false,
+        // Graphs with 8-bit codes (file version 2), so the damage lands in codes too.
+        hnsw_compression: HnswCompression::Sq8,
         ..Options::default()
     }
 }

@@ -7,6 +7,7 @@ use strata::{Doc, Metric, Schema, VectorIndex};
 
 pub mod damaged;
 pub mod json;
+pub mod soak;
 pub mod torture;
 
 /// Dimension of the vectors in the crash and round-trip scenarios.

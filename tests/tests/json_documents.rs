@@ -8,8 +8,12 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value as Json};
-use strata::{Collection, Database, Doc, Durability, Error, Hit, Options, Schema, VectorIndex};
+use strata::{
+    Collection, Database, Doc, Durability, Error, Hit, Options, Schema, SourceKind, VectorIndex,
+};
 use strata_tests::json::{flat_doc, flat_schema, json_doc, json_key, json_schema, JSON_DIM};
 use strata_tests::{random_vectors, scratch_dir};
 
@@ -580,4 +584,194 @@ fn partial_updates_keep_the_ttl_and_concurrent_ones_lose_nothing() {
         matches!(json.ttl("k").unwrap(), strata::KeyTtl::ExpiresIn(left) if left.as_secs() > 3500),
         "set_json dropped the TTL"
     );
+}
+
+/// Nodes in the memtable's HNSW graph.
+fn memtable_graph_nodes(collection: &Collection) -> u64 {
+    let info = collection.info().unwrap();
+    info.sources
+        .iter()
+        .find(|source| source.kind == SourceKind::Memtable)
+        .map_or(0, |source| source.graph_nodes)
+}
+
+/// One random partial update of document `index`: the path and value set, applied to
+/// `doc` as RedisJSON would. Returns whether the embedding changed.
+fn random_partial_update(rng: &mut StdRng, doc: &mut Json) -> (String, Json, bool) {
+    const WORDS: [&str; 5] = ["boats", "shoes", "garden", "red", "eco"];
+    let word = |rng: &mut StdRng| json!(WORDS[rng.gen_range(0..WORDS.len())]);
+    let rng2 = rng;
+    match rng2.gen_range(0..9) {
+        0 => {
+            let price = if rng2.gen_range(0..5) == 0 {
+                Json::Null
+            } else {
+                json!(rng2.gen_range(1..400) as f64 / 4.0)
+            };
+            doc["price"] = price.clone();
+            ("$.price".into(), price, false)
+        }
+        1 => {
+            let category = word(rng2);
+            doc["metadata"]["category"] = category.clone();
+            ("$.metadata.category".into(), category, false)
+        }
+        2 => {
+            let tags: Vec<Json> = (0..rng2.gen_range(0..3)).map(|_| word(rng2)).collect();
+            doc["tags"] = json!(tags);
+            ("$.tags".into(), json!(tags), false)
+        }
+        // Paths no field maps.
+        3 => {
+            let name = json!(format!("renamed {}", rng2.gen::<u16>()));
+            doc["name"] = name.clone();
+            ("$.name".into(), name, false)
+        }
+        4 => {
+            let stars = json!(rng2.gen_range(0..5));
+            // JSON.SET sets nothing when the parent is gone (a replaced metadata).
+            if let Some(rating) = doc["metadata"].get_mut("rating") {
+                rating["stars"] = stars.clone();
+            }
+            ("$.metadata.rating.stars".into(), stars, false)
+        }
+        5 => {
+            let body = json!(format!("rewritten {}", rng2.gen::<u16>()));
+            doc["body"] = body.clone();
+            ("$.body".into(), body, false)
+        }
+        // A path above an indexed one: the whole metadata object.
+        6 => {
+            let metadata = if rng2.gen_range(0..3) == 0 {
+                json!({"source": "moved"})
+            } else {
+                json!({"category": word(rng2), "rating": {"stars": 1}})
+            };
+            doc["metadata"] = metadata.clone();
+            ("$.metadata".into(), metadata, false)
+        }
+        // A wildcard that may match an indexed path.
+        7 => {
+            let category = word(rng2);
+            if doc["metadata"].get("category").is_some() {
+                doc["metadata"]["category"] = category.clone();
+            }
+            ("$..category".into(), category, false)
+        }
+        // Under the vector's path: one component.
+        _ => {
+            let component = rng2.gen_range(0..JSON_DIM);
+            // Never integral (get_json gives those back as integers), and written as
+            // get_json writes an f32: its shortest decimal.
+            let component_value: f32 = match rng2.gen_range(-1000..1000) {
+                0 => 0.375,
+                n => n as f32 / 1024.0,
+            };
+            let value = json!(component_value.to_string().parse::<f64>().unwrap());
+            let old = doc["embedding"][component].as_f64().unwrap() as f32;
+            let changed = old.to_bits() != (value.as_f64().unwrap() as f32).to_bits();
+            doc["embedding"][component] = value.clone();
+            (format!("$.embedding[{component}]"), value, changed)
+        }
+    }
+}
+
+/// The KNN queries of `queries()` against the exact (FLAT) oracle: the HNSW side
+/// searches with an EF_RUNTIME above the row count, so on these few rows it is
+/// exhaustive and any difference is a wrong row, not an approximation.
+fn assert_same_as_exact(json: &Collection, exact: &Collection, when: &str) {
+    let vectors = random_vectors(15, 6, JSON_DIM);
+    for (query, args) in queries() {
+        let searched = query.replace(" AS d]", " EF_RUNTIME 1000 AS d]");
+        for vector in &vectors {
+            let expected = answer(exact, &query, &args, vector);
+            let got = answer(json, &searched, &args, vector);
+            let keys =
+                |hits: &[(String, f32)]| hits.iter().map(|h| h.0.clone()).collect::<Vec<_>>();
+            assert_eq!(keys(&got), keys(&expected), "{when}: {query}");
+            for ((_, a), (_, b)) in got.iter().zip(&expected) {
+                assert!((a - b).abs() <= 1e-5, "{when}: {query}: {a} against {b}");
+            }
+        }
+    }
+    assert_eq!(json.len().unwrap(), exact.len().unwrap(), "{when}");
+}
+
+/// `set_json` of a path that cannot change the vector keeps the row's HNSW node (the
+/// graph does not grow); one under the vector's path adds a node. Either way every
+/// query answers as a plain collection rewritten whole, with exact search, before and
+/// after a flush and after a replay of the log.
+#[test]
+fn partial_updates_keep_the_graph_node_and_answer_as_whole_rewrites() {
+    let dir = scratch_dir();
+    let options = || Options {
+        // The writer indexes its own rows, so the node count is exact after each write.
+        background_work: false,
+        ..Options::default()
+    };
+    const ROWS: u64 = 200;
+    let mut rng = StdRng::seed_from_u64(0x15_0015);
+    let mut expected: Vec<Json> = (0..ROWS).map(json_doc).collect();
+    {
+        let db = Database::open_with(dir.path(), options()).unwrap();
+        let json = db
+            .create_collection("json", json_schema(VectorIndex::hnsw(16, 200)))
+            .unwrap();
+        let exact = db
+            .create_collection("exact", flat_schema(VectorIndex::flat()))
+            .unwrap();
+        for (i, doc) in expected.iter().enumerate() {
+            json.upsert_json(json_key(i as u64), doc.clone()).unwrap();
+            exact.upsert(json_key(i as u64), flat_doc(doc)).unwrap();
+        }
+        assert_eq!(memtable_graph_nodes(&json), ROWS);
+        let round = |json: &Collection, expected: &mut [Json], rng: &mut StdRng| {
+            let mut changed = 0;
+            for _ in 0..300 {
+                let index = rng.gen_range(0..ROWS);
+                let doc = &mut expected[index as usize];
+                let (path, value, moved) = random_partial_update(rng, doc);
+                let set = json.set_json(&json_key(index), &path, value).unwrap();
+                let parent = match path.as_str() {
+                    "$..category" => doc["metadata"].get("category").is_some(),
+                    "$.metadata.rating.stars" => doc["metadata"].get("rating").is_some(),
+                    _ => true,
+                };
+                assert_eq!(set, parent, "{path}");
+                exact.upsert(json_key(index), flat_doc(doc)).unwrap();
+                changed += u64::from(moved);
+            }
+            changed
+        };
+        let changed = round(&json, &mut expected, &mut rng);
+        assert!(changed > 10, "{changed} vector updates check little");
+        // Old behaviour: one node per update, 300 more.
+        assert_eq!(memtable_graph_nodes(&json), ROWS + changed);
+        assert_same_as_exact(&json, &exact, "after partial updates");
+        db.flush().unwrap();
+        assert_same_as_exact(&json, &exact, "after a flush");
+        round(&json, &mut expected, &mut rng);
+        assert_same_as_exact(&json, &exact, "after a flush and more updates");
+        for (i, doc) in expected.iter().enumerate() {
+            assert_eq!(
+                json.get_json(&json_key(i as u64)).unwrap().as_ref(),
+                Some(doc)
+            );
+        }
+    }
+    // Unflushed updates come back from the log, sharing nodes as they did.
+    let db = Database::open_with(dir.path(), options()).unwrap();
+    let json = db.collection("json").unwrap();
+    let exact = db.collection("exact").unwrap();
+    assert_same_as_exact(&json, &exact, "after replay");
+    for (i, doc) in expected.iter().enumerate() {
+        assert_eq!(
+            json.get_json(&json_key(i as u64)).unwrap().as_ref(),
+            Some(doc),
+            "{i}"
+        );
+    }
+    db.flush().unwrap();
+    db.compact().unwrap();
+    assert_same_as_exact(&json, &exact, "after a flush of the replay and compaction");
 }

@@ -208,6 +208,10 @@ fn a_damaged_graph_or_vector_block_fails_the_graph_search_instead_of_steering_it
         .map(|entry| entry.unwrap().path())
         .next()
         .unwrap();
+    // The suite's options write the graph with 8-bit codes (version 2), so the
+    // damage below lands in codes and neighbour lists alike.
+    let graph = std::fs::read(segment.join("hnsw-0")).unwrap();
+    assert_eq!(u32::from_le_bytes(graph[8..12].try_into().unwrap()), 2);
     for name in ["hnsw-0", "vectors-0"] {
         let relative = segment.strip_prefix(&pristine).unwrap().join(name);
         let len = std::fs::metadata(pristine.join(&relative)).unwrap().len() as usize;

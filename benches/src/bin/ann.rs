@@ -5,7 +5,7 @@
 //! cargo run --release -p strata-bench --bin ann -- \
 //!     --base base.fvecs --query query.fvecs --gt gt.ivecs --metric cosine --index flat \
 //!     [--limit N] [--k 10] [--threads T] [--db DIR] [--json OUT] \
-//!     [--durability always|everysec|never] [--meta meta.jsonl --filters gt_filtered.json]
+//!     [--durability always|everysec|never] [--compression sq8|float32] [--meta meta.jsonl --filters gt_filtered.json]
 //! cargo run --release -p strata-bench --bin ann -- \
 //!     --synthetic 1m:128:42 --metric l2 --index flat --db /tmp/db [--open-only]
 //! ```
@@ -87,6 +87,9 @@ fn measure(args: &Args) -> Result<()> {
     if args.open_only {
         return measure_open_only(args, machine);
     }
+    if args.query_only {
+        return measure_query_only(args, machine);
+    }
     let data = load(args)?;
     let (n, dim) = (data.base.len(), data.base.dim());
 
@@ -133,48 +136,7 @@ fn measure(args: &Args) -> Result<()> {
     }
 
     let disk_bytes = metrics::dir_size(&dir)?;
-    let mut runs = Vec::new();
-    let mut notes = Vec::new();
-    let all_queries: Vec<usize> = (0..queries.len()).collect();
-    let sweep = runner::Sweep {
-        efs: args.efs.clone(),
-        nprobes: args.nprobes.clone(),
-        refines: args.refines.clone(),
-        policy: args.policy,
-    };
-    for run in runner::plan_runs(args.index, &filters, &sweep) {
-        let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
-            Some(filter) => (
-                filter.query_ids.as_slice(),
-                &filter.gt,
-                Some(filter.name.clone()),
-            ),
-            None => (all_queries.as_slice(), &truth, None),
-        };
-        let outcome = match runner::execute(
-            &opened.collection,
-            &queries,
-            query_ids,
-            args.k,
-            &run,
-            &filters,
-        ) {
-            Ok(outcome) => outcome,
-            // Filtered search does not exist yet: say so, and measure the rest.
-            Err(error) if run.filter.is_some() => {
-                notes.push(error.to_string());
-                continue;
-            }
-            Err(error) => return Err(error),
-        };
-        let recall = metrics::mean_recall(&outcome.returned, run_truth, args.k);
-        runs.push(RunResult {
-            params: run.params.clone(),
-            filter: filter_name,
-            recall,
-            latency: outcome.latency,
-        });
-    }
+    let (runs, mut notes) = sweep_all(args, &opened.collection, &queries, &truth, &filters)?;
 
     let batch_queries = match args.batch_queries {
         Some(batch) => {
@@ -222,6 +184,7 @@ fn measure(args: &Args) -> Result<()> {
         build_s: ingested.map_or(0.0, |(_, flush_s)| flush_s),
         open: opened.figures,
         disk_bytes,
+        rss_after_runs: metrics::rss_bytes(),
         segments,
         db: db_name(args, &dir),
         runs,
@@ -232,6 +195,54 @@ fn measure(args: &Args) -> Result<()> {
         batch_queries,
     };
     print_report(args, &report)
+}
+
+/// The query runs of `args` (each --ef, or --nprobe x --refine, unfiltered and per
+/// filter) against `collection`, with recall against `truth`; notes say which
+/// filtered runs could not run.
+fn sweep_all(
+    args: &Args,
+    collection: &Collection,
+    queries: &Matrix<f32>,
+    truth: &[Vec<u32>],
+    filters: &[FilterSpec],
+) -> Result<(Vec<RunResult>, Vec<String>)> {
+    let mut runs = Vec::new();
+    let mut notes = Vec::new();
+    let all_queries: Vec<usize> = (0..queries.len()).collect();
+    let sweep = runner::Sweep {
+        efs: args.efs.clone(),
+        nprobes: args.nprobes.clone(),
+        refines: args.refines.clone(),
+        policy: args.policy,
+    };
+    for run in runner::plan_runs(args.index, filters, &sweep) {
+        let (query_ids, run_truth, filter_name) = match run.filter.and_then(|f| filters.get(f)) {
+            Some(filter) => (
+                filter.query_ids.as_slice(),
+                filter.gt.as_slice(),
+                Some(filter.name.clone()),
+            ),
+            None => (all_queries.as_slice(), truth, None),
+        };
+        let outcome = match runner::execute(collection, queries, query_ids, args.k, &run, filters) {
+            Ok(outcome) => outcome,
+            // Filtered search does not exist yet: say so, and measure the rest.
+            Err(error) if run.filter.is_some() => {
+                notes.push(error.to_string());
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let recall = metrics::mean_recall(&outcome.returned, run_truth, args.k);
+        runs.push(RunResult {
+            params: run.params.clone(),
+            filter: filter_name,
+            recall,
+            latency: outcome.latency,
+        });
+    }
+    Ok((runs, notes))
 }
 
 /// `--stream`: creates the collection with the default options and streams the base
@@ -327,6 +338,7 @@ fn bulk_twin(
         .map_err(|e| BenchError::new(format!("cannot create a temporary directory: {e}")))?;
     let options = Options {
         durability: args.durability,
+        hnsw_compression: args.compression,
         memtable_rows_max: usize::MAX,
         memtable_bytes_max: usize::MAX,
         background_work: args.background,
@@ -442,11 +454,84 @@ fn measure_open_only(args: &Args, machine: Machine) -> Result<()> {
         build_s: 0.0,
         open: opened.figures,
         disk_bytes: metrics::dir_size(&dir)?,
+        rss_after_runs: metrics::rss_bytes(),
         segments,
         db: db_name(args, &dir),
         runs: Vec::new(),
         machine,
         notes: vec!["--open-only: open measured, no query runs".to_string()],
+        stream: None,
+        single_upserts: None,
+        batch_queries: None,
+    };
+    print_report(args, &report)
+}
+
+/// `--query-only`: the query sweep on a kept database in a process that never
+/// generated or read the base, with the ground truth a build run wrote, so that
+/// memory (the peak resident `VmHWM` included) is the engine's alone: the run
+/// `benches/memlimit.sh` places in a memory cgroup.
+fn measure_query_only(args: &Args, machine: Machine) -> Result<()> {
+    let (Some(dir), Some(gt), Source::Synthetic { spec, queries }) =
+        (&args.db, &args.gt, &args.source)
+    else {
+        return Err(BenchError::new(
+            "--query-only needs --synthetic, --db and --gt",
+        ));
+    };
+    if !dir.exists() {
+        return Err(BenchError::new(format!(
+            "{}: no database there; run once without --query-only to build it",
+            dir.display()
+        )));
+    }
+    let queries = spec.queries(*queries);
+    let truth = read_truth(gt, queries.len(), spec.n, args.k)?;
+    let segments = open::segment_count(dir);
+    let opened = open::measure(dir, options(args), PROBE_KEY, queries.row(0), args.k)?;
+    let n = opened.collection.len()?;
+    if n != spec.n {
+        return Err(BenchError::new(format!(
+            "{} holds {n} documents, but {} has {} rows",
+            dir.display(),
+            spec.name(),
+            spec.n
+        )));
+    }
+    let (runs, mut notes) = sweep_all(args, &opened.collection, &queries, &truth, &[])?;
+    if args.index == IndexKind::IvfPq {
+        notes.push(ivfpq_note(dir, n, spec.dim)?);
+    }
+    let peak = metrics::peak_rss_bytes();
+    let now = metrics::rss();
+    notes.push(format!(
+        "--query-only: peak resident (VmHWM) {} MiB; resident at the end {} MiB \
+         (anon {} MiB, file-backed {} MiB)",
+        peak.map_or("?".into(), |bytes| format!("{:.1}", metrics::mib(bytes))),
+        now.map_or("?".into(), |rss| format!("{:.1}", metrics::mib(rss.total))),
+        now.map_or("?".into(), |rss| format!("{:.1}", metrics::mib(rss.anon))),
+        now.map_or("?".into(), |rss| format!("{:.1}", metrics::mib(rss.file))),
+    ));
+    let report = Report {
+        data: spec.name(),
+        index: args.index.name().to_string(),
+        metric: args.metric.redis_name().to_string(),
+        n,
+        dim: spec.dim,
+        queries: queries.len(),
+        k: args.k,
+        durability: durability_name(args.durability).to_string(),
+        batch: args.batch,
+        ingest_s: None,
+        build_s: 0.0,
+        open: opened.figures,
+        disk_bytes: metrics::dir_size(dir)?,
+        segments,
+        db: db_name(args, dir),
+        rss_after_runs: now.map(|rss| rss.total),
+        runs,
+        machine,
+        notes,
         stream: None,
         single_upserts: None,
         batch_queries: None,
@@ -494,6 +579,7 @@ fn options(args: &Args) -> Options {
     let bulk = args.index != IndexKind::Flat && args.memtable_rows.is_none() && !args.stream;
     Options {
         durability: args.durability,
+        hnsw_compression: args.compression,
         memtable_rows_max: args.memtable_rows.unwrap_or(if bulk {
             usize::MAX
         } else {
@@ -636,8 +722,27 @@ fn load_files(args: &Args, base_path: &Path, query_path: &Path) -> Result<Datase
     })
 }
 
-/// The shipped ground truth when it applies, otherwise an exact one computed here.
+/// The shipped ground truth when it applies, otherwise an exact one computed here;
+/// written to `--write-gt` when asked.
 fn ground_truth(args: &Args, base: &Matrix<f32>, queries: &Matrix<f32>) -> Result<Vec<Vec<u32>>> {
+    let truth = find_ground_truth(args, base, queries)?;
+    if let Some(path) = &args.write_gt {
+        let k = truth.iter().map(Vec::len).min().unwrap_or(0);
+        let ids: Vec<i32> = truth
+            .iter()
+            .flat_map(|row| row[..k].iter().map(|&id| id as i32))
+            .collect();
+        fvecs::write(path, &Matrix::new(k, ids)?)?;
+        eprintln!("ann: wrote the ground truth to {}", path.display());
+    }
+    Ok(truth)
+}
+
+fn find_ground_truth(
+    args: &Args,
+    base: &Matrix<f32>,
+    queries: &Matrix<f32>,
+) -> Result<Vec<Vec<u32>>> {
     match (&args.gt, args.limit) {
         (Some(path), None) => read_truth(path, queries.len(), base.len(), args.k),
         (gt, _) => {

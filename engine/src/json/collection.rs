@@ -86,7 +86,10 @@ impl Collection {
     /// of an existing object (or replaces an array element); a path with `*` or `..`
     /// replaces each location it matches. The document is re-read, changed and stored
     /// as one write under the write lock, so concurrent `set_json` calls on a key
-    /// never lose each other's changes; its TTL is kept. Returns false, writing
+    /// never lose each other's changes; its TTL is kept. A change that leaves the
+    /// vectors as they were, of a document written since the last flush, keeps the
+    /// document's HNSW graph node rather than inserting it again (the other fields'
+    /// postings are rewritten, a few inserts). Returns false, writing
     /// nothing, when the path matches nothing (its parent does not exist), as
     /// `JSON.SET` replies nil.
     ///

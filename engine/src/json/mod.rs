@@ -12,3 +12,6 @@
 
 mod collection;
 mod mapping;
+mod path;
+
+pub use path::JsonPath;

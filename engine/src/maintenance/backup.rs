@@ -17,15 +17,15 @@ use crate::write::store::{io, Shared};
 /// opens to exactly the acknowledged state at that moment.
 pub(crate) fn backup(shared: &Shared, destination: &Path) -> Result<()> {
     let fs = shared.fs.as_ref();
-    if let Ok(entries) = fs.list_dir(destination) {
-        if !entries.is_empty() {
-            return Err(Error::InvalidArgument {
-                reason: format!(
-                    "backup destination {} is not empty; give a new or empty directory",
-                    destination.display()
-                ),
-            });
-        }
+    if let Ok(entries) = fs.list_dir(destination)
+        && !entries.is_empty()
+    {
+        return Err(Error::InvalidArgument {
+            reason: format!(
+                "backup destination {} is not empty; give a new or empty directory",
+                destination.display()
+            ),
+        });
     }
     fs.create_dir_all(destination)
         .map_err(|e| io("create", destination, e))?;

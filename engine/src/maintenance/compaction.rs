@@ -146,7 +146,14 @@ pub(crate) fn compact_collection(
             graphs: SeedGraphs::Segment(&inputs[largest].0),
             map: &seed_map,
         };
-        let written = write_segment_seeded(shared.fs.as_ref(), &dir, schema, &rows, Some(&seed));
+        let written = write_segment_seeded(
+            shared.fs.as_ref(),
+            &dir,
+            schema,
+            &rows,
+            Some(&seed),
+            shared.options.hnsw_compression,
+        );
         let opened = written.and_then(|written| {
             Segment::open(
                 Arc::clone(&shared.fs),
@@ -332,10 +339,9 @@ fn carry_over(
         for (row, deadline) in &current.overlay.deadlines {
             if snapshot.deadlines.get(row) != Some(deadline)
                 && !current.overlay.deleted.contains(*row)
+                && let Some(new_row) = merged.find(segment.key(*row)?)?
             {
-                if let Some(new_row) = merged.find(segment.key(*row)?)? {
-                    carried.deadlines.insert(new_row, *deadline);
-                }
+                carried.deadlines.insert(new_row, *deadline);
             }
         }
     }

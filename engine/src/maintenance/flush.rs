@@ -108,9 +108,10 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
     // slots to rows (dropping the deleted ones and repairing around them).
     frozen.index_all(indexing_threads(frozen.index_lag()))?;
     let graphs = frozen.index.graphs_for_flush(frozen.horizon);
+    let nodes = frozen.memtable.node_rows(&rows);
     let seed = GraphSeed {
         graphs: SeedGraphs::Memtable(&graphs),
-        map: &rows,
+        map: &nodes,
     };
     let opened = write_segment_seeded(
         shared.fs.as_ref(),
@@ -118,6 +119,7 @@ fn write_frozen(shared: &Shared, state: &CollectionState, frozen: &MemSource) ->
         &state.schema,
         &written_rows,
         Some(&seed),
+        shared.options.hnsw_compression,
     )
     .and_then(|written| {
         Segment::open(
@@ -166,10 +168,11 @@ fn carry_over(now: &Overlay, flushed: &Flushed) -> Overlay {
         carried.deleted.extend(row(slot));
     }
     for (slot, deadline) in &now.deadlines {
-        if then.deadlines.get(slot) != Some(deadline) && !now.deleted.contains(*slot) {
-            if let Some(row) = row(*slot) {
-                carried.deadlines.insert(row, *deadline);
-            }
+        if then.deadlines.get(slot) != Some(deadline)
+            && !now.deleted.contains(*slot)
+            && let Some(row) = row(*slot)
+        {
+            carried.deadlines.insert(row, *deadline);
         }
     }
     carried
@@ -281,12 +284,12 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
         }
     }
     let mut new_state = (0, 0);
-    if let (Some(flushed), Ok(())) = (&flushed, &outcome) {
-        if carried != Overlay::default() {
-            match save_state(shared, flushed.segment.dir(), 1, &carried) {
-                Ok(crc) => new_state = (1, crc),
-                Err(error) => outcome = Err(error),
-            }
+    if let (Some(flushed), Ok(())) = (&flushed, &outcome)
+        && carried != Overlay::default()
+    {
+        match save_state(shared, flushed.segment.dir(), 1, &carried) {
+            Ok(crc) => new_state = (1, crc),
+            Err(error) => outcome = Err(error),
         }
     }
     if let Err(error) = outcome {
@@ -308,11 +311,11 @@ fn install(shared: &Shared, state: &Arc<CollectionState>, flushed: Option<Flushe
                 segment.state_crc = save.crc.unwrap_or(0);
             }
         }
-        if let (Some(flushed), Some(segment)) = (&flushed, entry.segments.last_mut()) {
-            if segment.id == flushed.segment.id {
-                segment.state_version = new_state.0;
-                segment.state_crc = new_state.1;
-            }
+        if let (Some(flushed), Some(segment)) = (&flushed, entry.segments.last_mut())
+            && segment.id == flushed.segment.id
+        {
+            segment.state_version = new_state.0;
+            segment.state_crc = new_state.1;
         }
     }
     let published = shared.write_manifest(&publication);

@@ -171,7 +171,7 @@ impl JsonPath {
     }
 
     /// The JSON Pointers (RFC 6901) of the nodes the path selects, for updates.
-    fn locations(&self, doc: &Json) -> Vec<String> {
+    pub fn locations(&self, doc: &Json) -> Vec<String> {
         let mut current = vec![(doc, String::new())];
         for step in &self.steps {
             let mut next = Vec::new();

@@ -5,6 +5,7 @@
 pub(crate) mod codec;
 pub(crate) mod doc;
 pub(crate) mod error;
+pub(crate) mod field_options;
 pub(crate) mod json_path;
 pub(crate) mod json_schema;
 pub(crate) mod options;

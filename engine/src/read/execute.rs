@@ -17,10 +17,11 @@ use crate::model::doc::{Doc, Value};
 use crate::model::error::{Error, Result};
 use crate::model::options::Limits;
 use crate::model::schema::{FieldKind, Schema, VectorIndex};
-use crate::read::filter::{check_depth, compile, query_field_type, Compiled};
+use crate::read::filter::{check_depth, compile, query_field_type, Compiled, RowSource};
 use crate::read::planner::{
     choose_ivfpq, choose_strategy, default_nprobe, DEFAULT_EF_RUNTIME, DEFAULT_REFINE,
 };
+use crate::read::redis_score::Collection;
 use crate::read::search::Hit;
 use crate::read::sources::{MemtableSource, SegmentSource, Source};
 use crate::read::text_score::{score_terms, ScoreTerm, Statistics};
@@ -196,6 +197,9 @@ pub(crate) struct Plan {
     /// The terms that rank text matches (BM25), when the query ranks by text: it has
     /// positive text predicates and no KNN clause.
     scoring: Vec<ScoreTerm>,
+    /// A RediSearch scorer (`SCORER` other than Strata's default) ranks the matches of
+    /// a query without KNN instead.
+    redis_scorer: Option<strata_query::Scorer>,
     /// `WITHSCORES`: each hit carries its score.
     with_scores: bool,
     /// `INKEYS`: only these documents can match.
@@ -204,6 +208,8 @@ pub(crate) struct Plan {
     projection: Vec<usize>,
     /// What each hit returns, in order.
     returns: Vec<Returned>,
+    /// `HIGHLIGHT` and `SUMMARIZE`: how returned TEXT fields are rewritten.
+    markings: Vec<crate::read::highlight::Marking>,
     sort: Option<(SortKey, bool)>,
     offset: usize,
     count: usize,
@@ -324,7 +330,10 @@ pub(crate) fn prepare(
     };
 
     let options = &bound.options;
-    let scoring = if knn.is_none() {
+    let redis_scorer = options
+        .scorer
+        .filter(|scorer| *scorer != strata_query::Scorer::Bm25StdTantivy && knn.is_none());
+    let scoring = if knn.is_none() && redis_scorer.is_none() {
         let weight_of = |position: u16| match schema.fields().get(position as usize) {
             Some(crate::model::schema::Field {
                 kind: FieldKind::Text(text),
@@ -389,10 +398,10 @@ pub(crate) fn prepare(
     };
     let mut projection: Vec<usize> = Vec::new();
     for returned in &returns {
-        if let Returned::Field { position, .. } = returned {
-            if !projection.contains(position) {
-                projection.push(*position);
-            }
+        if let Returned::Field { position, .. } = returned
+            && !projection.contains(position)
+        {
+            projection.push(*position);
         }
     }
     let sort = match &options.sort_by {
@@ -421,11 +430,14 @@ pub(crate) fn prepare(
         offset: 0,
         count: DEFAULT_LIMIT,
     });
+    let markings = crate::read::highlight::prepare(options, &filter, schema, collection)?;
     Ok(Plan {
         printed: explain.then(|| bound.to_string()),
+        markings,
         filter,
         knn,
         scoring,
+        redis_scorer,
         with_scores: options.with_scores,
         in_keys: options.in_keys.clone(),
         projection,
@@ -463,8 +475,8 @@ struct Found {
     distance: f32,
     /// The VECTOR_RANGE distance, when the row is within the radius.
     range: Option<f32>,
-    /// The text score (BM25) when the query ranks by text, else 0.
-    score: f32,
+    /// The text score when the query ranks by text, else 0.
+    score: f64,
     location: Location,
 }
 
@@ -557,6 +569,19 @@ pub(crate) fn execute(
         }
         Some(statistics)
     };
+    let redis = match plan.redis_scorer {
+        Some(scorer) => {
+            let counted = sources
+                .iter()
+                .zip(&lives)
+                .map(|((source, ..), live)| (*source as &dyn RowSource, live.clone()))
+                .collect();
+            let collection = Collection::new(schema, counted)?;
+            let projection = collection.projection();
+            Some((scorer, collection, projection))
+        }
+        None => None,
+    };
     for ((source, location, name), live) in sources.into_iter().zip(lives) {
         let at = |row: u32| match location {
             Location::Segment(index, _) => Location::Segment(index, row),
@@ -638,10 +663,22 @@ pub(crate) fn execute(
                 } else {
                     0.0
                 };
-                let scores = match &statistics {
-                    Some(statistics) => statistics.score(source, &matching, &plan.scoring)?,
+                let mut scores: HashMap<u32, f64> = match &statistics {
+                    Some(statistics) => statistics
+                        .score(source, &matching, &plan.scoring)?
+                        .into_iter()
+                        .map(|(row, score)| (row, f64::from(score)))
+                        .collect(),
                     None => HashMap::new(),
                 };
+                if let Some((scorer, collection, projection)) = &redis {
+                    let leaves = collection.leaves(&plan.filter, source, &live)?;
+                    for row in &matching {
+                        let doc = tables.document(at(row), schema, Some(projection))?;
+                        let score = collection.score(*scorer, &plan.filter, &leaves, row, &doc)?;
+                        scores.insert(row, score);
+                    }
+                }
                 found.extend(matching.iter().map(|row| {
                     let range = ranges.get(&row).copied();
                     Found {
@@ -682,7 +719,7 @@ pub(crate) fn execute(
     if let Some(knn) = &plan.knn {
         found.truncate(knn.k);
     }
-    if statistics.is_some() && !by_distance {
+    if (statistics.is_some() || redis.is_some()) && !by_distance {
         // Best score first; ties in insertion order.
         let mut keyed = found
             .iter()
@@ -712,7 +749,16 @@ pub(crate) fn execute(
                 match returned {
                     Returned::Field { position, name } => {
                         if let Some(value) = stored.get(&schema.fields()[*position].name) {
-                            doc = doc.with(name, value.clone());
+                            let marked = match value {
+                                Value::Text(text) => plan
+                                    .markings
+                                    .iter()
+                                    .find(|m| m.position == *position)
+                                    .and_then(|m| m.apply(text))
+                                    .map(Value::Text),
+                                _ => None,
+                            };
+                            doc = doc.with(name, marked.unwrap_or_else(|| value.clone()));
                         }
                     }
                     Returned::KnnScore { name } => {
@@ -728,8 +774,8 @@ pub(crate) fn execute(
             // Redis's WITHSCORES: the text score when the query ranks by text, 0 for a
             // KNN query, 1 for a query without text.
             let score = plan.with_scores.then(|| {
-                if !plan.scoring.is_empty() {
-                    f64::from(found.score)
+                if !plan.scoring.is_empty() || plan.redis_scorer.is_some() {
+                    found.score
                 } else if plan.knn.is_some() {
                     0.0
                 } else {

@@ -6,7 +6,10 @@
 
 pub(crate) mod execute;
 pub(crate) mod filter;
+pub(crate) mod highlight;
+pub(crate) mod hybrid;
 pub(crate) mod planner;
+pub(crate) mod redis_score;
 pub(crate) mod search;
 pub(crate) mod sources;
 pub(crate) mod text;

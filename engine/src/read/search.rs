@@ -623,8 +623,8 @@ pub struct Hit {
     /// distance, as in Redis. 0 for queries without a vector clause; `INFINITY` for a
     /// hit that only a branch of the filter other than its VECTOR_RANGE matched.
     pub distance: f32,
-    /// With `WITHSCORES`: the text score (BM25) for a query ranked by text, 0 for a
-    /// KNN query, 1 otherwise (as Redis reports); `None` without it.
+    /// With `WITHSCORES`: the score of the query's `SCORER` (by default BM25 for a query
+    /// ranked by text, 1 for one without text), 0 for a KNN query; `None` without it.
     pub score: Option<f64>,
     /// The returned fields: by default every non-vector field, plus the KNN distance
     /// (under its alias, or RediSearch's implicit `__<field>_score`) and the

@@ -5,6 +5,7 @@
 //! graph or IVF-PQ search.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use roaring::RoaringBitmap;
 use strata_index::ivfpq::IvfPqSearch;
@@ -202,11 +203,25 @@ impl Source for MemtableSource<'_> {
         let mut tail = allowed.clone();
         allowed.remove_range(indexed..);
         tail.remove_range(..indexed);
+        // A slot that kept an earlier slot's vectors is not in the graph: its node (a
+        // superseded slot, so not allowed itself) answers for it.
+        let mut through: HashMap<u32, u32> = HashMap::new();
+        for (slot, node) in self.source.memtable.shared_nodes(indexed) {
+            if allowed.contains(slot) && !allowed.contains(node) {
+                through.insert(node, slot);
+            }
+        }
+        allowed.extend(through.keys().copied());
         let mut found = graph
             .search(column, &knn.vector, knn.k, knn.ef, Some(&allowed))
             .map_err(|e| Error::InvalidArgument {
                 reason: format!("memtable graph search failed: {e}"),
             })?;
+        for neighbor in &mut found {
+            if let Some(slot) = through.get(&neighbor.id) {
+                neighbor.id = *slot;
+            }
+        }
         if !tail.is_empty() {
             tail &= self.source.memtable.present(knn.position, horizon);
             found.extend(self.exact(knn.position, &knn.vector, &tail, knn.k)?);

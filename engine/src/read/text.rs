@@ -33,6 +33,9 @@ pub(crate) enum TextMatch {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct TextPredicate {
     pub fields: Vec<(u16, TextMatch)>,
+    /// The query word as written, lowercased, for a positive word: RediSearch's
+    /// scorers weigh the word and its stem expansions as separate terms.
+    pub word: Option<String>,
 }
 
 /// Longest distance `%%%word%%%` asks for, as in RediSearch.
@@ -98,7 +101,10 @@ pub(crate) fn compile(
         None => fields,
     };
     if fields.is_empty() && restricted {
-        return Ok(Compiled::Predicate(TextPredicate { fields: Vec::new() }));
+        return Ok(Compiled::Predicate(TextPredicate {
+            fields: Vec::new(),
+            word: None,
+        }));
     }
     if fields.is_empty() {
         return Err(Error::InvalidQuery {
@@ -156,7 +162,14 @@ pub(crate) fn compile(
     Ok(if compiled.is_empty() {
         Compiled::StopWords
     } else {
-        Compiled::Predicate(TextPredicate { fields: compiled })
+        let word = match (term, negated) {
+            (TextTerm::Word(AstValue::Literal(word)), false) => Some(lowercase(word)),
+            _ => None,
+        };
+        Compiled::Predicate(TextPredicate {
+            fields: compiled,
+            word,
+        })
     })
 }
 

@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::ops::Bound;
 
 use roaring::RoaringBitmap;
-use strata_index::hnsw::{HnswIndex, HnswView, RowFilter};
-use strata_index::ivfpq::IvfPqView;
+use strata_index::hnsw::{HnswIndex, HnswView};
 use strata_index::numeric::NumericIndexView;
 use strata_index::tags::TagIndexView;
-use strata_index::Neighbor;
 use strata_storage::blocks::BlockedFile;
 use strata_storage::fs::Access;
 use strata_storage::sealed::SealedFile;
@@ -23,7 +21,6 @@ use super::FileRecord;
 use crate::model::error::{Error, Result};
 use crate::model::schema::{FieldKind, Schema};
 use crate::model::stored::{decode_row, StoredRow};
-use crate::text::file::TextIndexView;
 
 /// Below this many candidate rows a VECTOR_RANGE measures each one (exact, and no
 /// slower than a walk, which measures a few thousand rows around the ball).
@@ -505,192 +502,6 @@ impl Segment {
         decode_row(bytes).map_err(bad)
     }
 
-    /// The vectors of the field at `position` (row-major) and its dimension; `None`
-    /// when the segment has no such field. The first call checks every block of the
-    /// column (a scan reads them all anyway).
-    pub fn vectors(&self, position: u16) -> Result<Option<(&[f32], usize)>> {
-        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
-            return Ok(None);
-        };
-        let data = match &column.data {
-            Column::Mapped(file) => cast_floats(file, file.all()?, 0)?,
-            Column::Copied(vectors) => vectors.as_slice(),
-        };
-        Ok(Some((data, column.dim)))
-    }
-
-    /// Whether the vector field at `position` has an HNSW graph in this segment.
-    pub fn has_graph(&self, position: u16) -> bool {
-        self.columns
-            .iter()
-            .any(|c| c.position == position && c.graph.is_some())
-    }
-
-    /// The `k` nearest rows by the HNSW graph of the field at `position`, among the rows
-    /// `filter` accepts (all when `None`), exploring `ef` candidates. `None` when the
-    /// segment has no graph for the field.
-    pub fn search_graph(
-        &self,
-        position: u16,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        filter: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<Neighbor>>> {
-        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
-            return Ok(None);
-        };
-        let Some(file) = &column.graph else {
-            return Ok(None);
-        };
-        let Some((vectors, _)) = self.vectors(position)? else {
-            return Ok(None);
-        };
-        // A traversal goes where the links and distances lead, over blocks no one can
-        // name in advance: the whole graph is checked on its first search.
-        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
-        let filter = filter.map(|bitmap| bitmap as &dyn RowFilter);
-        let neighbors = view
-            .search(vectors, query, k, ef.max(k), filter)
-            .map_err(|e| Error::InvalidArgument {
-                reason: format!("HNSW search failed: {e}"),
-            })?;
-        Ok(Some(neighbors))
-    }
-
-    /// The HNSW graph of the field at `position`, if the segment has one (every block
-    /// checked: a merge starts from it).
-    pub(crate) fn graph(&self, position: u16) -> Result<Option<HnswView<'_>>> {
-        let Some(file) = self
-            .columns
-            .iter()
-            .find(|c| c.position == position)
-            .and_then(|c| c.graph.as_ref())
-        else {
-            return Ok(None);
-        };
-        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
-        Ok(Some(view))
-    }
-
-    /// The coarse lists of the IVF-PQ index of the field at `position`, when this
-    /// segment has one.
-    pub fn ivfpq_lists(&self, position: u16) -> Option<usize> {
-        let column = self.columns.iter().find(|c| c.position == position)?;
-        Some(column.ivfpq.as_ref()?.lists())
-    }
-
-    /// The IVF-PQ index of the field at `position`, if the segment has one (every
-    /// block checked: a merge may reuse its quantisers).
-    pub(crate) fn ivfpq_view(&self, position: u16) -> Result<Option<IvfPqView<'_>>> {
-        let Some(file) = self
-            .columns
-            .iter()
-            .find(|c| c.position == position)
-            .and_then(|c| c.ivfpq.as_ref())
-        else {
-            return Ok(None);
-        };
-        file.view().map(Some)
-    }
-
-    /// The `k` nearest rows by the IVF-PQ index of the field at `position`, among
-    /// the rows `filter` accepts (all when `None`), re-ranked exactly. `None` when the
-    /// segment has no IVF-PQ index for the field.
-    pub fn search_ivfpq(
-        &self,
-        position: u16,
-        query: &[f32],
-        k: usize,
-        params: strata_index::ivfpq::IvfPqSearch,
-        filter: Option<&RoaringBitmap>,
-    ) -> Result<Option<Vec<Neighbor>>> {
-        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
-            return Ok(None);
-        };
-        let Some(file) = &column.ivfpq else {
-            return Ok(None);
-        };
-        let vector = |row: u32| self.vector(position, row);
-        file.search(vector, query, k, params, filter).map(Some)
-    }
-
-    /// The rows of `rows` within `radius` of `query` by a walk of the HNSW graph of
-    /// the field at `position` (RediSearch's VECTOR_RANGE with `$EPSILON`), with
-    /// their distances. `None` when the segment has no graph for the field, or when
-    /// `rows` are so few that measuring each is cheaper than a walk (and exact).
-    pub fn range_graph(
-        &self,
-        position: u16,
-        query: &[f32],
-        radius: f32,
-        epsilon: f32,
-        rows: &RoaringBitmap,
-    ) -> Result<Option<Vec<(u32, f32)>>> {
-        if rows.len() < RANGE_WALK_MIN_ROWS {
-            return Ok(None);
-        }
-        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
-            return Ok(None);
-        };
-        let (Some(file), Some((vectors, _))) = (&column.graph, self.vectors(position)?) else {
-            return Ok(None);
-        };
-        let view = HnswView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
-        let found = view
-            .range_search(
-                vectors,
-                query,
-                radius,
-                epsilon,
-                Some(rows as &dyn RowFilter),
-            )
-            .map_err(|e| Error::InvalidArgument {
-                reason: format!("HNSW range search failed: {e}"),
-            })?;
-        Ok(Some(
-            found
-                .into_iter()
-                .map(|hit| (hit.id, hit.distance))
-                .collect(),
-        ))
-    }
-
-    /// The metric of the vector field at `position`.
-    pub fn metric(&self, position: u16) -> Option<crate::model::schema::Metric> {
-        self.columns
-            .iter()
-            .find(|c| c.position == position)
-            .map(|c| c.metric)
-    }
-
-    /// The rows that have a vector in the field at `position`.
-    pub fn present(&self, position: u16) -> Option<&RoaringBitmap> {
-        self.columns
-            .iter()
-            .find(|c| c.position == position)
-            .map(|c| &c.present)
-    }
-
-    /// The vector of `row` in the field at `position`, if it has one. Checks only the
-    /// blocks the row spans.
-    pub fn vector(&self, position: u16, row: u32) -> Result<Option<&[f32]>> {
-        let Some(column) = self.columns.iter().find(|c| c.position == position) else {
-            return Ok(None);
-        };
-        if !column.present.contains(row) {
-            return Ok(None);
-        }
-        let range = row as usize * column.dim..(row as usize + 1) * column.dim;
-        Ok(match &column.data {
-            Column::Mapped(file) => match file.get(range.start * 4..range.end * 4)? {
-                Some(bytes) => Some(cast_floats(file, bytes, range.start * 4)?),
-                None => None,
-            },
-            Column::Copied(vectors) => vectors.get(range),
-        })
-    }
-
     fn field_index(&self, position: u16) -> Option<&BlockedFile> {
         self.field_indexes
             .iter()
@@ -747,110 +558,6 @@ impl Segment {
             NumericIndexView::open(file.all()?).map_err(|e| file.corrupt(0, e.to_string()))?;
         view.range(low, high)
             .map_err(|e| file.corrupt(0, e.to_string()).into())
-    }
-
-    /// Runs `read` over the text index of the TEXT field at `position` (`None` when
-    /// the field is not one): the file's bytes, each block checked on first use, or
-    /// the index built from the stored text for a segment written without one.
-    fn with_text<T: Default>(
-        &self,
-        position: u16,
-        read: impl FnOnce(&TextIndexView<'_>) -> std::result::Result<T, String>,
-    ) -> Result<T> {
-        let Some((_, index)) = self.texts.iter().find(|(p, _)| *p == position) else {
-            return Ok(T::default());
-        };
-        match index {
-            TextIndex::File(file) => {
-                let corrupt = |reason: String| -> Error { file.corrupt(0, reason).into() };
-                let view = TextIndexView::open(file.all()?, self.row_count).map_err(corrupt)?;
-                read(&view).map_err(corrupt)
-            }
-            TextIndex::Built(analyzer, built) => {
-                let bytes = match built.get() {
-                    Some(bytes) => bytes,
-                    None => {
-                        let mut texts = Vec::with_capacity(self.row_count as usize);
-                        for row in 0..self.row_count {
-                            texts.push(self.stored_row(row)?.values.into_iter().find_map(
-                                |(field, value)| match value {
-                                    crate::model::stored::StoredValue::Text(text)
-                                        if field == position =>
-                                    {
-                                        Some(text)
-                                    }
-                                    _ => None,
-                                },
-                            ));
-                        }
-                        let body =
-                            crate::text::file::encode(analyzer, texts.iter().map(Option::as_deref));
-                        built.get_or_init(|| body)
-                    }
-                };
-                let view = TextIndexView::open(bytes, self.row_count).map_err(|reason| {
-                    Error::Corrupt {
-                        file: self.dir.clone(),
-                        offset: 0,
-                        reason,
-                    }
-                })?;
-                read(&view).map_err(|reason| Error::Corrupt {
-                    file: self.dir.clone(),
-                    offset: 0,
-                    reason,
-                })
-            }
-        }
-    }
-
-    /// Rows holding `term` in the TEXT field at `position`, with positions.
-    pub fn text_postings(&self, position: u16, term: &str) -> Result<Vec<crate::text::Posting>> {
-        self.with_text(position, |view| view.postings(term))
-    }
-
-    /// Rows holding a raw word `matches` accepts in the TEXT field at `position`.
-    pub fn text_rows_matching(
-        &self,
-        position: u16,
-        matches: &dyn Fn(&str) -> bool,
-        stems: bool,
-    ) -> Result<RoaringBitmap> {
-        self.with_text(position, |view| view.rows_matching(matches, stems))
-    }
-
-    /// Rows holding the raw (unstemmed) `word` in the TEXT field at `position`.
-    pub fn text_raw_postings(
-        &self,
-        position: u16,
-        word: &str,
-    ) -> Result<Vec<crate::text::Posting>> {
-        self.with_text(position, |view| view.raw_postings(word))
-    }
-
-    /// The number of indexed words of `row` in the TEXT field at `position`.
-    pub fn text_length(&self, position: u16, row: u32) -> Result<u32> {
-        self.with_text(position, |view| view.length(row))
-    }
-
-    /// The number of indexed words of each of `rows` in the TEXT field at `position`.
-    pub fn text_lengths(&self, position: u16, rows: &[u32]) -> Result<Vec<u32>> {
-        self.with_text(position, |view| {
-            rows.iter().map(|row| view.length(*row)).collect()
-        })
-    }
-
-    /// The sum of the lengths of `rows` in the TEXT field at `position`.
-    pub fn text_total_length(&self, position: u16, rows: &RoaringBitmap) -> Result<u64> {
-        self.with_text(position, |view| view.total_length(rows))
-    }
-
-    /// Checks every byte of every text index.
-    pub(crate) fn verify_texts(&self) -> Result<()> {
-        for (position, _) in &self.texts {
-            self.with_text(*position, |view| view.verify())?;
-        }
-        Ok(())
     }
 
     /// The deadline written with `row`, if any.
@@ -962,6 +669,8 @@ fn decode_rows(body: &[u8], n: usize) -> std::result::Result<(Presence, Vec<(u32
     Ok((presence, deadlines))
 }
 
+mod text;
+mod vectors;
 mod verify;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::format::{align_up, FileKind};
 use super::{FileRecord, Segment};
 use crate::model::doc::Value;
 use crate::model::error::{Error, Result};
+use crate::model::options::HnswCompression;
 use crate::model::schema::{FieldKind, Schema, VectorIndex};
 use crate::model::stored::{StoredRow, StoredValue};
 
@@ -63,6 +64,7 @@ pub(crate) fn write_segment_seeded(
     schema: &Schema,
     rows: &[SegmentRow],
     seed: Option<&GraphSeed>,
+    compression: HnswCompression,
 ) -> Result<WrittenSegment> {
     fs.create_dir_all(dir)
         .map_err(|e| io_error("create the segment directory", dir, e))?;
@@ -171,7 +173,7 @@ pub(crate) fn write_segment_seeded(
             body_len,
             body_crc,
         });
-        if let Some(graph) = build_graph(schema, *position, index, rows, seed)? {
+        if let Some(graph) = build_graph(schema, (*position, index), rows, seed, compression)? {
             files.push(write_file(fs, dir, FileKind::Graph(*position), &graph)?);
         }
         files.extend(super::ivfpq::write(
@@ -201,10 +203,10 @@ pub(crate) fn write_segment_seeded(
 /// its rows renumbered, dropped rows removed and the other rows inserted.
 fn build_graph(
     schema: &Schema,
-    position: u16,
-    index: usize,
+    (position, index): (u16, usize),
     rows: &[SegmentRow],
     seed: Option<&GraphSeed>,
+    compression: HnswCompression,
 ) -> Result<Option<Vec<u8>>> {
     let Some(FieldKind::Vector(options)) = schema
         .fields()
@@ -271,7 +273,7 @@ fn build_graph(
             ..
         })
     );
-    let graph = match seed_graph {
+    let mut graph = match seed_graph {
         // The schema fixes the metric, dimension and M, so a seed that differs is not
         // this field's graph: build afresh rather than fail the merge.
         Some((seed, map))
@@ -292,6 +294,18 @@ fn build_graph(
         }
         graph
     })?;
+    match compression {
+        // Codes are trained on this segment's rows: a merged graph's seed carries
+        // the codes of another row set, so they are made afresh for every file.
+        HnswCompression::Sq8 => {
+            graph
+                .encode_sq8(&vectors, present)
+                .map_err(|e| Error::InvalidArgument {
+                    reason: format!("cannot encode the HNSW graph's rows: {e}"),
+                })?
+        }
+        HnswCompression::Float32 => graph.drop_codes(),
+    }
     Ok(Some(graph.to_bytes()))
 }
 

@@ -37,7 +37,8 @@ impl VectorSource for VectorColumn {
 pub(crate) struct MemIndex {
     /// One entry per schema field: the graph of an HNSW vector field.
     graphs: Vec<Option<LiveGraph>>,
-    /// Every slot below this is in every graph (or has no vector there).
+    /// Every slot below this is in every graph (or has no vector there, or shares an
+    /// earlier slot's node: [`LiveMemtable::node`]).
     indexed: AtomicU32,
     /// One indexing pass at a time, so `indexed` only ever covers whole passes.
     busy: Mutex<()>,
@@ -72,6 +73,15 @@ impl MemIndex {
     /// Whether any field has a graph (else there is nothing to index).
     pub fn has_graphs(&self) -> bool {
         self.graphs.iter().any(Option::is_some)
+    }
+
+    /// Nodes over every graph.
+    pub fn nodes(&self) -> u64 {
+        self.graphs
+            .iter()
+            .flatten()
+            .map(|graph| graph.len() as u64)
+            .sum()
     }
 
     /// Slots below this are in the graphs.
@@ -120,7 +130,8 @@ impl MemIndex {
                     break;
                 }
                 let slot = slot as u32;
-                if column.row(slot).is_none() || graph.contains(slot) {
+                if column.row(slot).is_none() || memtable.node(slot) != slot || graph.contains(slot)
+                {
                     continue;
                 }
                 if let Err(error) = graph.insert(slot, column) {

@@ -214,10 +214,10 @@ impl Tables {
             }
         }
         for (index, slot) in self.segments.iter().enumerate().rev() {
-            if let Some(row) = slot.segment.find(key)? {
-                if !slot.overlay.deleted.contains(row) {
-                    return Ok(Some(Location::Segment(index, row)));
-                }
+            if let Some(row) = slot.segment.find(key)?
+                && !slot.overlay.deleted.contains(row)
+            {
+                return Ok(Some(Location::Segment(index, row)));
             }
         }
         Ok(None)
@@ -432,10 +432,11 @@ pub(crate) fn segment_document(
             }
             continue;
         }
-        if matches!(field.kind, FieldKind::Vector(_)) && wanted(position) {
-            if let Some(vector) = segment.vector(position as u16, row)? {
-                doc = doc.vector(&field.name, vector.to_vec());
-            }
+        if matches!(field.kind, FieldKind::Vector(_))
+            && wanted(position)
+            && let Some(vector) = segment.vector(position as u16, row)?
+        {
+            doc = doc.vector(&field.name, vector.to_vec());
         }
     }
     Ok(doc)

@@ -381,5 +381,6 @@ pub(crate) fn freeze(
         upper_nodes,
         upper_offsets,
         upper_links,
+        sq8: None,
     }
 }

@@ -1,7 +1,13 @@
 //! The HNSW file: written once by [`HnswGraph::write_to`], then searched in place
 //! (through mmap) by [`HnswView`].
 //!
-//! # Byte layout (format version 1)
+//! # Byte layout (format versions 1 and 2)
+//!
+//! Version 2 is version 1 plus 8-bit codes of the rows (see `sq8.rs`): each node's
+//! code follows its level-0 list in one 64-byte-aligned record, so the lines that
+//! bring a node's code to the distance kernel bring its list for the hop after, and
+//! a quantiser section holds the per-dimension `min` and `scale`. A graph without
+//! codes is written as version 1, which both versions' readers read.
 //!
 //! All integers little-endian. The file is a 128-byte header followed by five
 //! sections; each section starts at the next multiple of 64 bytes after the previous
@@ -24,7 +30,7 @@
 //! | 48     | 4    | entry point id (`u32::MAX` when `n == 0`) |
 //! | 52     | 4    | max level (the entry point's level), at most 32 |
 //! | 56     | 4    | `u`: number of nodes with level > 0 |
-//! | 60     | 4    | reserved, 0 |
+//! | 60     | 4    | codes: 0 = none (version 1), 1 = SQ8 (version 2) |
 //! | 64     | 8    | `L`: words in the upper-links section (at most `u32::MAX`) |
 //! | 72     | 8    | file length in bytes |
 //! | 80     | 4    | body CRC32 (bytes 128 .. file length, padding included) |
@@ -33,12 +39,17 @@
 //!
 //! Sections, in order:
 //!
-//! 1. **level 0**: `n * (1 + M0)` u32. Node `i`'s list is the words
-//!    `[i*(1+M0), (i+1)*(1+M0))`: a count `c <= M0`, then `M0` slots of which the
-//!    first `c` are neighbour ids (the rest 0). Fixed size, so a node's list is one
-//!    multiply away and a hop reads 1-3 consecutive cache lines.
+//! 1. **level 0**: `n` records of `R` bytes. Node `i`'s record starts at byte
+//!    `i*R` of the section: a u32 count `c <= M0`, then `M0` u32 slots of which the
+//!    first `c` are neighbour ids (the rest 0). Version 1: `R = 4*(1+M0)`.
+//!    Version 2: then the node's `dim` code bytes, then zeros up to `R =
+//!    4*(1+M0) + dim` rounded up to a multiple of 64. Fixed size, so a node's list
+//!    is one multiply away and a hop reads a few consecutive cache lines.
 //! 2. **inverse norms**: `n` f32, `1/|v_i|` (0 for a zero row), COSINE only; empty
-//!    for L2 and IP.
+//!    for L2 and IP. Version 2 follows it with the **quantiser**, a section of
+//!    `dim` f32 `min`, then `dim` f32 `scale`: component `d` of a row is about
+//!    `min[d] + scale[d] * code[d]` (COSINE: of the row scaled to unit norm); finite,
+//!    `scale >= 0` (checked by `verify`).
 //! 3. **upper nodes**: `u` u32, the ids with level > 0, strictly ascending (looked
 //!    up by binary search; upper levels are visited a few times per query).
 //! 4. **upper offsets**: `u + 1` u32 word offsets into section 5; the first is 0, the
@@ -60,13 +71,16 @@ use std::io::{self, Write};
 
 use super::build::MAX_LEVEL;
 use super::search::GraphRef;
+use super::sq8::{CodesRef, Sq8Codes};
 use super::{HnswGraph, HnswIndex, HnswParams, Meta};
 use crate::distance::Metric;
 
 /// First eight bytes of every HNSW file.
 pub const MAGIC: [u8; 8] = *b"STRHNSW\0";
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this code writes and reads (2: with 8-bit codes).
+pub const FORMAT_VERSION: u32 = 2;
+/// The version of a graph without codes, still written for one and read.
+pub const FORMAT_VERSION_PLAIN: u32 = 1;
 /// Bytes of the header.
 pub const HEADER_LEN: usize = 128;
 
@@ -142,33 +156,50 @@ fn metric_code(metric: Metric) -> u32 {
     }
 }
 
-/// Byte ranges of the five sections, derived from the header fields alone.
+/// Byte ranges of the sections, derived from the header fields alone.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     level0: (u64, u64),
+    /// Bytes per level-0 record.
+    record: u64,
     norms: (u64, u64),
+    quantiser: (u64, u64),
     upper_nodes: (u64, u64),
     upper_offsets: (u64, u64),
     upper_links: (u64, u64),
 }
 
 impl Layout {
-    fn new(meta: &Meta, upper_count: u64, links_len: u64) -> Option<Layout> {
+    fn new(meta: &Meta, upper_count: u64, links_len: u64, codes: bool) -> Option<Layout> {
         let n = meta.n as u64;
+        let list = 4 * (meta.m0 as u64 + 1);
+        let record = if codes {
+            list.checked_add(meta.dim as u64)?
+                .checked_next_multiple_of(64)?
+        } else {
+            list
+        };
         let mut end = HEADER_LEN as u64;
-        let mut section = |words: u64| -> Option<(u64, u64)> {
+        let mut section = |bytes: u64| -> Option<(u64, u64)> {
             let start = end.checked_next_multiple_of(64)?;
-            end = start.checked_add(words.checked_mul(4)?)?;
+            end = start.checked_add(bytes)?;
             Some((start, end))
         };
-        let level0 = section(n.checked_mul(meta.m0 as u64 + 1)?)?;
-        let norms = section(if meta.metric == Metric::Cosine { n } else { 0 })?;
-        let upper_nodes = section(upper_count)?;
-        let upper_offsets = section(upper_count + 1)?;
-        let upper_links = section(links_len)?;
+        let level0 = section(n.checked_mul(record)?)?;
+        let norms = section(if meta.metric == Metric::Cosine {
+            4 * n
+        } else {
+            0
+        })?;
+        let quantiser = section(if codes { 8 * meta.dim as u64 } else { 0 })?;
+        let upper_nodes = section(4 * upper_count)?;
+        let upper_offsets = section(4 * (upper_count + 1))?;
+        let upper_links = section(links_len.checked_mul(4)?)?;
         Some(Layout {
             level0,
+            record,
             norms,
+            quantiser,
             upper_nodes,
             upper_offsets,
             upper_links,
@@ -225,6 +256,7 @@ impl HnswGraph {
             &self.meta,
             self.upper_nodes.len() as u64,
             self.upper_links.len() as u64,
+            self.sq8.is_some(),
         )
     }
 
@@ -235,18 +267,40 @@ impl HnswGraph {
 
     fn write_body<W: Write>(&self, w: &mut W, layout: &Layout) -> io::Result<()> {
         let norm_words: &[u32] = bytemuck::cast_slice(&self.inv_norms);
-        let sections: [(&[u32], (u64, u64)); 5] = [
+        let quantiser: Vec<u32> = self.sq8.as_ref().map_or_else(Vec::new, |c| {
+            c.min.iter().chain(&c.scale).map(|x| x.to_bits()).collect()
+        });
+        let sections: [(&[u32], (u64, u64)); 6] = [
             (&self.level0, layout.level0),
             (norm_words, layout.norms),
+            (&quantiser, layout.quantiser),
             (&self.upper_nodes, layout.upper_nodes),
             (&self.upper_offsets, layout.upper_offsets),
             (&self.upper_links, layout.upper_links),
         ];
         let mut pos = HEADER_LEN as u64;
-        for (words, (start, _)) in sections {
+        for (i, (words, (start, end))) in sections.into_iter().enumerate() {
             w.write_all(&[0u8; 64][..(start - pos) as usize])?;
-            put_words(w, words)?;
-            pos = start + 4 * words.len() as u64;
+            match &self.sq8 {
+                Some(codes) if i == 0 => self.write_records(w, &codes.codes, layout.record)?,
+                _ => put_words(w, words)?,
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+
+    /// The level-0 section of version 2: per node its list, its code, zeros.
+    fn write_records<W: Write>(&self, w: &mut W, codes: &[u8], record: u64) -> io::Result<()> {
+        let words = self.meta.m0 as usize + 1;
+        let dim = self.meta.dim as usize;
+        let mut buf = vec![0u8; record as usize];
+        for (list, code) in self.level0.chunks_exact(words).zip(codes.chunks_exact(dim)) {
+            for (slot, word) in buf.chunks_exact_mut(4).zip(list) {
+                slot.copy_from_slice(&word.to_le_bytes());
+            }
+            buf[4 * words..4 * words + dim].copy_from_slice(code);
+            w.write_all(&buf)?;
         }
         Ok(())
     }
@@ -261,7 +315,11 @@ impl HnswGraph {
         let meta = &self.meta;
         let mut h = [0u8; HEADER_LEN];
         h[0..8].copy_from_slice(&MAGIC);
-        put_u32(&mut h, 8, FORMAT_VERSION);
+        let (version, codes) = match self.sq8 {
+            Some(_) => (FORMAT_VERSION, 1),
+            None => (FORMAT_VERSION_PLAIN, 0),
+        };
+        put_u32(&mut h, 8, version);
         put_u32(&mut h, 12, HEADER_LEN as u32);
         put_u32(&mut h, 16, meta.n);
         put_u32(&mut h, 20, meta.dim);
@@ -273,6 +331,7 @@ impl HnswGraph {
         put_u32(&mut h, 48, meta.entry);
         put_u32(&mut h, 52, meta.max_level);
         put_u32(&mut h, 56, self.upper_nodes.len() as u32);
+        put_u32(&mut h, 60, codes);
         put_u64(&mut h, 64, self.upper_links.len() as u64);
         put_u64(&mut h, 72, layout.file_len());
         put_u32(&mut h, 80, crc.0.finalize());
@@ -330,6 +389,10 @@ pub struct HnswView<'a> {
     upper_nodes: Cow<'a, [u32]>,
     upper_offsets: Cow<'a, [u32]>,
     upper_links: Cow<'a, [u32]>,
+    /// Words per level-0 record.
+    l0_stride: usize,
+    /// Version 2: the level-0 section's bytes (codes inside) and the quantiser.
+    codes: Option<(&'a [u8], Cow<'a, [f32]>)>,
 }
 
 fn bad(what: &'static str) -> HnswFormatError {
@@ -345,6 +408,18 @@ impl HnswIndex for HnswView<'_> {
             upper_nodes: &self.upper_nodes,
             upper_offsets: &self.upper_offsets,
             upper_links: &self.upper_links,
+            l0_stride: self.l0_stride,
+            codes: self.codes.as_ref().map(|(bytes, quantiser)| {
+                let dim = self.meta.dim as usize;
+                CodesRef {
+                    bytes,
+                    stride: self.l0_stride * 4,
+                    offset: 4 * (self.meta.m0 as usize + 1),
+                    dim,
+                    min: &quantiser[..dim],
+                    scale: &quantiser[dim..],
+                }
+            }),
         }
     }
 }
@@ -363,7 +438,7 @@ impl<'a> HnswView<'a> {
             return Err(HnswFormatError::BadMagic);
         }
         let version = get_u32(h, 8);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_PLAIN {
             return Err(HnswFormatError::UnsupportedVersion(version));
         }
         if crc32fast::hash(&h[..124]) != get_u32(h, 124) {
@@ -390,6 +465,11 @@ impl<'a> HnswView<'a> {
             max_level: get_u32(h, 52),
         };
         let upper_count = get_u32(h, 56);
+        let codes = match (version, get_u32(h, 60)) {
+            (FORMAT_VERSION_PLAIN, 0) => false,
+            (FORMAT_VERSION, 1) => true,
+            _ => return Err(bad("code kind")),
+        };
         let links_len = get_u64(h, 64);
         let file_len = get_u64(h, 72);
         let max_m = HnswParams::MAX_M as u32;
@@ -412,8 +492,8 @@ impl<'a> HnswView<'a> {
         if (meta.max_level > 0) != (upper_count > 0) {
             return Err(bad("max level vs upper nodes"));
         }
-        let layout =
-            Layout::new(&meta, upper_count as u64, links_len).ok_or(bad("sizes overflow"))?;
+        let layout = Layout::new(&meta, upper_count as u64, links_len, codes)
+            .ok_or(bad("sizes overflow"))?;
         if layout.file_len() != file_len {
             return Err(bad("file length"));
         }
@@ -435,6 +515,8 @@ impl<'a> HnswView<'a> {
             body: &bytes[HEADER_LEN..],
             body_crc: get_u32(h, 80),
             level0: words(section(layout.level0)),
+            l0_stride: layout.record as usize / 4,
+            codes: codes.then(|| (section(layout.level0), floats(section(layout.quantiser)))),
             inv_norms: floats(section(layout.norms)),
             upper_nodes: words(section(layout.upper_nodes)),
             upper_offsets: words(section(layout.upper_offsets)),
@@ -444,9 +526,27 @@ impl<'a> HnswView<'a> {
 
     /// An owned copy (e.g. to keep after the mapping is gone).
     pub fn to_graph(&self) -> HnswGraph {
+        let words = self.meta.m0 as usize + 1;
+        let g = self.graph_ref();
         HnswGraph {
             meta: self.meta,
-            level0: self.level0.to_vec(),
+            level0: self
+                .level0
+                .chunks_exact(self.l0_stride)
+                .flat_map(|record| &record[..words])
+                .copied()
+                .collect(),
+            sq8: g.codes.map(|c| Sq8Codes {
+                min: c.min.to_vec(),
+                scale: c.scale.to_vec(),
+                codes: (0..self.meta.n)
+                    .flat_map(|id| {
+                        let at = id as usize * c.stride + c.offset;
+                        &c.bytes[at..at + c.dim]
+                    })
+                    .copied()
+                    .collect(),
+            }),
             inv_norms: self.inv_norms.to_vec(),
             upper_nodes: self.upper_nodes.to_vec(),
             upper_offsets: self.upper_offsets.to_vec(),
@@ -465,7 +565,13 @@ impl<'a> HnswView<'a> {
         let g = self.graph_ref();
         let (n, m, m0) = (self.meta.n, self.meta.m as usize, self.meta.m0 as usize);
         let graph_err = |what, at: u64| HnswFormatError::BadGraph { what, at };
-        for (node, block) in self.level0.chunks_exact(m0 + 1).enumerate() {
+        if let Some(c) = g.codes {
+            let bad_step = |s: &f32| !s.is_finite() || *s < 0.0;
+            if c.min.iter().any(|m| !m.is_finite()) || c.scale.iter().any(bad_step) {
+                return Err(graph_err("quantiser not finite or negative", 0));
+            }
+        }
+        for (node, block) in self.level0.chunks_exact(self.l0_stride).enumerate() {
             let count = block[0] as usize;
             if count > m0 {
                 return Err(graph_err("level-0 count above M0", node as u64));

@@ -99,6 +99,20 @@ pub(crate) fn four<const L2: bool>(isa: Isa, q: &[f32], r: [&[f32]; 4]) -> [f32;
 mod x86 {
     use std::arch::x86_64::*;
 
+    /// # Safety
+    /// The CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sq8_dot_256(w: &[f32], c: &[u8]) -> f32 {
+        super::sq8::dot::<true>(w, c)
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sq8_l2_256(r: &[f32], s: &[f32], c: &[u8]) -> f32 {
+        super::sq8::l2::<true>(r, s, c)
+    }
+
     /// One accumulation step: `acc += q*r`, or `acc += (q-r)^2`.
     macro_rules! step {
         ($l2:expr, $sub:ident, $fma:ident, $q:expr, $r:expr, $acc:expr) => {
@@ -364,5 +378,91 @@ mod tests {
         }
         // Mismatched lengths take the checked path instead of reading past a row.
         assert!(one::<false>(isa, &data[..16], &data[..15]).is_nan());
+    }
+}
+
+/// `sum w[d] * c[d]` over 8-bit codes (see `sq8.rs`); `w.len() == c.len()`.
+#[inline(always)]
+pub(crate) fn sq8_dot(isa: Isa, w: &[f32], c: &[u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if isa.0 != Level::Portable {
+        // SAFETY: `isa` comes from `Isa::detect`, which saw AVX2 and FMA (AVX-512F
+        // CPUs have both); the function only reads in bounds (safe code inside).
+        return unsafe { x86::sq8_dot_256(w, c) };
+    }
+    let _ = isa;
+    sq8::dot::<false>(w, c)
+}
+
+/// `sum (r[d] - s[d] * c[d])^2` over 8-bit codes; all three of one length.
+#[inline(always)]
+pub(crate) fn sq8_l2(isa: Isa, r: &[f32], s: &[f32], c: &[u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if isa.0 != Level::Portable {
+        // SAFETY: as in `sq8_dot`.
+        return unsafe { x86::sq8_l2_256(r, s, c) };
+    }
+    let _ = isa;
+    sq8::l2::<false>(r, s, c)
+}
+
+/// The SQ8 kernels in safe code, written as 16 independent lanes so the compiler
+/// vectorises them (widening the bytes to floats in registers); `FMA` fuses the
+/// multiply-adds where the caller is compiled with the instruction.
+mod sq8 {
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+        if FMA {
+            a.mul_add(b, acc)
+        } else {
+            acc + a * b
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn dot<const FMA: bool>(w: &[f32], c: &[u8]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let (wc, cc) = (w.chunks_exact(LANES), c.chunks_exact(LANES));
+        let tail: f32 = wc
+            .remainder()
+            .iter()
+            .zip(cc.remainder())
+            .map(|(w, c)| w * f32::from(*c))
+            .sum();
+        for (w, c) in wc.zip(cc) {
+            for ((a, w), c) in acc.iter_mut().zip(w).zip(c) {
+                *a = madd::<FMA>(*w, f32::from(*c), *a);
+            }
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+
+    #[inline(always)]
+    pub(super) fn l2<const FMA: bool>(r: &[f32], s: &[f32], c: &[u8]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let (rc, sc, cc) = (
+            r.chunks_exact(LANES),
+            s.chunks_exact(LANES),
+            c.chunks_exact(LANES),
+        );
+        let tail: f32 = rc
+            .remainder()
+            .iter()
+            .zip(sc.remainder())
+            .zip(cc.remainder())
+            .map(|((r, s), c)| {
+                let t = r - s * f32::from(*c);
+                t * t
+            })
+            .sum();
+        for ((r, s), c) in rc.zip(sc).zip(cc) {
+            for (((a, r), s), c) in acc.iter_mut().zip(r).zip(s).zip(c) {
+                let t = madd::<FMA>(-*s, f32::from(*c), *r);
+                *a = madd::<FMA>(t, t, *a);
+            }
+        }
+        acc.iter().sum::<f32>() + tail
     }
 }

@@ -39,6 +39,9 @@ mod range;
 mod reach;
 mod search;
 mod space;
+mod sq8;
+#[cfg(test)]
+mod sq8_tests;
 #[cfg(test)]
 mod tests;
 
@@ -119,6 +122,15 @@ impl HnswIndex for HnswGraph {
             upper_nodes: &self.upper_nodes,
             upper_offsets: &self.upper_offsets,
             upper_links: &self.upper_links,
+            l0_stride: self.meta.m0 as usize + 1,
+            codes: self.sq8.as_ref().map(|c| sq8::CodesRef {
+                bytes: &c.codes,
+                stride: self.meta.dim as usize,
+                offset: 0,
+                dim: self.meta.dim as usize,
+                min: &c.min,
+                scale: &c.scale,
+            }),
         }
     }
 }
@@ -261,6 +273,8 @@ pub struct HnswGraph {
     pub(crate) upper_offsets: Vec<u32>,
     /// Per upper node, `level` blocks of `1 + m` words (count, then ids), level 1 first.
     pub(crate) upper_links: Vec<u32>,
+    /// The rows' 8-bit codes and their quantiser, when [`Self::encode_sq8`] made them.
+    pub(crate) sq8: Option<sq8::Sq8Codes>,
 }
 
 impl HnswGraph {
@@ -306,6 +320,49 @@ impl HnswGraph {
     pub fn repair(&mut self, vectors: &[f32], present: Option<&roaring::RoaringBitmap>) {
         self.repair_reachability(vectors, present);
         self.repair_findability(vectors, present);
+    }
+
+    /// Adds 8-bit codes of the rows (`vectors`, the rows the graph is over; only the
+    /// `present` ones train the quantiser): searches then walk the codes, a quarter
+    /// of the memory traffic of the FLOAT32 rows, and re-rank the candidates they
+    /// end with exactly, and the file carries the codes next to each node's
+    /// level-0 list (format version 2). The quantiser is per dimension, trained on
+    /// these rows (see `sq8.rs`). A graph built and written without this walks
+    /// the FLOAT32 rows.
+    ///
+    /// ```
+    /// use strata_index::hnsw::{HnswGraph, HnswIndex, HnswParams};
+    /// use strata_index::Metric;
+    ///
+    /// let vectors: Vec<f32> = (0..200).map(|i| ((i * 37) % 101) as f32).collect();
+    /// let mut graph = HnswGraph::build(&vectors, 4, Metric::L2, &HnswParams::default(), 1)?;
+    /// graph.encode_sq8(&vectors, None)?;
+    /// assert!(graph.graph_ref().has_codes());
+    /// let hits = graph.search(&vectors, &vectors[8..12], 1, 10, None)?;
+    /// assert_eq!((hits[0].id, hits[0].distance), (2, 0.0)); // re-ranked: exact
+    /// # Ok::<(), strata_index::hnsw::HnswError>(())
+    /// ```
+    pub fn encode_sq8(
+        &mut self,
+        vectors: &[f32],
+        present: Option<&roaring::RoaringBitmap>,
+    ) -> Result<(), HnswError> {
+        let dim = self.meta.dim as usize;
+        let expected = (self.meta.n as usize) * dim;
+        if vectors.len() != expected {
+            return Err(HnswError::DimensionMismatch {
+                what: "vectors",
+                expected,
+                got: vectors.len(),
+            });
+        }
+        self.sq8 = Some(sq8::encode(vectors, dim, &self.inv_norms, present));
+        Ok(())
+    }
+
+    /// Drops the codes: searches walk the FLOAT32 rows, the file is version 1.
+    pub fn drop_codes(&mut self) {
+        self.sq8 = None;
     }
 
     /// Highest level of any node (the entry point's).

@@ -377,6 +377,7 @@ mod tests {
             upper_nodes: Vec::new(),
             upper_offsets: vec![0],
             upper_links: Vec::new(),
+            sq8: None,
         };
         (graph, vectors)
     }
@@ -463,6 +464,7 @@ mod tests {
             upper_nodes: Vec::new(),
             upper_offsets: vec![0],
             upper_links: Vec::new(),
+            sq8: None,
         };
         (graph, vectors)
     }

@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 use roaring::RoaringBitmap;
 
 use super::space::{inverse_norm, CosKernel, IpKernel, Kernel, L2Kernel, Query, RowStore, Rows};
+use super::sq8::{CodeDist, CodesRef};
 use super::{HnswError, HnswParams, Meta};
 use crate::distance::Metric;
 use crate::topk::Neighbor;
@@ -169,11 +170,60 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     })
 }
 
+/// Distances from one query to rows by id, however the rows are stored: exact over
+/// FLOAT32 rows ([`Exact`]) or estimated over 8-bit codes (`sq8::CodeDist`).
+pub(crate) trait Dist {
+    /// The distance to row `id` (`id < n`).
+    fn dist(&self, id: u32) -> f32;
+    /// [`Self::dist`] to four rows at once.
+    fn dist4(&self, ids: [u32; 4]) -> [f32; 4];
+    /// Hints that the start of row `id` is about to be read.
+    fn prefetch_head(&self, id: u32);
+    /// Hints that all of row `id` is about to be read.
+    fn prefetch(&self, id: u32);
+}
+
+/// Exact distances from `q` to FLOAT32 rows.
+pub(crate) struct Exact<'r, 'a, 'q, K, S> {
+    pub rows: &'r Rows<'a, K, S>,
+    pub q: &'r Query<'q>,
+}
+
+impl<'a, K: Kernel, S: RowStore<'a>> Dist for Exact<'_, 'a, '_, K, S> {
+    #[inline(always)]
+    fn dist(&self, id: u32) -> f32 {
+        self.rows.dist(self.q, id)
+    }
+    #[inline(always)]
+    fn dist4(&self, ids: [u32; 4]) -> [f32; 4] {
+        self.rows.dist4(self.q, ids)
+    }
+    #[inline(always)]
+    fn prefetch_head(&self, id: u32) {
+        self.rows.prefetch_head(id);
+    }
+    #[inline(always)]
+    fn prefetch(&self, id: u32) {
+        self.rows.prefetch(id);
+    }
+}
+
 /// Greedy walk on one level: move to the nearest neighbour while it gets closer.
 pub(crate) fn greedy<'a, K: Kernel, S: RowStore<'a>, L: Links>(
     rows: &Rows<'a, K, S>,
     links: &L,
     q: &Query<'_>,
+    cur: Cand,
+    level: u32,
+    sc: &mut Scratch,
+) -> Cand {
+    greedy_by(&Exact { rows, q }, links, cur, level, sc)
+}
+
+/// [`greedy`] over any [`Dist`].
+pub(crate) fn greedy_by<D: Dist, L: Links>(
+    d: &D,
+    links: &L,
     mut cur: Cand,
     level: u32,
     sc: &mut Scratch,
@@ -186,7 +236,7 @@ pub(crate) fn greedy<'a, K: Kernel, S: RowStore<'a>, L: Links>(
             if id >= n {
                 continue;
             }
-            let dist = rows.dist(q, id);
+            let dist = d.dist(id);
             // Strictly decreasing, so this ends even on a damaged graph.
             if dist < cur.dist {
                 cur = Cand { dist, id };
@@ -213,11 +263,22 @@ pub(crate) struct Beam {
 /// Non-matching nodes are expanded like any other; with `FILTERED` the search stops
 /// only once `ef` matching nodes are held and no candidate can improve them, so a
 /// restrictive filter widens the walk instead of shrinking the result.
-#[inline(never)]
 pub(crate) fn search_layer<'a, K: Kernel, S: RowStore<'a>, L: Links, const FILTERED: bool>(
     rows: &Rows<'a, K, S>,
     links: &L,
     q: &Query<'_>,
+    beam: Beam,
+    filter: &dyn RowFilter,
+    sc: &mut Scratch,
+) -> bool {
+    search_layer_by::<_, L, FILTERED>(&Exact { rows, q }, links, beam, filter, sc)
+}
+
+/// [`search_layer`] over any [`Dist`].
+#[inline(never)]
+pub(crate) fn search_layer_by<D: Dist, L: Links, const FILTERED: bool>(
+    rows: &D,
+    links: &L,
     beam: Beam,
     filter: &dyn RowFilter,
     sc: &mut Scratch,
@@ -266,7 +327,7 @@ pub(crate) fn search_layer<'a, K: Kernel, S: RowStore<'a>, L: Links, const FILTE
             }
             if let Some(&[a, b, c, d]) = batch.get(i..i + 4) {
                 let ids = [a, b, c, d];
-                let dists = rows.dist4(q, ids);
+                let dists = rows.dist4(ids);
                 for (id, dist) in ids.into_iter().zip(dists) {
                     offer::<FILTERED>(
                         &mut sc.cand,
@@ -280,7 +341,7 @@ pub(crate) fn search_layer<'a, K: Kernel, S: RowStore<'a>, L: Links, const FILTE
                 i += 4;
             } else {
                 let id = batch[i];
-                let dist = rows.dist(q, id);
+                let dist = rows.dist(id);
                 offer::<FILTERED>(
                     &mut sc.cand,
                     &mut sc.top,
@@ -330,6 +391,11 @@ pub struct GraphRef<'a> {
     pub(crate) upper_nodes: &'a [u32],
     pub(crate) upper_offsets: &'a [u32],
     pub(crate) upper_links: &'a [u32],
+    /// Words from one node's level-0 list to the next: `1 + M0`, or more where the
+    /// file keeps each node's code after its list.
+    pub(crate) l0_stride: usize,
+    /// The rows' 8-bit codes, when the graph has them: the walk then runs on them.
+    pub(crate) codes: Option<CodesRef<'a>>,
 }
 
 impl Links for GraphRef<'_> {
@@ -356,9 +422,8 @@ impl Links for GraphRef<'_> {
 
     #[inline(always)]
     fn prefetch_node(&self, node: u32) {
-        let stride = self.meta.m0 as usize + 1;
-        let start = node as usize * stride;
-        if let Some(list) = self.level0.get(start..start + stride) {
+        let start = node as usize * self.l0_stride;
+        if let Some(list) = self.level0.get(start..start + self.meta.m0 as usize + 1) {
             super::prefetch::prefetch_lines(list, 3);
         }
     }
@@ -369,9 +434,9 @@ impl<'a> GraphRef<'a> {
     #[inline]
     pub(crate) fn list(&self, node: u32, level: u32) -> Option<&'a [u32]> {
         let (cap, block) = if level == 0 {
-            let stride = self.meta.m0 as usize + 1;
-            let start = node as usize * stride;
-            (self.meta.m0, self.level0.get(start..start + stride)?)
+            let start = node as usize * self.l0_stride;
+            let words = self.meta.m0 as usize + 1;
+            (self.meta.m0, self.level0.get(start..start + words)?)
         } else {
             let slot = self.upper_nodes.binary_search(&node).ok()?;
             let start = *self.upper_offsets.get(slot)? as usize;
@@ -499,14 +564,29 @@ impl<'a> GraphRef<'a> {
         } else {
             0
         };
-        knn(
-            &rows,
-            self,
-            (entry, self.meta.max_level),
-            query,
-            (k, ef),
-            filter,
-        )
+        let entry = (entry, self.meta.max_level);
+        match self.codes {
+            Some(codes) => {
+                let d = CodeDist::<K>::new(codes, query);
+                knn_reranked(&rows, &d, self, entry, query, (k, ef), filter)
+            }
+            None => knn(&rows, self, entry, query, (k, ef), filter),
+        }
+    }
+
+    /// Whether searches walk 8-bit codes (and re-rank exactly) rather than the
+    /// FLOAT32 rows.
+    pub fn has_codes(&self) -> bool {
+        self.codes.is_some()
+    }
+
+    /// This graph walked over the FLOAT32 rows even if it has codes: the same
+    /// links, the traversal of a graph written without them.
+    pub fn without_codes(self) -> GraphRef<'a> {
+        GraphRef {
+            codes: None,
+            ..self
+        }
     }
 }
 
@@ -526,14 +606,52 @@ pub(crate) fn knn<'a, K: Kernel, S: RowStore<'a>, L: Links>(
         v: query,
         inv: if K::NORMS { inverse_norm(query) } else { 1.0 },
     };
+    let mut out = walk(&Exact { rows, q: &q }, links, entry, (k, ef), filter);
+    out.sort_by(Neighbor::cmp_by_distance);
+    out.truncate(k);
+    out
+}
+
+/// [`knn`] walking estimated distances `d` (over codes), then re-ranking the
+/// `max(ef, k)` nodes the walk holds with the exact distances of `rows`.
+pub(crate) fn knn_reranked<'a, K: Kernel, S: RowStore<'a>, L: Links, D: Dist>(
+    rows: &Rows<'a, K, S>,
+    d: &D,
+    links: &L,
+    entry: (u32, u32),
+    query: &[f32],
+    (k, ef): (usize, usize),
+    filter: Option<&dyn RowFilter>,
+) -> Vec<Neighbor> {
+    let q = Query {
+        v: query,
+        inv: if K::NORMS { inverse_norm(query) } else { 1.0 },
+    };
+    let mut out = walk(d, links, entry, (k, ef), filter);
+    for hit in &mut out {
+        hit.distance = rows.dist(&q, hit.id);
+    }
+    out.sort_by(Neighbor::cmp_by_distance);
+    out.truncate(k);
+    out
+}
+
+/// The walk of [`knn`]: up to `max(ef, k)` nodes by `d`'s distances, unordered.
+fn walk<D: Dist, L: Links>(
+    d: &D,
+    links: &L,
+    entry: (u32, u32),
+    (k, ef): (usize, usize),
+    filter: Option<&dyn RowFilter>,
+) -> Vec<Neighbor> {
     let ef = ef.max(k);
     with_scratch(|sc| {
         let mut cur = Cand {
-            dist: rows.dist(&q, entry.0),
+            dist: d.dist(entry.0),
             id: entry.0,
         };
         for level in (1..=entry.1).rev() {
-            cur = greedy(rows, links, &q, cur, level, sc);
+            cur = greedy_by(d, links, cur, level, sc);
         }
         let beam = Beam {
             entry: cur,
@@ -541,8 +659,8 @@ pub(crate) fn knn<'a, K: Kernel, S: RowStore<'a>, L: Links>(
             ef,
         };
         let exhausted = match filter {
-            None => search_layer::<K, S, L, false>(rows, links, &q, beam, &AcceptAll, sc),
-            Some(f) => search_layer::<K, S, L, true>(rows, links, &q, beam, f, sc),
+            None => search_layer_by::<D, L, false>(d, links, beam, &AcceptAll, sc),
+            Some(f) => search_layer_by::<D, L, true>(d, links, beam, f, sc),
         };
         if exhausted && sc.top.len() < k {
             // Part of the graph is unreachable from the entry point (it happens
@@ -551,7 +669,7 @@ pub(crate) fn knn<'a, K: Kernel, S: RowStore<'a>, L: Links>(
             for id in 0..links.node_count() {
                 if !sc.visited.contains(id) && links.is_node(id) && accept.matches(id) {
                     sc.top.push(Far(Cand {
-                        dist: rows.dist(&q, id),
+                        dist: d.dist(id),
                         id,
                     }));
                     if sc.top.len() > ef {
@@ -560,16 +678,12 @@ pub(crate) fn knn<'a, K: Kernel, S: RowStore<'a>, L: Links>(
                 }
             }
         }
-        let mut out: Vec<Neighbor> = sc
-            .top
+        sc.top
             .drain()
             .map(|Far(c)| Neighbor {
                 id: c.id,
                 distance: c.dist,
             })
-            .collect();
-        out.sort_by(Neighbor::cmp_by_distance);
-        out.truncate(k);
-        out
+            .collect()
     })
 }

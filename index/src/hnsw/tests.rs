@@ -12,7 +12,7 @@ use crate::flat;
 const DIM: usize = 32;
 const METRICS: [Metric; 3] = [Metric::Cosine, Metric::L2, Metric::InnerProduct];
 
-fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+pub(super) fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n * dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
 }
@@ -26,7 +26,7 @@ fn normalized(mut rows: Vec<f32>, dim: usize) -> Vec<f32> {
     rows
 }
 
-fn params() -> HnswParams {
+pub(super) fn params() -> HnswParams {
     HnswParams {
         m: 16,
         ef_construction: 100,
@@ -34,7 +34,7 @@ fn params() -> HnswParams {
     }
 }
 
-fn recall(got: &[Neighbor], want: &[Neighbor]) -> f64 {
+pub(super) fn recall(got: &[Neighbor], want: &[Neighbor]) -> f64 {
     let hits = got
         .iter()
         .filter(|g| want.iter().any(|w| w.id == g.id))
@@ -176,7 +176,7 @@ fn bad_inputs_are_errors() {
 
 /// Rewrites both CRCs, so a deliberate body change gets past the checksums and
 /// exercises the structural checks instead.
-fn reseal(bytes: &mut [u8]) {
+pub(super) fn reseal(bytes: &mut [u8]) {
     let body = crc32fast::hash(&bytes[HEADER_LEN..]);
     bytes[80..84].copy_from_slice(&body.to_le_bytes());
     let header = crc32fast::hash(&bytes[..124]);
@@ -184,7 +184,7 @@ fn reseal(bytes: &mut [u8]) {
 }
 
 /// Opening and searching damaged bytes: an error or some result, never a panic.
-fn poke(bytes: &[u8], base: &[f32], dim: usize) -> Result<(), HnswFormatError> {
+pub(super) fn poke(bytes: &[u8], base: &[f32], dim: usize) -> Result<(), HnswFormatError> {
     let view = HnswView::open(bytes)?;
     let filter = |row: u32| row.is_multiple_of(3);
     for q in base.chunks_exact(dim).take(5) {

@@ -13,12 +13,13 @@
 //! the partial updates of `JSON_UPDATES` (and the refused `JSON_REFUSED`). Cases with `"index": "json"` query the same
 //! sample stored as JSON documents (`json_document`) under keys `json:<key>`, in a
 //! collection whose schema maps JSONPaths as `FT.CREATE ... ON JSON` does in Redis.
+//! Cases with `"index": "weighted"` query the rows without vectors, with field weights.
 
 use std::error::Error as StdError;
 use std::path::Path;
 
 use serde_json::{json, Map, Value as Json};
-use strata::{Database, Doc, Metric, Options, Schema, Value, VectorIndex};
+use strata::{Database, Doc, Metric, Options, Schema, TextOptions, Value, VectorIndex};
 
 const SAMPLE_VECTORS: &[u8] = include_bytes!("../../../engine/examples/data/sample.i8");
 const SAMPLE_FIELDS: &str = include_str!("../../../engine/examples/data/sample.tsv");
@@ -93,6 +94,22 @@ fn schema() -> strata::Result<Schema> {
         .build()
 }
 
+/// parity.py's second index over the same rows: field weights, no vectors.
+fn weighted_schema() -> strata::Result<Schema> {
+    Schema::builder()
+        .text_with("name", TextOptions::default().weight(3.0))
+        .tag("topic")
+        .text_with("summary", TextOptions::default().weight(2.0))
+        .build()
+}
+
+fn weighted_document(row: &Row) -> Doc {
+    Doc::new()
+        .text("name", &row.name)
+        .tag("topic", &row.topic)
+        .text("summary", &row.summary)
+}
+
 fn json_schema() -> strata::Result<Schema> {
     Schema::builder()
         .json_text("$.name", "name")
@@ -162,6 +179,11 @@ fn run(
     for (row, vector) in rows.iter().zip(vectors) {
         json_packages.upsert_json(format!("json:{}", row.key), json_document(row, vector))?;
     }
+    let weighted = db.create_collection("packages_weighted", weighted_schema()?)?;
+    weighted.upsert_many(
+        rows.iter()
+            .map(|row| (row.key.clone(), weighted_document(row))),
+    )?;
     // Sealed into a segment, so the queries run on the mapped files and their indexes.
     db.flush()?;
     let mut answers = Vec::with_capacity(cases.len());
@@ -196,6 +218,7 @@ fn run(
             }
             let collection = match case.get("index").and_then(Json::as_str) {
                 Some("json") => &json_packages,
+                Some("weighted") => &weighted,
                 _ => &packages,
             };
             answers.push(answer(collection, case, vectors, queries)?);
@@ -232,10 +255,16 @@ fn answer(
             "name": name,
             "total": results.total,
             "hits": results.iter().map(|hit| {
+                // WITHSCORES: the score under the name parity.py gives Redis's.
                 let fields: Map<String, Json> = hit
-                    .doc
-                    .fields()
-                    .map(|(field, value)| (field.to_string(), field_json(value)))
+                    .score
+                    .map(|score| ("(score)".to_string(), json!(score)))
+                    .into_iter()
+                    .chain(
+                        hit.doc
+                            .fields()
+                            .map(|(field, value)| (field.to_string(), field_json(value))),
+                    )
                     .collect();
                 json!({"key": hit.key, "fields": fields})
             }).collect::<Vec<_>>(),

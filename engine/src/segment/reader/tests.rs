@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::schema::{Metric, VectorIndex};
 use crate::segment::{write_file, write_segment_seeded, SegmentRow};
+use crate::HnswCompression;
 use strata_storage::blocks::BlockedFile;
 use strata_storage::StdFileSystem;
 
@@ -20,7 +21,15 @@ fn written(dir: &Path, keys: &[String]) -> (Schema, Vec<FileRecord>) {
             order: 0,
         })
         .collect();
-    let written = write_segment_seeded(&StdFileSystem, dir, &schema, &rows, None).unwrap();
+    let written = write_segment_seeded(
+        &StdFileSystem,
+        dir,
+        &schema,
+        &rows,
+        None,
+        HnswCompression::Sq8,
+    )
+    .unwrap();
     (schema, written.files)
 }
 
@@ -104,7 +113,15 @@ fn a_key_offset_near_u64_max_is_an_error_not_an_overflow() {
             order: 0,
         })
         .collect();
-    let mut written = write_segment_seeded(fs.as_ref(), dir.path(), &schema, &rows, None).unwrap();
+    let mut written = write_segment_seeded(
+        fs.as_ref(),
+        dir.path(),
+        &schema,
+        &rows,
+        None,
+        HnswCompression::Sq8,
+    )
+    .unwrap();
     // Where row 0's key ends (and row 1's starts): u64::MAX, re-sealed with valid
     // block checksums so that only the bounds checks stand between it and the read.
     let path = dir.path().join("keys");
@@ -152,9 +169,17 @@ fn a_graph_row_no_walk_reaches_fails_verify() {
             order: 0,
         })
         .collect();
-    let mut files = write_segment_seeded(&StdFileSystem, &dir, &schema, &rows, None)
-        .unwrap()
-        .files;
+    let mut files = write_segment_seeded(
+        &StdFileSystem,
+        &dir,
+        &schema,
+        &rows,
+        None,
+        // Version 1 (no codes): the offsets below are its level-0 records.
+        HnswCompression::Float32,
+    )
+    .unwrap()
+    .files;
     open(&dir, &schema, rows.len(), files.clone())
         .verify()
         .unwrap();
@@ -221,9 +246,16 @@ fn an_ivfpq_file_of_version_1_is_read_and_checked_on_first_use() {
             order: 0,
         })
         .collect();
-    let files = write_segment_seeded(&StdFileSystem, &dir, &schema, &rows, None)
-        .unwrap()
-        .files;
+    let files = write_segment_seeded(
+        &StdFileSystem,
+        &dir,
+        &schema,
+        &rows,
+        None,
+        HnswCompression::Sq8,
+    )
+    .unwrap()
+    .files;
     let params = strata_index::ivfpq::IvfPqSearch {
         nprobe: 2,
         refine: 4,

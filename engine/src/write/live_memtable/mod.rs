@@ -56,6 +56,9 @@ struct Row {
     /// Insertion order (SORTBY ties follow it): given by the writer, larger for every
     /// later write in the collection.
     order: u64,
+    /// The slot whose HNSW node this row's vectors are: its own, or the earliest slot
+    /// of its key in this memtable from which every vector is unchanged.
+    node: u32,
 }
 
 /// A collection's live rows: append-only, shared as `Arc<LiveMemtable>` by the writer
@@ -76,6 +79,9 @@ pub(crate) struct LiveMemtable {
     texts: Vec<Option<TextPostings>>,
     /// `(slot, deadline)` of the slots appended with a deadline, ascending by slot.
     deadlines: Arena<(u32, u64)>,
+    /// `(slot, node)` of the slots that share an earlier slot's graph node, ascending
+    /// by slot.
+    shared: Arena<(u32, u32)>,
     /// Slots appended; stored last in `append`.
     appended: AtomicU32,
     /// Key and stored value bytes appended: the flush trigger.
@@ -118,6 +124,7 @@ impl LiveMemtable {
                 })
                 .collect(),
             deadlines: Arena::new(1),
+            shared: Arena::new(1),
             appended: AtomicU32::new(0),
             bytes_written: AtomicUsize::new(0),
         }
@@ -202,6 +209,18 @@ impl LiveMemtable {
         let keys = self.keys.pin();
         let newest = keys.get(key.as_str());
         let previous = newest.map(|newest| newest.load(Ordering::Relaxed));
+        // An update that keeps every vector (a JSON.SET of another path, an upsert of
+        // new metadata) keeps the key's graph node: the indexer skips this slot, and a
+        // search finds it through the node. This is the costly part of indexing a row
+        // (an HNSW insertion is hundreds of distance computations); the other fields'
+        // postings are addressed by slot and are written again, a few inserts.
+        let node = match previous.and_then(|previous| self.rows.get(previous as usize)) {
+            Some(row) if self.same_vectors(row.node, slot) => {
+                self.shared.push(&[(slot, row.node)]);
+                row.node
+            }
+            _ => slot,
+        };
         // The map needs its own copy of the key only the first time it sees it.
         let new_key = newest.is_none().then(|| Box::<str>::from(key.as_str()));
         let pushed = self.rows.push(Row {
@@ -210,6 +229,7 @@ impl LiveMemtable {
             deadline,
             previous,
             order,
+            node,
         });
         assert_eq!(pushed, slot as usize, "live memtable rows out of step");
         // After the row: a reader that finds `slot` here finds its row and chain.
@@ -224,6 +244,56 @@ impl LiveMemtable {
             Ordering::Release,
         );
         slot
+    }
+
+    /// Whether `slot` has a vector and the same vectors as `earlier`, bit for bit, in
+    /// every vector field.
+    fn same_vectors(&self, earlier: u32, slot: u32) -> bool {
+        let mut any = false;
+        for column in self.columns.iter().flatten() {
+            match (column.row(earlier), column.row(slot)) {
+                (None, None) => {}
+                (Some(a), Some(b)) if a.len() == b.len() => {
+                    if a.iter().zip(b).any(|(x, y)| x.to_bits() != y.to_bits()) {
+                        return false;
+                    }
+                    any = true;
+                }
+                _ => return false,
+            }
+        }
+        any
+    }
+
+    /// The slot whose graph node holds `slot`'s vectors: `slot` itself unless an
+    /// update kept the vectors of an earlier slot of its key.
+    pub fn node(&self, slot: u32) -> u32 {
+        self.rows.get(slot as usize).map_or(slot, |row| row.node)
+    }
+
+    /// `(slot, node)` of the slots below `below` whose vectors are an earlier slot's
+    /// graph node, in slot order.
+    pub fn shared_nodes(&self, below: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.shared
+            .rows_from(0)
+            .map(|entry| entry[0])
+            .take_while(move |(slot, _)| *slot < below)
+    }
+
+    /// The segment row of each graph node, from `rows`, the segment row of each slot
+    /// (`None`: not written): a node whose own slot is superseded goes to the row of
+    /// the written slot that shares it, so a flush keeps the node instead of
+    /// inserting that row again.
+    pub fn node_rows(&self, rows: &[Option<u32>]) -> Vec<Option<u32>> {
+        let mut nodes = rows.to_vec();
+        for (slot, node) in self.shared_nodes(rows.len() as u32) {
+            // The slot is no node itself: each row may be one node's only.
+            nodes[slot as usize] = None;
+            if let (Some(row), Some(None)) = (rows[slot as usize], nodes.get(node as usize)) {
+                nodes[node as usize] = Some(row);
+            }
+        }
+        nodes
     }
 
     /// Slots appended so far (published or not).
@@ -285,10 +355,10 @@ impl LiveMemtable {
                 }
                 continue;
             }
-            if wanted(position) {
-                if let Some(vector) = self.vector(position as u16, slot) {
-                    doc = doc.vector(&field.name, vector.to_vec());
-                }
+            if wanted(position)
+                && let Some(vector) = self.vector(position as u16, slot)
+            {
+                doc = doc.vector(&field.name, vector.to_vec());
             }
         }
         doc

@@ -535,3 +535,91 @@ fn readers_racing_one_writer_see_exactly_the_rows_below_their_horizon() {
     }
     assert_eq!(memtable.segment_rows(RACE_ROWS).len(), RACE_ROWS as usize);
 }
+
+fn record(values: Vec<(u16, Value)>) -> Record {
+    Record {
+        values,
+        deadline: None,
+    }
+}
+
+/// An update that keeps a key's vectors shares the graph node of the key's row; one
+/// that changes any vector, or a row of another key, gets its own.
+#[test]
+fn an_update_keeping_every_vector_shares_the_node_of_its_keys_row() {
+    let schema = model_schema();
+    let memtable = LiveMemtable::new(&schema, 16);
+    let v = |x: f32| (V, Value::Vector(vec![x, 0.0, 0.0, 1.0]));
+    let w = |x: f32| (W, Value::Vector(vec![x, 1.0, 0.0]));
+    let a0 = memtable.append(
+        "a".into(),
+        record(vec![(COLOR, Value::Tag("red".into())), v(1.0), w(1.0)]),
+        None,
+        0,
+    );
+    let b0 = memtable.append("b".into(), record(vec![v(1.0), w(1.0)]), None, 1);
+    // Only a tag changes: a's first row's node.
+    let a1 = memtable.append(
+        "a".into(),
+        record(vec![(COLOR, Value::Tag("blue".into())), v(1.0), w(1.0)]),
+        None,
+        2,
+    );
+    // And again: still the first row's node, not the superseded second's.
+    let a2 = memtable.append(
+        "a".into(),
+        record(vec![(PRICE, Value::Numeric(3.0)), v(1.0), w(1.0)]),
+        None,
+        3,
+    );
+    // One of the two vectors changes: a node of its own.
+    let a3 = memtable.append("a".into(), record(vec![v(1.0), w(2.0)]), None, 4);
+    // A vector dropped is a change too.
+    let a4 = memtable.append("a".into(), record(vec![v(1.0)]), None, 5);
+    // -0.0 equals 0.0 but is another vector bit for bit: a node of its own.
+    let b1 = memtable.append(
+        "b".into(),
+        record(vec![(V, Value::Vector(vec![1.0, -0.0, 0.0, 1.0])), w(1.0)]),
+        None,
+        6,
+    );
+    // A key without vectors has no node to share.
+    let c0 = memtable.append(
+        "c".into(),
+        record(vec![(PRICE, Value::Numeric(1.0))]),
+        None,
+        7,
+    );
+    let c1 = memtable.append(
+        "c".into(),
+        record(vec![(PRICE, Value::Numeric(2.0))]),
+        None,
+        8,
+    );
+    assert_eq!(
+        [a0, b0, a1, a2, a3, a4, b1, c0, c1].map(|slot| memtable.node(slot)),
+        [a0, b0, a0, a0, a3, a4, b1, c0, c1]
+    );
+    assert_eq!(
+        memtable.shared_nodes(u32::MAX).collect::<Vec<_>>(),
+        [(a1, a0), (a2, a0)]
+    );
+    assert_eq!(memtable.shared_nodes(a2).collect::<Vec<_>>(), [(a1, a0)]);
+    // The updated row reads back with its new values and the kept vectors.
+    let doc = memtable.document(a2, &schema, None);
+    assert_eq!(doc.get_numeric("price"), Some(3.0));
+    assert_eq!(doc.get_vector("w"), Some(&[1.0f32, 1.0, 0.0][..]));
+    // A flush that writes a2 (a0 and a1 superseded) maps a0's node to a2's row.
+    let written = [None, Some(0), None, Some(1), None, None, None, None, None];
+    let nodes = memtable.node_rows(&written);
+    assert_eq!(nodes[a0 as usize], Some(1));
+    assert_eq!(nodes[a1 as usize], None);
+    assert_eq!(
+        nodes[a2 as usize], None,
+        "a2 is a0's node, not one of its own"
+    );
+    assert_eq!(nodes[b0 as usize], Some(0));
+    // When the key's live row is deleted, its node goes with it.
+    let nodes = memtable.node_rows(&[None, Some(0), None, None, None, None, None, None, None]);
+    assert_eq!(nodes[a0 as usize], None);
+}

@@ -10,6 +10,11 @@
 //!   (a NUMERIC written as `1e2`), goes into the `_rest` collection, as is; a key no
 //!   index watches lives there whole.
 //!
+//! A JSON document (`JSON.SET`) goes whole into the collection of every `ON JSON`
+//! index whose prefix matches its key, or into `_rest` when none does; a list goes
+//! into `_rest` (`json.rs`, `list.rs`). Each index watches keys of its own type only,
+//! as in Redis, and a command on a key of another type gets `WRONGTYPE`.
+//!
 //! Reading a hash joins the two. The catalog of indexes (their `FT.CREATE`
 //! arguments) is the `_meta` collection, so it survives restarts with the data.
 //! Writes of hashes are serialised by one lock, since `HSET` merges into what is
@@ -26,7 +31,52 @@ use strata::{Collection, Database, Doc, FieldKind, KeyTtl, Schema};
 
 use crate::ftcreate::{self, IndexDef};
 pub use crate::values::value_bytes;
-use crate::values::{convert, decode_rest, encode_rest};
+use crate::values::{convert, decode_rest, decode_rest_value, encode_rest, RestValue};
+
+mod json;
+mod list;
+
+pub use json::SetCondition;
+
+/// Redis's reply to a command on a key holding another type of value.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// A key's value, of whichever type.
+pub enum KeyValue {
+    Hash(Hash),
+    Json(Json),
+    List(Vec<Vec<u8>>),
+}
+
+impl KeyValue {
+    /// Whether there is nothing to write (a hash or list without items).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            KeyValue::Hash(h) => h.is_empty(),
+            KeyValue::Json(_) => false,
+            KeyValue::List(l) => l.is_empty(),
+        }
+    }
+}
+
+/// The type of value under a key, as `TYPE` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Hash,
+    Json,
+    List,
+}
+
+impl KeyKind {
+    /// The name `TYPE` replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Hash => "hash",
+            KeyKind::Json => "ReJSON-RL",
+            KeyKind::List => "list",
+        }
+    }
+}
 
 /// The catalog of indexes made through the server.
 pub const META: &str = "_meta";
@@ -60,8 +110,24 @@ pub struct Index {
 }
 
 impl Index {
+    /// Whether the key is under the index's prefixes (whatever its type).
     fn watches(&self, key: &str) -> bool {
         self.def.as_ref().is_some_and(|d| d.watches(key))
+    }
+
+    /// Whether the index is `ON JSON`.
+    pub fn is_json(&self) -> bool {
+        self.def.as_ref().is_some_and(|d| d.on_json)
+    }
+
+    /// Whether the index takes `key` when it holds a value of `kind`.
+    fn takes(&self, key: &str, kind: KeyKind) -> bool {
+        self.watches(key)
+            && match kind {
+                KeyKind::Hash => !self.is_json(),
+                KeyKind::Json => self.is_json(),
+                KeyKind::List => false,
+            }
     }
 
     /// The attribute (schema field) a hash field feeds, with its kind.
@@ -209,20 +275,63 @@ impl Keyspace {
         }))
     }
 
+    /// The hash indexes watching `key`.
     fn watchers(&self, key: &str) -> Vec<Arc<Index>> {
+        self.watchers_of(key, KeyKind::Hash)
+    }
+
+    fn watchers_of(&self, key: &str, kind: KeyKind) -> Vec<Arc<Index>> {
         self.indexes
             .read()
             .iter()
-            .filter(|i| i.watches(key))
+            .filter(|i| i.takes(key, kind))
             .cloned()
             .collect()
+    }
+
+    /// The type of value under `key`, `None` when there is none.
+    pub fn kind(&self, key: &str) -> Result<Option<KeyKind>, Failure> {
+        if let Some(doc) = self.rest.get(key).map_err(fail)? {
+            return Ok(Some(
+                match decode_rest_value(doc.get_text("h").unwrap_or("[]"))? {
+                    RestValue::Hash(_) => KeyKind::Hash,
+                    RestValue::Json(_) => KeyKind::Json,
+                    RestValue::List(_) => KeyKind::List,
+                },
+            ));
+        }
+        for index in self.indexes.read().iter().filter(|i| i.watches(key)) {
+            if index.collection.get(key).map_err(fail)?.is_some() {
+                return Ok(Some(if index.is_json() {
+                    KeyKind::Json
+                } else {
+                    KeyKind::Hash
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `WRONGTYPE` when an index of another type than `kind` holds `key`.
+    fn check_not_indexed_as_other(&self, key: &str, kind: KeyKind) -> Result<(), Failure> {
+        for index in self.indexes.read().iter() {
+            if index.watches(key)
+                && !index.takes(key, kind)
+                && index.collection.get(key).map_err(fail)?.is_some()
+            {
+                return Err(WRONGTYPE.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Every collection that may hold part of `key`.
     fn holders(&self, key: &str) -> Vec<Collection> {
         let mut holders: Vec<Collection> = self
-            .watchers(key)
+            .indexes
+            .read()
             .iter()
+            .filter(|i| i.watches(key))
             .map(|i| i.collection.clone())
             .collect();
         holders.push(self.rest.clone());
@@ -230,6 +339,7 @@ impl Keyspace {
     }
 
     fn load(&self, key: &str, watchers: &[Arc<Index>]) -> Result<Option<Stored>, Failure> {
+        self.check_not_indexed_as_other(key, KeyKind::Hash)?;
         let mut hash: Hash = Vec::new();
         let mut found = false;
         let mut ttl = None;
@@ -272,6 +382,16 @@ impl Keyspace {
     pub fn rest_fields(&self, key: &str) -> Option<Hash> {
         let doc = self.rest.get(key).ok()??;
         decode_rest(doc.get_text("h")?).ok()
+    }
+
+    /// Whatever value is under `key`.
+    pub fn value(&self, key: &str) -> Result<Option<KeyValue>, Failure> {
+        Ok(match self.kind(key)? {
+            None => None,
+            Some(KeyKind::Hash) => self.get(key)?.map(KeyValue::Hash),
+            Some(KeyKind::Json) => self.json_get(key)?.map(KeyValue::Json),
+            Some(KeyKind::List) => Some(KeyValue::List(self.list_range(key, 0, -1)?)),
+        })
     }
 
     /// The hash under `key`.
@@ -509,20 +629,37 @@ impl Keyspace {
         });
         let old: Vec<Arc<Index>> = self.indexes();
         if !def.skip_initial_scan {
-            let keys: Vec<String> = self
-                .keys_locked()?
-                .into_iter()
-                .filter(|k| def.watches(k))
-                .collect();
-            self.rewrite(&keys, &old, &|key| {
+            let kind = if def.on_json {
+                KeyKind::Json
+            } else {
+                KeyKind::Hash
+            };
+            let mut keys = Vec::new();
+            for key in self.keys_locked()? {
+                if def.watches(&key) && self.kind(&key)? == Some(kind) {
+                    keys.push(key);
+                }
+            }
+            let new = |key: &str| {
                 let mut w = old
                     .iter()
-                    .filter(|i| i.watches(key))
+                    .filter(|i| i.takes(key, kind))
                     .cloned()
                     .collect::<Vec<_>>();
                 w.push(index.clone());
                 w
-            })?;
+            };
+            let written = if def.on_json {
+                self.rewrite_json(&keys, &old, &new)
+            } else {
+                self.rewrite(&keys, &old, &new)
+            };
+            if let Err(e) = written {
+                // Nothing points at the new collection yet: take it and its entry away.
+                let _ = self.db.drop_collection(index.collection.name());
+                let _ = self.meta.delete(name);
+                return Err(e);
+            }
         }
         self.indexes.write().push(index);
         Ok(())
@@ -542,8 +679,11 @@ impl Keyspace {
         for chunk in keys.chunks(1000) {
             let mut loaded = Vec::new();
             for key in chunk {
-                let watchers: Vec<Arc<Index>> =
-                    old.iter().filter(|i| i.watches(key)).cloned().collect();
+                let watchers: Vec<Arc<Index>> = old
+                    .iter()
+                    .filter(|i| i.takes(key, KeyKind::Hash))
+                    .cloned()
+                    .collect();
                 if let Some(stored) = self.load(key, &watchers)? {
                     loaded.push((key.as_str(), stored));
                 }
@@ -579,13 +719,23 @@ impl Keyspace {
             let remaining: Vec<Arc<Index>> =
                 old.iter().filter(|i| i.name != name).cloned().collect();
             let keys: Vec<String> = keys.into_iter().filter(|k| def.watches(k)).collect();
-            self.rewrite(&keys, &old, &|key| {
+            let kind = if def.on_json {
+                KeyKind::Json
+            } else {
+                KeyKind::Hash
+            };
+            let new = |key: &str| {
                 remaining
                     .iter()
-                    .filter(|i| i.watches(key))
+                    .filter(|i| i.takes(key, kind))
                     .cloned()
                     .collect()
-            })?;
+            };
+            if def.on_json {
+                self.rewrite_json(&keys, &old, &new)?;
+            } else {
+                self.rewrite(&keys, &old, &new)?;
+            }
         }
         self.meta.delete(name).map_err(fail)?;
         self.db
