@@ -165,3 +165,94 @@ fn power_cuts_at_random_moments_lose_nothing_acknowledged() {
         started.elapsed()
     );
 }
+
+/// Under `EverySec` a flush publication starts a new WAL file without an fsync and
+/// writes the manifest outside the WAL mutex, so a power cut can find the new file
+/// holding records while the old one lost its unsynced tail. The power is cut at every
+/// file operation of such a flush and of the writes that follow it into the new file
+/// (unsynced bytes dropped, or a random prefix of them kept). What reopens must be a
+/// prefix of the writes, holding everything flushed before, and everything up to the
+/// flush when the flush returned.
+#[test]
+fn power_cuts_around_a_publication_off_the_wal_mutex_keep_a_prefix() {
+    use std::sync::Arc;
+    use strata::{Database, Doc, Options};
+
+    const ROWS: usize = 60;
+    let key = |i: usize| format!("k{i:03}");
+    let doc = |i: usize| Doc::new().numeric("rank", i as f64);
+    let mut cut_inside_flush = 0;
+    for mode in 0..3u64 {
+        for cut in 0..90u64 {
+            let sim = torture::sim_disk();
+            let options = || Options {
+                file_system: Some(Arc::new(sim.clone())),
+                background_work: false,
+                ..torture::options(Durability::EverySec, 10_000)
+            };
+            let db = Database::open_with(torture::sim_db_path(), options()).unwrap();
+            let docs = db
+                .create_collection(torture::COLLECTION, full_schema(Metric::L2))
+                .unwrap();
+            for i in 0..20 {
+                docs.upsert(key(i), doc(i)).unwrap();
+            }
+            db.flush().unwrap();
+            for i in 20..40 {
+                docs.upsert(key(i), doc(i)).unwrap();
+            }
+            sim.set_power_cut_mode(match mode {
+                0 => PowerCutMode::DropUnsynced,
+                _ => PowerCutMode::KeepRandomPrefix {
+                    seed: cut * 3 + mode,
+                },
+            });
+            sim.power_cut_after(cut);
+            let flushed = db.flush().is_ok();
+            if !flushed {
+                assert!(
+                    sim.is_powered_off(),
+                    "cut {cut}: the flush failed without a cut"
+                );
+                cut_inside_flush += 1;
+            }
+            let mut written = 40;
+            for i in 40..ROWS {
+                if docs.upsert(key(i), doc(i)).is_err() {
+                    break;
+                }
+                written = i + 1;
+            }
+            torture::cut_power_and_restart(&sim, db, docs);
+
+            let db = Database::open_with(torture::sim_db_path(), options())
+                .unwrap_or_else(|e| panic!("cut {cut}, mode {mode}: reopen: {e}"));
+            db.verify()
+                .unwrap_or_else(|e| panic!("cut {cut}, mode {mode}: verify: {e}"));
+            let docs = db.collection(torture::COLLECTION).unwrap();
+            let present: Vec<bool> = (0..ROWS)
+                .map(|i| docs.get(&key(i)).unwrap().is_some())
+                .collect();
+            let survived = present.iter().take_while(|p| **p).count();
+            assert!(
+                present[survived..].iter().all(|p| !p),
+                "cut {cut}, mode {mode}: the survivors are not a prefix: {present:?}"
+            );
+            assert!(survived >= 20, "cut {cut}, mode {mode}: lost flushed rows");
+            if flushed {
+                assert!(
+                    survived >= 40,
+                    "cut {cut}, mode {mode}: lost rows the flush returned for"
+                );
+            }
+            assert!(
+                survived <= written,
+                "cut {cut}, mode {mode}: rows never written"
+            );
+        }
+    }
+    assert!(
+        cut_inside_flush > 30,
+        "the cuts should land inside the flush ({cut_inside_flush} did)"
+    );
+}

@@ -123,6 +123,7 @@ fn options(next_seq_floor: u64) -> WalOptions {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor,
+        synced_floor: 0,
     }
 }
 
