@@ -384,8 +384,18 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "build_s", "dim", "disk_mb", "index", "ingest_s", "n", "open_ms", "rss_mb", "runs",
-                "strata", "system"
+                "build_s",
+                "dim",
+                "disk_mb",
+                "index",
+                "ingest_s",
+                "n",
+                "open_ms",
+                "rss_after_runs_mb",
+                "rss_mb",
+                "runs",
+                "strata",
+                "system"
             ]
         );
         assert_eq!(value["open_ms"], json!(3.0));

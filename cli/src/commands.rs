@@ -8,6 +8,7 @@ use crate::aggregate;
 use crate::datatypes;
 use crate::ft::{self, wrong_args};
 use crate::glob;
+use crate::hybrid;
 use crate::keyspace::{Failure, Hash, Keyspace};
 use crate::resp::Reply;
 
@@ -407,6 +408,7 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
         "FT.INFO" => ft::info(ks, args),
         "FT._LIST" => ft::list(ks),
         "FT.SEARCH" => ft::search(ks, args, session.resp3),
+        "FT.HYBRID" => hybrid::hybrid(ks, args, session.resp3),
         "FT.AGGREGATE" => aggregate::aggregate(ks, &shared.cursors, args, session.resp3),
         "FT.CURSOR" => aggregate::cursor(&shared.cursors, args, session.resp3),
         "FT.EXPLAIN" | "FT.EXPLAINCLI" => ft::explain(ks, args),
@@ -414,7 +416,7 @@ pub fn execute(shared: &Shared, session: &mut Session, command: &Command) -> Rep
     }
 }
 
-const KNOWN: [&str; 63] = [
+const KNOWN: [&str; 64] = [
     "PING",
     "ECHO",
     "QUIT",
@@ -474,6 +476,7 @@ const KNOWN: [&str; 63] = [
     "FT.INFO",
     "FT._LIST",
     "FT.SEARCH",
+    "FT.HYBRID",
     "FT.AGGREGATE",
     "FT.CURSOR",
     "FT.EXPLAIN",

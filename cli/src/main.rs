@@ -21,6 +21,7 @@ mod from_redis;
 mod ft;
 mod ftcreate;
 mod glob;
+mod hybrid;
 mod import;
 mod keyspace;
 mod print;
