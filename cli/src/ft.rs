@@ -190,6 +190,8 @@ pub(crate) struct Request {
     pub(crate) params: Vec<(String, Vec<u8>)>,
     pub(crate) returns: Option<Vec<(String, String)>>,
     pub(crate) no_content: bool,
+    /// `WITHSCORES`: each key is followed by its score (the engine computes it).
+    pub(crate) with_scores: bool,
 }
 
 pub(crate) fn parse_request(args: Args<'_>) -> Result<Request, Reply> {
@@ -202,6 +204,7 @@ pub(crate) fn parse_request(args: Args<'_>) -> Result<Request, Reply> {
         params: Vec::new(),
         returns: None,
         no_content: false,
+        with_scores: false,
     };
     let mut i = 1;
     let count_at = |i: usize, what: &str| -> Result<usize, Reply> {
@@ -270,6 +273,11 @@ pub(crate) fn parse_request(args: Args<'_>) -> Result<Request, Reply> {
             "TIMEOUT" => i += 2,
             "NOCONTENT" => {
                 request.no_content = true;
+                request.engine_args.push(word);
+                i += 1;
+            }
+            "WITHSCORES" => {
+                request.with_scores = true;
                 request.engine_args.push(word);
                 i += 1;
             }
@@ -516,13 +524,16 @@ pub fn search(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
                 request.returns.as_deref(),
             ))
         };
-        rows.push((hit.key.clone(), fields));
+        rows.push((hit.key.clone(), hit.score.unwrap_or(0.0), fields));
     }
     if resp3 {
         let results = rows
             .into_iter()
-            .map(|(key, fields)| {
+            .map(|(key, score, fields)| {
                 let mut entry = vec![(Reply::text("id"), Reply::text(key))];
+                if request.with_scores {
+                    entry.push((Reply::text("score"), Reply::Double(score)));
+                }
                 if let Some(fields) = fields {
                     entry.push((Reply::text("extra_attributes"), Reply::Map(pairs(fields))));
                 }
@@ -533,8 +544,11 @@ pub fn search(keyspace: &Keyspace, args: Args<'_>, resp3: bool) -> Reply {
         return resp3_page(page.total, results);
     }
     let mut out = vec![Reply::Int(page.total as i64)];
-    for (key, fields) in rows {
+    for (key, score, fields) in rows {
         out.push(Reply::text(key));
+        if request.with_scores {
+            out.push(Reply::text(score.to_string()));
+        }
         if let Some(fields) = fields {
             out.push(Reply::Array(
                 pairs(fields)
