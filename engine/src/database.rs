@@ -143,8 +143,6 @@ impl Database {
             sync: options.durability.sync_policy(),
             recovery: options.recovery.mode(),
             next_seq_floor: covered + 1,
-            // The manifest was published only once the WAL was durable through it.
-            synced_floor: manifest.catalog_seq,
         };
         let mut replayed = 0u64;
         let (wal, replay) = Wal::open(Arc::clone(&fs), &path, wal_options, |seq, payload| {
@@ -184,7 +182,6 @@ impl Database {
             fs,
             options,
             wal: Mutex::new(wal),
-            publishing: Mutex::new(()),
             catalog: RwLock::new(catalog),
             recovery,
             flush_signal: Default::default(),
@@ -358,9 +355,11 @@ impl Database {
         for state in collections {
             crate::maintenance::flush::flush_all(self.shared(), &state)?;
         }
+        let shared = self.shared();
+        let mut wal = shared.lock_wal();
         // Also when nothing was flushed: collections created or dropped since the last
         // manifest, and idle collections' marks, are brought up to date.
-        self.shared().publish_manifest()?;
+        shared.publish_manifest(&mut wal, None, |_| {})?;
         Ok(())
     }
 

@@ -174,48 +174,34 @@ pub(crate) fn compact_collection(
     };
     drop(rows);
 
-    // Phase 2, one publication at a time (ARCHITECTURE.md, "Publication off the WAL
-    // mutex"): capture under the WAL mutex, write with no lock, install under it.
-    let _one_publication = shared.publishing.lock();
+    // Phase 2: under the WAL mutex nothing else changes the tables.
+    let mut wal = shared.lock_wal();
+    let mut tables = state.tables.lock();
     let abandon = |merged: &Option<Arc<Segment>>| {
         if let Some(segment) = merged {
             segment.mark_obsolete();
         }
     };
-    let (carried, mut publication) = {
-        let mut wal = shared.lock_wal();
-        let tables = state.tables.lock();
-        let still_there = !state.dropped.load(std::sync::atomic::Ordering::Acquire)
-            && inputs.iter().all(|(segment, _)| {
-                tables
-                    .segments
-                    .iter()
-                    .any(|slot| Arc::ptr_eq(&slot.segment, segment))
-            });
-        if !still_there {
-            abandon(&merged);
-            return Ok(false);
-        }
-        let captured = match &merged {
-            Some(segment) => carry_over(&tables.segments, &inputs, segment),
-            None => Ok(Overlay::default()),
-        }
-        .and_then(|carried| {
-            Ok((
-                carried,
-                shared.capture_manifest(&mut wal, Some((state.id, &tables)))?,
-            ))
+    let still_there = !state.dropped.load(std::sync::atomic::Ordering::Acquire)
+        && inputs.iter().all(|(segment, _)| {
+            tables
+                .segments
+                .iter()
+                .any(|slot| Arc::ptr_eq(&slot.segment, segment))
         });
-        match captured {
-            Ok(captured) => captured,
-            Err(error) => {
-                abandon(&merged);
-                return Err(error);
-            }
-        }
+    if !still_there {
+        abandon(&merged);
+        return Ok(false);
+    }
+    let carried = match &merged {
+        Some(segment) => carry_over(&tables.segments, &inputs, segment)?,
+        None => Overlay::default(),
     };
-    let (state_version, state_crc) = match &merged {
-        Some(segment) if carried != Overlay::default() => match write_file(
+    let (state_version, state_crc) = if carried != Overlay::default() {
+        let segment = merged
+            .as_ref()
+            .expect("changes are carried only into a merged segment");
+        match write_file(
             shared.fs.as_ref(),
             segment.dir(),
             FileKind::State(1),
@@ -233,82 +219,55 @@ pub(crate) fn compact_collection(
                 abandon(&merged);
                 return Err(error);
             }
-        },
-        _ => (0, 0),
+        }
+    } else {
+        (0, 0)
     };
-    if let Some(entry) = publication
-        .manifest
-        .collections
-        .iter_mut()
-        .find(|entry| entry.id == state.id)
-    {
-        entry
-            .segments
-            .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
-        if let Some(segment) = &merged {
+    let collection_id = state.id;
+    let publish = shared.publish_manifest(&mut wal, Some((collection_id, &tables)), |manifest| {
+        if let Some(entry) = manifest
+            .collections
+            .iter_mut()
+            .find(|entry| entry.id == collection_id)
+        {
             entry
                 .segments
-                .push(segment_entry(segment, state_version, state_crc));
+                .retain(|s| !inputs.iter().any(|(segment, _)| segment.id == s.id));
+            if let Some(segment) = &merged {
+                entry
+                    .segments
+                    .push(segment_entry(segment, state_version, state_crc));
+            }
         }
-    }
-    let published = shared.write_manifest(&publication);
-
-    let mut wal = shared.lock_wal();
-    let mut tables = state.tables.lock();
+    });
     // On failure the merged segment is not abandoned (its directory not removed): the
     // failure may have come after the manifest naming it was renamed into place (a
     // failed directory fsync), and that manifest is the one a reopen reads. Unnamed by
     // the next manifest, the directory is an orphan that the next open removes.
-    published?;
-    // What writers changed in the inputs since the capture: also in the WAL after the
-    // manifest's marks (for a replay), and kept dirty here for the next flush.
-    let now = match &merged {
-        Some(segment) if !state.dropped.load(std::sync::atomic::Ordering::Acquire) => {
-            carry_over(&tables.segments, &inputs, segment).map(Some)
-        }
-        _ => Ok(None),
-    };
-    let now = match now {
-        Ok(now) => now,
-        Err(error) => {
-            // The inputs stay installed (they are not removed: the next manifest names
-            // them again), and the merged segment goes once no manifest names it.
-            shared.catalog.write().retired.extend(merged);
-            let _ = shared.finish_manifest(&mut wal, publication);
-            return Err(error);
-        }
-    };
-    if state.dropped.load(std::sync::atomic::Ordering::Acquire) {
-        shared.catalog.write().retired.extend(merged);
-        return shared
-            .finish_manifest(&mut wal, publication)
-            .map(|()| false);
-    }
+    publish?;
     tables.segments.retain(|slot| {
         !inputs
             .iter()
             .any(|(segment, _)| Arc::ptr_eq(&slot.segment, segment))
     });
-    if let (Some(segment), Some(now)) = (merged, now) {
-        let dirty = now != carried;
+    if let Some(segment) = merged {
         tables.segments.push(SegmentSlot {
             segment,
-            overlay: Arc::new(now),
+            overlay: Arc::new(carried),
             state_version,
             state_crc,
-            dirty,
+            dirty: false,
         });
     }
     for (segment, _) in &inputs {
         segment.mark_obsolete();
     }
-    let trimmed = shared.finish_manifest(&mut wal, publication);
     state.publish(&tables);
     state
         .stats
         .merges
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    trimmed.map(|()| true)
+    Ok(true)
 }
 
 /// Deletions and TTL changes made to the inputs since the snapshot, re-addressed to

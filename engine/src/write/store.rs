@@ -10,11 +10,8 @@
 //! Invariant: a collection's writer `Tables` change only under the WAL mutex, in WAL
 //! order, through `Catalog::apply` (which replay uses too), or when a flush or a
 //! compaction installs its result (also under the WAL mutex).
-//! Invariant: a manifest is published only after the WAL is fsynced through its
-//! `catalog_seq`, the last write it reflects, so it never holds the effect of a write
-//! that a crash could still take away. It is captured under the WAL mutex and written
-//! outside it, one publication at a time ([`Publication`]; ARCHITECTURE.md,
-//! "Publication off the WAL mutex"), so writers never wait for its fsyncs.
+//! Invariant: a manifest is published only after the WAL is fsynced, so it never holds
+//! the effect of a write that a crash could still take away.
 //! Invariant: a segment directory is removed only after a published manifest no longer
 //! names it and the last reader has dropped it.
 
@@ -27,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use strata_storage::fs::LockGuard;
-use strata_storage::wal::{GroupSync, SyncPolicy, Wal};
+use strata_storage::wal::{SyncPolicy, Wal};
 use strata_storage::FileSystem;
 
 use crate::model::codec::{self, Op};
@@ -313,9 +310,6 @@ pub(crate) struct Shared {
     pub fs: Arc<dyn FileSystem>,
     pub options: Options,
     pub wal: Mutex<Wal>,
-    /// One manifest publication at a time, from its capture to its install; taken
-    /// before the WAL mutex, and never by writers.
-    pub publishing: Mutex<()>,
     pub catalog: RwLock<Catalog>,
     pub recovery: crate::model::reports::RecoveryReport,
     pub flush_signal: FlushSignal,
@@ -496,135 +490,87 @@ impl Shared {
         id
     }
 
-    /// Step 1 of a publication: captures a manifest of the catalog as it is now, and
-    /// starts a new WAL file so that the files before it can be trimmed once the
-    /// manifest is out. No fsync: the caller holds the WAL mutex (and
-    /// [`Shared::publishing`], until step 3). For the collection it changes (a flush or
-    /// a merge) the caller edits the returned manifest, since its writer tables are
-    /// installed only once the manifest is out.
+    /// Publishes a manifest of the catalog as it is now, after fsyncing the WAL, then
+    /// trims the WAL files every collection covers. The caller holds the WAL mutex
+    /// and, for the collection it changes (a flush or a merge), passes that
+    /// collection's new segments and `covered` mark through `edit`, since its writer
+    /// tables are installed only once the manifest is out.
     ///
     /// A collection's `covered` mark rises to the present only when all its writes are
     /// persisted (memtables empty, overlays saved); otherwise it stays as last
     /// published, and replay re-applies its later records (re-applying a deletion or
     /// TTL change a state file already holds is harmless).
     /// `held` is the collection whose writer tables the caller has locked, if any.
-    pub fn capture_manifest(
+    pub fn publish_manifest(
         &self,
         wal: &mut Wal,
         held: Option<(u64, &Tables)>,
-    ) -> Result<Publication> {
+        edit: impl FnOnce(&mut Manifest),
+    ) -> Result<Manifest> {
+        wal.sync()?;
         let now = wal.next_seq() - 1;
-        let catalog = self.catalog.read();
-        let collections = catalog
-            .by_name
-            .values()
-            .map(|state| {
-                let locked;
-                let tables = match held {
-                    Some((id, tables)) if id == state.id => tables,
-                    _ => {
-                        locked = state.tables.lock();
-                        &*locked
+        let mut manifest = {
+            let catalog = self.catalog.read();
+            let collections = catalog
+                .by_name
+                .values()
+                .map(|state| {
+                    let locked;
+                    let tables = match held {
+                        Some((id, tables)) if id == state.id => tables,
+                        _ => {
+                            locked = state.tables.lock();
+                            &*locked
+                        }
+                    };
+                    let covered = if tables.is_persisted() {
+                        now
+                    } else {
+                        catalog
+                            .published
+                            .collection(state.id)
+                            .map_or(0, |entry| entry.covered)
+                    };
+                    CollectionEntry {
+                        id: state.id,
+                        name: state.name.clone(),
+                        schema: (*state.schema).clone(),
+                        covered,
+                        segments: tables
+                            .segments
+                            .iter()
+                            .map(|slot| {
+                                segment_entry(&slot.segment, slot.state_version, slot.state_crc)
+                            })
+                            .collect(),
                     }
-                };
-                let covered = if tables.is_persisted() {
-                    now
-                } else {
-                    catalog
-                        .published
-                        .collection(state.id)
-                        .map_or(0, |entry| entry.covered)
-                };
-                CollectionEntry {
-                    id: state.id,
-                    name: state.name.clone(),
-                    schema: (*state.schema).clone(),
-                    covered,
-                    segments: tables
-                        .segments
-                        .iter()
-                        .map(|slot| {
-                            segment_entry(&slot.segment, slot.state_version, slot.state_crc)
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
-        let manifest = Manifest {
-            catalog_seq: now,
-            next_segment_id: catalog.next_segment_id,
-            next_collection_id: catalog.next_collection_id,
-            collections,
+                })
+                .collect();
+            Manifest {
+                catalog_seq: now,
+                next_segment_id: catalog.next_segment_id,
+                next_collection_id: catalog.next_collection_id,
+                collections,
+            }
         };
-        let retired = catalog.retired.clone();
-        drop(catalog);
-        wal.start_file()?;
-        Ok(Publication {
-            manifest,
-            retired,
-            group: wal.group_sync(),
-        })
-    }
-
-    /// Step 2, with no lock held: makes the WAL durable through the manifest's
-    /// `catalog_seq` (sharing the group sync with writers), then publishes the manifest.
-    pub fn write_manifest(&self, publication: &Publication) -> Result<()> {
-        publication
-            .group
-            .sync_through(publication.manifest.catalog_seq)?;
-        crate::write::manifest::publish(self.fs.as_ref(), &self.path, &publication.manifest)
-    }
-
-    /// Step 3, under the WAL mutex once more, after the caller installed its change:
-    /// the manifest becomes the published one, the segments of collections dropped
-    /// before the capture become obsolete, and the WAL files every collection covers
-    /// are removed.
-    ///
-    /// Fails when a covered WAL file cannot be removed: the publication stands, and
-    /// the file stays listed for the next one to remove.
-    pub fn finish_manifest(&self, wal: &mut Wal, publication: Publication) -> Result<()> {
-        let Publication {
-            manifest, retired, ..
-        } = publication;
+        edit(&mut manifest);
+        crate::write::manifest::publish(self.fs.as_ref(), &self.path, &manifest)?;
+        let retired = {
+            let mut catalog = self.catalog.write();
+            catalog.published = manifest.clone();
+            std::mem::take(&mut catalog.retired)
+        };
+        for segment in retired {
+            segment.mark_obsolete();
+        }
         let covered = manifest
             .collections
             .iter()
             .map(|entry| entry.covered)
             .fold(manifest.catalog_seq, u64::min);
-        {
-            let mut catalog = self.catalog.write();
-            catalog.published = manifest;
-            catalog
-                .retired
-                .retain(|segment| !retired.iter().any(|gone| Arc::ptr_eq(gone, segment)));
-        }
-        for segment in retired {
-            segment.mark_obsolete();
-        }
-        // A file that could not be removed stays listed and is tried again at the
-        // next publication; it holds only covered records.
-        Ok(wal.trim(covered)?)
+        wal.rotate(covered)?;
+        Ok(manifest)
     }
-
-    /// All three steps, for a publication that installs nothing: collections created
-    /// or dropped and idle collections' marks brought up to date.
-    pub fn publish_manifest(&self) -> Result<()> {
-        let _one_at_a_time = self.publishing.lock();
-        let publication = self.capture_manifest(&mut self.wal.lock(), None)?;
-        self.write_manifest(&publication)?;
-        self.finish_manifest(&mut self.wal.lock(), publication)
-    }
-}
-
-/// A manifest between its capture (under the WAL mutex) and its install; see
-/// [`Shared::capture_manifest`].
-#[derive(Debug)]
-pub(crate) struct Publication {
-    pub manifest: Manifest,
-    /// Segments of dropped collections as of the capture, which the manifest no
-    /// longer names.
-    retired: Vec<Arc<Segment>>,
-    group: Arc<GroupSync>,
 }
 
 pub(crate) fn segment_entry(segment: &Segment, state_version: u64, state_crc: u32) -> SegmentEntry {

@@ -12,14 +12,11 @@
 //! which the first of them to look leads. A failed fsync poisons the log: the leader
 //! gets the I/O error, every waiter and every later caller [`Error::Poisoned`].
 //!
-//! Rotation replaces the file without an fsync (it runs under the WAL mutex, where
-//! every writer would wait for it): [`GroupSync::switch_file`] lists the old file as
-//! not yet known durable and marks the directory (which gained the new file's entry)
-//! for syncing. A leader notes the current file, the listed files and the last appended
-//! sequence together under [`GroupSync`]'s own lock, then fsyncs the listed files, the
-//! directory, and the current file, in that order: records of a newer file are never
-//! counted durable before every older one is. A leader that noted the old file as
-//! current before the switch syncs only records of that file.
+//! Rotation replaces the file, so the pair (file, last appended sequence) a leader
+//! notes must belong together: both change only under [`GroupSync`]'s own lock, and
+//! [`GroupSync::switch_file`] first syncs everything appended to the old file. A leader
+//! in flight on the old file is waited for, so once the new file is in place no fsync
+//! of the old one is outstanding and every later leader syncs the new one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,7 +25,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::syncer::Poison;
 use crate::error::{Error, Result};
-use crate::fs::{FileSystem, WalFile};
+use crate::fs::WalFile;
 
 /// The shared fsync of one write-ahead log. Obtained from [`super::Wal::group_sync`];
 /// usable without the WAL's own mutex.
@@ -37,19 +34,12 @@ pub struct GroupSync {
     state: Mutex<State>,
     synced_or_failed: Condvar,
     poison: Arc<Poison>,
-    fs: Arc<dyn FileSystem>,
-    /// The directory of the WAL files.
-    dir: PathBuf,
 }
 
 #[derive(Debug)]
 struct State {
     file: Arc<dyn WalFile>,
     path: PathBuf,
-    /// Older files rotated away from before an fsync covered their last record.
-    unsynced: Vec<(Arc<dyn WalFile>, PathBuf)>,
-    /// The directory gained a file since its last fsync.
-    dir_dirty: bool,
     /// The last sequence number written into `file` (or an older file).
     appended: u64,
     /// Every record up to this sequence number is durable.
@@ -66,20 +56,15 @@ impl GroupSync {
     /// `appended` records are in `file` already; none of them is known to be durable
     /// (they were replayed, and the process that wrote them may not have synced).
     pub(crate) fn new(
-        fs: Arc<dyn FileSystem>,
-        dir: PathBuf,
-        (file, path): (Arc<dyn WalFile>, PathBuf),
+        file: Arc<dyn WalFile>,
+        path: PathBuf,
         appended: u64,
         poison: Arc<Poison>,
     ) -> GroupSync {
         GroupSync {
-            fs,
-            dir,
             state: Mutex::new(State {
                 file,
                 path,
-                unsynced: Vec::new(),
-                dir_dirty: false,
                 appended,
                 synced: 0,
                 in_flight: false,
@@ -122,27 +107,11 @@ impl GroupSync {
             state.in_flight = true;
             state.syncs += 1;
             let target = state.appended;
-            let older = std::mem::take(&mut state.unsynced);
-            let dir_dirty = std::mem::replace(&mut state.dir_dirty, false);
             let file = Arc::clone(&state.file);
             let path = state.path.clone();
-            // The fsyncs run without the lock so that appends, and callers whose
-            // records they already cover, go on meanwhile. Oldest first: a record of
-            // a newer file is durable only once every older one is.
-            let outcome = parking_lot::MutexGuard::unlocked(&mut state, || {
-                for (older, older_path) in &older {
-                    older
-                        .sync()
-                        .map_err(|error| Error::io("fsync", older_path, error))?;
-                }
-                if dir_dirty {
-                    self.fs
-                        .sync_dir(&self.dir)
-                        .map_err(|error| Error::io("fsync directory", &self.dir, error))?;
-                }
-                file.sync()
-                    .map_err(|error| Error::io("fsync", &path, error))
-            });
+            // The fsync runs without the lock so that appends, and callers whose
+            // records it already covers, go on meanwhile.
+            let outcome = parking_lot::MutexGuard::unlocked(&mut state, || file.sync());
             state.in_flight = false;
             match outcome {
                 Ok(()) => {
@@ -150,32 +119,25 @@ impl GroupSync {
                     self.synced_or_failed.notify_all();
                 }
                 Err(error) => {
-                    self.poison.set(format!("{error}"));
+                    self.poison
+                        .set(format!("fsync of {} failed: {error}", path.display()));
                     self.synced_or_failed.notify_all();
-                    return Err(error);
+                    return Err(Error::io("fsync", &path, error));
                 }
             }
         }
     }
 
-    /// Makes `file`, just created in the WAL directory, the one appends go to from now
-    /// on, without an fsync: the old file, unless every record in it is durable, is
-    /// listed for the next leader to sync before the new one, and so is the directory.
-    pub(crate) fn switch_file(&self, file: Arc<dyn WalFile>, path: PathBuf) {
+    /// Makes `file` the one appends go to from now on. Everything appended to the old
+    /// file is synced first (waiting for a leader in flight), so no record of the old
+    /// file is ever counted as durable by an fsync of the new one.
+    pub(crate) fn switch_file(&self, file: Arc<dyn WalFile>, path: PathBuf) -> Result<()> {
+        self.sync_through(u64::MAX)?;
         let mut state = self.state.lock();
-        let old = (
-            std::mem::replace(&mut state.file, file),
-            std::mem::replace(&mut state.path, path),
-        );
-        if state.synced < state.appended {
-            state.unsynced.push(old);
-        }
-        state.dir_dirty = true;
-    }
-
-    /// The directory of the WAL files.
-    pub(crate) fn dir(&self) -> &std::path::Path {
-        &self.dir
+        debug_assert!(!state.in_flight, "appends are held off while rotating");
+        state.file = file;
+        state.path = path;
+        Ok(())
     }
 
     #[cfg(test)]

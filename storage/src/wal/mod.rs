@@ -19,7 +19,6 @@ mod group;
 mod replay;
 mod syncer;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,13 +53,6 @@ pub struct WalOptions {
     /// Sequence number the next record must get at least: one past the last record
     /// that a published manifest covers. Records below it may have been trimmed.
     pub next_seq_floor: u64,
-    /// Every record up to this sequence number was fsynced before the caller's
-    /// durable state (a published manifest) was written. A WAL file that ends early,
-    /// or a last one whose header is cut short, is forgiven as a torn tail (the log is
-    /// cut there and later files dropped) only when the records it misses are all
-    /// above it: a rotation lets a new file take appends before the old one is synced,
-    /// so a power cut can lose an old file's tail while a newer file keeps records.
-    pub synced_floor: u64,
 }
 
 impl Default for WalOptions {
@@ -69,7 +61,6 @@ impl Default for WalOptions {
             sync: SyncPolicy::default(),
             recovery: RecoveryMode::default(),
             next_seq_floor: 1,
-            synced_floor: 0,
         }
     }
 }
@@ -168,53 +159,12 @@ impl Wal {
                     ),
                 });
             }
-            let is_last = index + 1 == files.len();
-            if is_last && *first_seq > options.synced_floor {
-                let (_, len) = fs.open_read(path).map_err(|e| Error::io("open", path, e))?;
-                if len < format::HEADER_LEN as u64 {
-                    // A file created by a rotation whose header a power cut cut short:
-                    // nothing in it was ever synced, so it held nothing acknowledged.
-                    fs.remove_file(path)
-                        .map_err(|e| Error::io("remove", path, e))?;
-                    report.dropped_files.push(path.clone());
-                    report.damage = Some((
-                        path.clone(),
-                        Damage {
-                            offset: 0,
-                            dropped_bytes: len,
-                            kind: DamageKind::TornTail,
-                        },
-                    ));
-                    break;
-                }
-            }
             let replayed =
                 replay::replay_file(fs.as_ref(), path, *first_seq, options.recovery, &mut apply)?;
             report.records += replayed.records;
             next_seq = replayed.last_seq.map_or(*first_seq, |seq| seq + 1);
-            let mut replayed_damage = replayed.damage;
-            // A file that ends before the next one starts lost its unsynced tail to a
-            // power cut (the next file took appends before this one was synced). Above
-            // the synced floor that is a torn tail; below it, corruption.
-            let next_first = files.get(index + 1).map(|(seq, _)| *seq);
-            if let Some(next_first) = next_first {
-                if next_seq < next_first
-                    && next_seq > options.synced_floor
-                    && replayed_damage
-                        .as_ref()
-                        .is_none_or(|damage| damage.kind == DamageKind::TornTail)
-                {
-                    replayed_damage = Some(Damage {
-                        offset: replayed.valid_len,
-                        dropped_bytes: replayed_damage.map_or(0, |damage| damage.dropped_bytes),
-                        kind: DamageKind::TornTail,
-                    });
-                    report.damage = replayed_damage.map(|damage| (path.clone(), damage));
-                    current = Some((path.clone(), replayed.valid_len));
-                    continue;
-                }
-            }
-            if let Some(damage) = replayed_damage {
+            let is_last = index + 1 == files.len();
+            if let Some(damage) = replayed.damage {
                 if !is_last && options.recovery == RecoveryMode::Strict {
                     return Err(Error::Corrupt {
                         path: path.clone(),
@@ -254,12 +204,6 @@ impl Wal {
                 (dir.join(name), format::HEADER_LEN as u64)
             }
         };
-        if !report.dropped_files.is_empty() {
-            // Appends are about to reuse the dropped files' sequence numbers: a file a
-            // power cut brought back would overlap them.
-            fs.sync_dir(dir)
-                .map_err(|e| Error::io("fsync directory", dir, e))?;
-        }
         let file = fs
             .open_append(&file_path)
             .map_err(|e| Error::io("open for append", &file_path, e))?;
@@ -269,19 +213,20 @@ impl Wal {
         }
 
         let poison = Arc::new(Poison::default());
+        let syncer = match options.sync {
+            SyncPolicy::EverySecond => Some(Syncer::start(
+                Arc::clone(&file),
+                file_path.clone(),
+                Arc::clone(&poison),
+            )?),
+            SyncPolicy::Always | SyncPolicy::Never => None,
+        };
         let group = Arc::new(GroupSync::new(
-            Arc::clone(&fs),
-            dir.to_path_buf(),
-            (Arc::clone(&file), file_path.clone()),
+            Arc::clone(&file),
+            file_path.clone(),
             next_seq - 1,
             Arc::clone(&poison),
         ));
-        let syncer = match options.sync {
-            SyncPolicy::EverySecond => {
-                Some(Syncer::start(Arc::clone(&group), Arc::clone(&poison))?)
-            }
-            SyncPolicy::Always | SyncPolicy::Never => None,
-        };
         let wal = Wal {
             fs,
             dir: dir.to_path_buf(),
@@ -374,82 +319,72 @@ impl Wal {
     }
 
     /// Starts a new WAL file at the next sequence number and removes the older files
-    /// whose every record has a sequence number up to `covered`, syncing everything:
-    /// [`Wal::sync`], [`Wal::start_file`], [`Wal::trim`] and a directory fsync.
+    /// whose every record has a sequence number up to `covered`.
     ///
     /// Call only after publishing a manifest that covers every record up to `covered`:
     /// the removed files hold nothing else.
     pub fn rotate(&mut self, covered: u64) -> Result<()> {
-        self.sync()?;
-        self.start_file()?;
-        self.sync()?;
-        self.trim(covered)?;
-        self.fs
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))
-    }
-
-    /// Starts a new WAL file at the next sequence number, unless the current one has
-    /// no record yet, without any fsync: it is cheap enough to run under the mutex that
-    /// serialises appends. The old file and the directory are synced by the next group
-    /// sync ([`Wal::sync`], a writer under `Always`, the syncer under `EverySec`), old
-    /// file first. Until then a power cut may lose the old file's tail, or leave the new
-    /// file with a short header; `open` forgives both above
-    /// [`WalOptions::synced_floor`].
-    ///
-    /// On failure appends go on in the current file, unless the new file exists and
-    /// could neither be opened nor removed: then the log is poisoned, since appends to
-    /// the current file would overlap the new file's sequence numbers.
-    pub fn start_file(&mut self) -> Result<()> {
         self.poison.check()?;
+        // The old file must be durable before a new one takes appends: a leader that
+        // noted the new file could not make records of the old one durable. Failing
+        // here leaves nothing to undo.
+        self.group.sync_through(self.next_seq - 1)?;
         let current_first = self
             .files
             .last()
             .and_then(|path| path.file_name()?.to_str().and_then(parse_file_name));
-        if current_first == Some(self.next_seq) {
-            return Ok(());
-        }
-        let name = file_name(self.next_seq);
-        let path = self.dir.join(&name);
-        let created = self
-            .fs
-            .create(&path)
-            .and_then(|mut file| file.write_all(&encode_header(self.next_seq)))
-            .map_err(|e| Error::io("create", &path, e))
-            .and_then(|()| {
-                self.fs
-                    .open_append(&path)
-                    .map_err(|e| Error::io("open for append", &path, e))
-            });
-        let file = match created {
-            Ok(file) => file,
-            Err(error) => {
-                match self.fs.remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => self.poison.set(format!(
-                        "starting the WAL file {} failed ({error}) and it could not be removed: {e}",
+        if current_first != Some(self.next_seq) {
+            let name = file_name(self.next_seq);
+            let path = self.dir.join(&name);
+            let temporary = self.dir.join(format!("{name}.tmp"));
+            // Until the rename, a failure leaves at most a temporary, which the next
+            // rotation replaces and `open` removes.
+            self.fs
+                .write_file(&temporary, &encode_header(self.next_seq))
+                .map_err(|e| Error::io("write", &temporary, e))?;
+            self.fs
+                .rename(&temporary, &path)
+                .map_err(|e| Error::io("rename into place", &path, e))?;
+            // From here a file starting at `next_seq` is in place. If making it durable
+            // or opening it fails, appends must not go on in the current file: their
+            // sequence numbers would overlap the new file's, a gap to the next `open`.
+            // So the log refuses appends until reopened, as after any failed fsync.
+            let file = self
+                .fs
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync directory", &self.dir, e))
+                .and_then(|()| {
+                    self.fs
+                        .open_append(&path)
+                        .map_err(|e| Error::io("open for append", &path, e))
+                })
+                .inspect_err(|error| {
+                    self.poison.set(format!(
+                        "starting the WAL file {} failed: {error}",
                         path.display()
-                    )),
-                }
-                return Err(error);
+                    ))
+                })?;
+            self.group
+                .switch_file(Arc::clone(&file), path.clone())
+                .inspect_err(|error| {
+                    self.poison.set(format!(
+                        "syncing the WAL before switching to {} failed: {error}",
+                        path.display()
+                    ))
+                })?;
+            if let Some(syncer) = self.syncer.take() {
+                syncer.stop();
+                self.syncer = Some(Syncer::start(
+                    Arc::clone(&file),
+                    path.clone(),
+                    Arc::clone(&self.poison),
+                )?);
             }
-        };
-        self.group.switch_file(Arc::clone(&file), path.clone());
-        self.file = file;
-        self.file_path = path.clone();
-        self.file_len = format::HEADER_LEN as u64;
-        self.files.push(path);
-        Ok(())
-    }
-
-    /// Removes the older WAL files whose every record has a sequence number up to
-    /// `covered`, without syncing the directory (a removal a power cut undoes leaves a
-    /// file of covered records, which replay skips).
-    ///
-    /// Call only once a manifest that covers every record up to `covered` is durable:
-    /// the removed files hold nothing else.
-    pub fn trim(&mut self, covered: u64) -> Result<()> {
+            self.file = file;
+            self.file_path = path.clone();
+            self.file_len = format::HEADER_LEN as u64;
+            self.files.push(path);
+        }
         // Oldest first, and each file forgotten only once removed: a file left behind
         // and forgotten would make a gap in the sequence once later files are removed.
         // A file ends where the next one starts.
@@ -468,7 +403,9 @@ impl Wal {
             }
             self.files.remove(0);
         }
-        Ok(())
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))
     }
 
     /// The WAL files, oldest first; the last one takes appends.
@@ -525,12 +462,9 @@ impl Drop for Wal {
         if let Some(syncer) = self.syncer.take() {
             syncer.stop();
         }
-        // A clean close leaves nothing for the OS to lose (files rotated away from
-        // included); an error here has no one to report to, and every acknowledged
-        // write was already framed.
-        if self.group.sync_through(u64::MAX).is_err() {
-            let _ = self.file.sync();
-        }
+        // A clean close leaves nothing for the OS to lose; an error here has no one to
+        // report to, and every acknowledged write was already framed.
+        let _ = self.file.sync();
     }
 }
 

@@ -1,6 +1,7 @@
 //! The background fsync of `SyncPolicy::EverySecond`, and the poison flag that a failed
 //! fsync raises for every later append.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -8,8 +9,8 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::group::GroupSync;
 use crate::error::{Error, Result};
+use crate::fs::WalFile;
 
 /// Set once an fsync fails; from then on the log refuses appends until reopened.
 #[derive(Debug, Default)]
@@ -47,9 +48,7 @@ struct Stop {
     wake: Condvar,
 }
 
-/// The thread that fsyncs the WAL once a second when something was appended. It syncs
-/// through the group sync, which follows rotations (and syncs the files rotated away
-/// from first), so it never needs restarting.
+/// The thread that fsyncs the WAL once a second when something was appended.
 #[derive(Debug)]
 pub(crate) struct Syncer {
     stop: Arc<Stop>,
@@ -57,10 +56,10 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    pub fn start(group: Arc<GroupSync>, poison: Arc<Poison>) -> Result<Syncer> {
+    pub fn start(file: Arc<dyn WalFile>, path: PathBuf, poison: Arc<Poison>) -> Result<Syncer> {
         let stop = Arc::new(Stop::default());
         let thread_stop = Arc::clone(&stop);
-        let dir = group.dir().to_path_buf();
+        let spawn_path = path.clone();
         let thread = std::thread::Builder::new()
             .name("strata-wal-sync".into())
             .spawn(move || loop {
@@ -75,12 +74,16 @@ impl Syncer {
                         return;
                     }
                 }
-                // A failure poisons the log inside the group sync; appends report it.
                 if poison.take_dirty() {
-                    let _ = group.sync_through(u64::MAX);
+                    if let Err(error) = file.sync() {
+                        poison.set(format!(
+                            "background fsync of {} failed: {error}",
+                            path.display()
+                        ));
+                    }
                 }
             })
-            .map_err(|e| Error::io("start the WAL sync thread for", &dir, e))?;
+            .map_err(|e| Error::io("start the WAL sync thread for", &spawn_path, e))?;
         Ok(Syncer {
             stop,
             thread: Some(thread),

@@ -13,7 +13,6 @@ fn open_collecting(dir: &Path, recovery: RecoveryMode) -> Result<Replayed> {
         sync: SyncPolicy::Always,
         recovery,
         next_seq_floor: 1,
-        synced_floor: 0,
     };
     let (wal, report) = Wal::open(Arc::new(StdFileSystem), dir, options, |seq, payload| {
         seen.push((seq, payload.to_vec()));
@@ -261,7 +260,6 @@ fn a_failed_append_leaves_the_log_clean_and_usable() {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor: 1,
-        synced_floor: 0,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     wal.append(&[b"one"]).unwrap();
@@ -288,7 +286,6 @@ fn a_failed_fsync_poisons_the_log() {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor: 1,
-        synced_floor: 0,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     wal.append(&[b"zero"]).unwrap();
@@ -315,7 +312,6 @@ fn every_second_policy_syncs_in_the_background_and_reports_failure() {
         sync: SyncPolicy::EverySecond,
         recovery: RecoveryMode::Strict,
         next_seq_floor: 1,
-        synced_floor: 0,
     };
     let (mut wal, _) = Wal::open(fs.clone(), dir.path(), options, |_, _| Ok(())).unwrap();
     fs.fail_sync.store(true, Ordering::SeqCst);
@@ -360,7 +356,6 @@ fn rotation_trims_covered_files_and_the_floor_is_respected() {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor,
-        synced_floor: 0,
     };
     let mut seen = Vec::new();
     let (_, report) = Wal::open(
@@ -388,7 +383,6 @@ fn rotation_trims_covered_files_and_the_floor_is_respected() {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor: 10,
-        synced_floor: 0,
     };
     let (mut wal, _) =
         Wal::open(Arc::new(StdFileSystem), dir.path(), options, |_, _| Ok(())).unwrap();
@@ -407,7 +401,6 @@ fn rotation_trims_covered_files_and_the_floor_is_respected() {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor: 2,
-        synced_floor: 0,
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -419,141 +412,4 @@ fn rotation_trims_covered_files_and_the_floor_is_respected() {
         Wal::open(Arc::new(StdFileSystem), dir.path(), options, |_, _| Ok(())),
         Err(Error::Corrupt { .. })
     ));
-}
-
-fn open_sim(sim: &crate::fs::SimFileSystem, synced_floor: u64) -> Result<Replayed> {
-    let mut seen = Vec::new();
-    let options = WalOptions {
-        sync: SyncPolicy::Never,
-        recovery: RecoveryMode::Strict,
-        next_seq_floor: 1,
-        synced_floor,
-    };
-    let (wal, report) = Wal::open(
-        Arc::new(sim.clone()),
-        Path::new("/w"),
-        options,
-        |seq, payload| {
-            seen.push((seq, payload.to_vec()));
-            Ok(())
-        },
-    )?;
-    Ok((wal, report, seen))
-}
-
-/// Records 1-3 synced, 4-5 not, then a rotation (no fsync) and records 6-7 in the new
-/// file. `keep_new` makes the new file and its entry durable, as a disk writing back
-/// the newer pages first would; the old file's tail is lost either way.
-fn rotate_then_cut(keep_new: bool) -> crate::fs::SimFileSystem {
-    let sim = crate::fs::SimFileSystem::new();
-    sim.create_durable_dir_all(Path::new("/w")).unwrap();
-    let (mut wal, _, _) = open_sim(&sim, 0).unwrap();
-    for i in 1..=3 {
-        wal.append(&[&payload(i)]).unwrap();
-    }
-    wal.sync().unwrap();
-    for i in 4..=5 {
-        wal.append(&[&payload(i)]).unwrap();
-    }
-    wal.start_file().unwrap();
-    assert_eq!(wal.files().len(), 2, "the rotation started a file");
-    for i in 6..=7 {
-        wal.append(&[&payload(i)]).unwrap();
-    }
-    if keep_new {
-        wal.file.sync().unwrap();
-        sim.sync_dir(Path::new("/w")).unwrap();
-    }
-    sim.power_cut();
-    drop(wal);
-    sim.restart();
-    sim
-}
-
-#[test]
-fn a_rotation_without_fsync_leaves_a_prefix_after_a_power_cut() {
-    // The new file kept records 6-7, the old one lost 4-5. Above the synced floor this
-    // is a torn tail: cut after 3, the new file dropped, appends go on at 4.
-    let sim = rotate_then_cut(true);
-    let (mut wal, report, seen) = open_sim(&sim, 3).unwrap();
-    assert_eq!(
-        seen.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
-    let (_, damage) = report.damage.expect("the lost tail is reported");
-    assert_eq!(damage.kind, DamageKind::TornTail);
-    assert_eq!(report.dropped_files.len(), 1, "the newer file is dropped");
-    assert_eq!(wal.append(&[b"next"]).unwrap(), 4);
-    drop(wal);
-    let (_, report, seen) = open_sim(&sim, 3).unwrap();
-    assert_eq!(seen.len(), 4);
-    assert!(report.damage.is_none());
-
-    // Records up to the floor were synced before the caller's state was written: a
-    // file that ends before it is corruption, as before.
-    let sim = rotate_then_cut(true);
-    match open_sim(&sim, 5) {
-        Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("skip"), "{reason}"),
-        other => panic!("expected corruption, got {:?}", other.map(|r| r.2)),
-    }
-}
-
-#[test]
-fn a_rotated_file_whose_header_was_lost_is_removed_above_the_floor() {
-    // The new file's entry became durable (another fsync of the directory) but none
-    // of its bytes did.
-    let sim = crate::fs::SimFileSystem::new();
-    sim.create_durable_dir_all(Path::new("/w")).unwrap();
-    let (mut wal, _, _) = open_sim(&sim, 0).unwrap();
-    wal.append(&[&payload(1)]).unwrap();
-    wal.sync().unwrap();
-    wal.start_file().unwrap();
-    sim.sync_dir(Path::new("/w")).unwrap();
-    sim.power_cut();
-    drop(wal);
-    sim.restart();
-    assert_eq!(
-        sim.durable_file(Path::new("/w/wal-00000000000000000002.log"))
-            .map(|f| f.len()),
-        Some(0)
-    );
-    let (mut wal, report, seen) = open_sim(&sim, 1).unwrap();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(report.dropped_files.len(), 1);
-    assert_eq!(wal.files().len(), 1);
-    assert_eq!(wal.append(&[b"next"]).unwrap(), 2);
-    drop(wal);
-    // Below the floor the same file is damage.
-    let sim2 = crate::fs::SimFileSystem::new();
-    sim2.create_durable_dir_all(Path::new("/w")).unwrap();
-    let (mut wal, _, _) = open_sim(&sim2, 0).unwrap();
-    wal.append(&[&payload(1)]).unwrap();
-    wal.sync().unwrap();
-    wal.start_file().unwrap();
-    sim2.sync_dir(Path::new("/w")).unwrap();
-    sim2.power_cut();
-    drop(wal);
-    sim2.restart();
-    assert!(matches!(open_sim(&sim2, 2), Err(Error::Corrupt { .. })));
-}
-
-/// A group sync after a rotation syncs the old file before the new one, so a record
-/// counted durable in the new file implies the old file is whole on disk.
-#[test]
-fn a_group_sync_after_a_rotation_makes_the_old_file_durable_first() {
-    let sim = crate::fs::SimFileSystem::new();
-    sim.create_durable_dir_all(Path::new("/w")).unwrap();
-    let (mut wal, _, _) = open_sim(&sim, 0).unwrap();
-    for i in 1..=3 {
-        wal.append(&[&payload(i)]).unwrap();
-    }
-    wal.start_file().unwrap();
-    wal.append(&[&payload(4)]).unwrap();
-    wal.sync().unwrap();
-    sim.power_cut();
-    drop(wal);
-    sim.restart();
-    let (_, report, seen) = open_sim(&sim, 4).unwrap();
-    assert_eq!(seen.len(), 4);
-    assert!(report.damage.is_none());
 }

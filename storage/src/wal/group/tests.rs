@@ -123,7 +123,6 @@ fn options(next_seq_floor: u64) -> WalOptions {
         sync: SyncPolicy::Always,
         recovery: RecoveryMode::Strict,
         next_seq_floor,
-        synced_floor: 0,
     }
 }
 
