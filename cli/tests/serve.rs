@@ -7,11 +7,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{encode, Client, Server, R};
-
-fn blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use common::{blob, encode, nearest, Client, Server, R};
 
 const CREATE: &str =
     "FT.CREATE idx ON HASH PREFIX 1 doc: SCHEMA title TEXT genre TAG price NUMERIC SORTABLE \
@@ -46,19 +42,11 @@ fn load(c: &mut Client, n: usize) {
     }
 }
 
-/// The KNN answer computed directly: keys of the k nearest (squared L2) among `keys`.
+/// The exact answer: keys of the k nearest (squared L2, ties by id) among `ids`.
 fn exact_knn(query: [f32; 3], ids: impl Iterator<Item = usize>, k: usize) -> Vec<String> {
-    let mut scored: Vec<(f32, usize)> = ids
-        .map(|i| {
-            let v = vector_of(i);
-            ((0..3).map(|d| (v[d] - query[d]).powi(2)).sum(), i)
-        })
-        .collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    scored
+    nearest(query, ids, k, vector_of)
         .into_iter()
-        .take(k)
-        .map(|(_, i)| format!("doc:{i}"))
+        .map(|i| format!("doc:{i}"))
         .collect()
 }
 

@@ -3,11 +3,7 @@
 
 mod common;
 
-use common::{Server, R};
-
-fn blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use common::{blob, nearest, Server, R};
 
 fn vector_of(i: usize) -> [f32; 3] {
     [i as f32, (i * 7 % 5) as f32, (i % 3) as f32]
@@ -15,17 +11,9 @@ fn vector_of(i: usize) -> [f32; 3] {
 
 /// The keys of the `k` nearest rows to `query` (squared L2), nearest first, ties by id.
 fn exact_knn(query: [f32; 3], n: usize, k: usize) -> Vec<String> {
-    let mut scored: Vec<(f32, usize)> = (0..n)
-        .map(|i| {
-            let v = vector_of(i);
-            ((0..3).map(|d| (v[d] - query[d]).powi(2)).sum(), i)
-        })
-        .collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    scored
+    nearest(query, 0..n, k, vector_of)
         .into_iter()
-        .take(k)
-        .map(|(_, i)| format!("doc:{i}"))
+        .map(|i| format!("doc:{i}"))
         .collect()
 }
 

@@ -4,11 +4,7 @@
 
 mod common;
 
-use common::{Server, R};
-
-fn blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+use common::{blob, nearest, Server, R};
 
 fn vector_of(i: usize) -> [f32; 3] {
     [(i % 7) as f32, (i * 3 % 5) as f32, (i % 4) as f32 * 0.5]
@@ -27,19 +23,11 @@ fn document(i: usize) -> String {
     )
 }
 
-/// The exact answer: keys of the k nearest (squared L2, ties by number) among `ids`.
+/// The exact answer: keys of the k nearest (squared L2, ties by id) among `ids`.
 fn exact_knn(query: [f32; 3], ids: impl Iterator<Item = usize>, k: usize) -> Vec<String> {
-    let mut scored: Vec<(f32, usize)> = ids
-        .map(|i| {
-            let v = vector_of(i);
-            ((0..3).map(|d| (v[d] - query[d]).powi(2)).sum(), i)
-        })
-        .collect();
-    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    scored
+    nearest(query, ids, k, vector_of)
         .into_iter()
-        .take(k)
-        .map(|(_, i)| format!("p:{i}"))
+        .map(|i| format!("p:{i}"))
         .collect()
 }
 

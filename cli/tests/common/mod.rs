@@ -165,3 +165,26 @@ impl Client {
         matches!(self.reader.read(&mut byte), Ok(0) | Err(_))
     }
 }
+
+/// A vector as the little-endian FLOAT32 bytes Redis clients send.
+pub fn blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The exact k-NN oracle: the `k` ids of `ids` nearest `query` by squared L2 over
+/// `vector_of`, nearest first, ties by id.
+pub fn nearest(
+    query: [f32; 3],
+    ids: impl Iterator<Item = usize>,
+    k: usize,
+    vector_of: impl Fn(usize) -> [f32; 3],
+) -> Vec<usize> {
+    let mut scored: Vec<(f32, usize)> = ids
+        .map(|i| {
+            let v = vector_of(i);
+            ((0..3).map(|d| (v[d] - query[d]).powi(2)).sum(), i)
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(k).map(|(_, i)| i).collect()
+}
