@@ -20,6 +20,7 @@ use crate::ast::{Filter, Page, SortOrder};
 use crate::error::{excerpt, QueryError};
 use crate::limits::{widen, Limits};
 use crate::number::{parse_count, parse_number, NumberText};
+use crate::options::check_size;
 use crate::parser::parse_query;
 
 /// RediSearch's RRF constant when `CONSTANT` is not given.
@@ -728,27 +729,6 @@ fn filter_only(
         });
     }
     Ok(query.filter)
-}
-
-fn check_size<S: AsRef<str>>(args: &[S], limits: &Limits) -> Result<(), QueryError> {
-    if args.len() > limits.max_args {
-        return Err(QueryError::LimitExceeded {
-            what: "number of arguments",
-            limit: widen(limits.max_args),
-            found: widen(args.len()),
-        });
-    }
-    let total = args.iter().fold(0usize, |total, arg| {
-        total.saturating_add(arg.as_ref().len())
-    });
-    if total > limits.max_args_bytes {
-        return Err(QueryError::LimitExceeded {
-            what: "argument length in bytes",
-            limit: widen(limits.max_args_bytes),
-            found: widen(total),
-        });
-    }
-    Ok(())
 }
 
 fn invalid(index: usize, expected: &str, found: &str) -> QueryError {

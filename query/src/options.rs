@@ -40,23 +40,7 @@ pub fn parse_options<S: AsRef<str>>(
     args: &[S],
     limits: &Limits,
 ) -> Result<QueryOptions, QueryError> {
-    if args.len() > limits.max_args {
-        return Err(QueryError::LimitExceeded {
-            what: "number of arguments",
-            limit: widen(limits.max_args),
-            found: widen(args.len()),
-        });
-    }
-    let total_bytes = args.iter().fold(0usize, |total, arg| {
-        total.saturating_add(arg.as_ref().len())
-    });
-    if total_bytes > limits.max_args_bytes {
-        return Err(QueryError::LimitExceeded {
-            what: "argument length in bytes",
-            limit: widen(limits.max_args_bytes),
-            found: widen(total_bytes),
-        });
-    }
+    check_size(args, limits)?;
     let mut reader = Args { args, next: 0 };
     let mut options = QueryOptions::default();
     let mut seen: Vec<&'static str> = Vec::new();
@@ -539,4 +523,27 @@ impl Query {
         args.extend(self.options.to_args());
         args
     }
+}
+
+/// Refuses an argument list longer, or larger in bytes, than `limits` allow, before
+/// any of it is parsed (FT.SEARCH options and FT.HYBRID share the bound).
+pub(crate) fn check_size<S: AsRef<str>>(args: &[S], limits: &Limits) -> Result<(), QueryError> {
+    if args.len() > limits.max_args {
+        return Err(QueryError::LimitExceeded {
+            what: "number of arguments",
+            limit: widen(limits.max_args),
+            found: widen(args.len()),
+        });
+    }
+    let total = args.iter().fold(0usize, |total, arg| {
+        total.saturating_add(arg.as_ref().len())
+    });
+    if total > limits.max_args_bytes {
+        return Err(QueryError::LimitExceeded {
+            what: "argument length in bytes",
+            limit: widen(limits.max_args_bytes),
+            found: widen(total),
+        });
+    }
+    Ok(())
 }
